@@ -1,0 +1,16 @@
+"""Define-by-run autograd: ``Function`` nodes, one reverse pass, grad-mode switches, op observers."""
+
+from trainer.autograd.function import Function
+from trainer.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from trainer.autograd.observe import OpEvent, observe_ops
+
+
+def Variable(tensor, requires_grad: bool = False):  # noqa: N802 - PyTorch's legacy public name
+    """The pre-0.4 PyTorch wrapper, kept so that old programs run: it returns the tensor itself."""
+    if requires_grad:
+        tensor.requires_grad_(True)
+    return tensor
+
+
+__all__ = ["Function", "OpEvent", "Variable", "enable_grad", "is_grad_enabled", "no_grad", "observe_ops",
+           "set_grad_enabled"]

@@ -1,0 +1,219 @@
+"""Tensor creation: ``tensor``, ``zeros``, ``arange``, ``randn``, ... with PyTorch's dtype inference."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainer import dtypes
+from trainer.backend import as_device, cuda_context, get_xp, to_device
+from trainer.random import default_generator
+from trainer.tensor import Tensor, _sizes
+
+
+def _target(device, dtype, default=None):
+    dev = as_device(device)
+    return dev, get_xp(dev), (dtypes.as_dtype(dtype) if dtype is not None else (default or dtypes.get_default_dtype()))
+
+
+def _finish(array, requires_grad: bool) -> Tensor:
+    return Tensor._wrap(array).requires_grad_(requires_grad) if requires_grad else Tensor._wrap(array)
+
+
+def _infer_array(data):
+    """An array for nested Python data, with PyTorch's defaults (floats -> default float, ints -> int64)."""
+    if isinstance(data, Tensor):
+        return data.detach()._data
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
+        data = _to_python(data)
+    try:
+        array = np.array(data)
+    except ValueError as exc:
+        raise ValueError(f"could not build a tensor: {exc} (nested sequences must have equal lengths)") from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise TypeError(f"can't build a tensor from data of type {type(data).__name__} holding "
+                        f"{array.dtype if array.dtype.kind in 'USV' else 'mixed objects'}; expected numbers")
+    if array.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
+        array = array.astype(dtypes.get_default_dtype().np)
+    elif array.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
+        array = array.astype(np.int64)
+    return array
+
+
+def _flatten(data):
+    for d in data:
+        if isinstance(d, (list, tuple)):
+            yield from _flatten(d)
+        else:
+            yield d
+
+
+def _to_python(data):
+    if isinstance(data, Tensor):
+        return data.tolist() if data.ndim else data.item()
+    if isinstance(data, (list, tuple)):
+        return [_to_python(d) for d in data]
+    return data
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays or tensors)."""
+    array = _infer_array(data)
+    if dtype is not None:
+        array = array.astype(dtypes.as_dtype(dtype).np)
+    dtypes.from_numpy(array.dtype)  # rejects types a tensor cannot hold, with a clear message
+    dev = as_device(device) if device is not None else (data.device if isinstance(data, Tensor) else as_device(None))
+    if dev.type == "cpu":
+        array = np.array(array, copy=True)
+    return _finish(to_device(array, dev), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with ``data`` where dtype and device already match."""
+    if isinstance(data, Tensor):
+        out = data
+        if dtype is not None or device is not None:
+            out = out.to(device=device, dtype=dtype)
+        return out
+    if isinstance(data, np.ndarray) and device is None:
+        dtypes.from_numpy(data.dtype)
+        return Tensor._wrap(data if dtype is None else data.astype(dtypes.as_dtype(dtype).np, copy=False))
+    array = _infer_array(data)
+    if dtype is not None:
+        array = array.astype(dtypes.as_dtype(dtype).np, copy=False)
+    dtypes.from_numpy(array.dtype)
+    return Tensor._wrap(to_device(array, as_device(device)))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    dtypes.from_numpy(array.dtype)
+    return Tensor._wrap(array)
+
+
+def _filled(fill, size, dtype, device, requires_grad, default=None):
+    dev, xp, dt = _target(device, dtype, default)
+    with cuda_context(dev):
+        return _finish(fill(xp, _sizes(size), dt.np), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    default = dtypes.scalar_dtype(fill_value) if dtype is None else None
+    return _filled(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device, requires_grad, default)
+
+
+def _like(fn, like: Tensor, dtype, device, requires_grad, *args):
+    return fn(*args, dtype=dtype or like.dtype, device=device or like.device, requires_grad=requires_grad)
+
+
+def zeros_like(t, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(zeros, t, dtype, device, requires_grad, t.shape)
+
+
+def ones_like(t, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(ones, t, dtype, device, requires_grad, t.shape)
+
+
+def empty_like(t, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(empty, t, dtype, device, requires_grad, t.shape)
+
+
+def full_like(t, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    default = dtypes.int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else None
+    dev, xp, dt = _target(device, dtype, default)
+    with cuda_context(dev):
+        return _finish(xp.arange(start, end, step).astype(dt.np), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dev, xp, dt = _target(device, dtype)
+    with cuda_context(dev):
+        return _finish(xp.linspace(start, end, int(steps)).astype(dt.np), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dev, xp, dt = _target(device, dtype)
+    with cuda_context(dev):
+        return _finish(xp.eye(n, m, dtype=dt.np), requires_grad)
+
+
+def _generator(generator, dev):
+    if generator is None:
+        return default_generator(dev)
+    if generator.device != dev:
+        raise RuntimeError(f"Expected a '{dev.type}' generator, got a generator on {generator.device}")
+    return generator
+
+
+def _random(draw, size, generator, dtype, device, requires_grad, default=None):
+    dev, xp, dt = _target(device, dtype, default)
+    with cuda_context(dev):
+        array = draw(_generator(generator, dev).rng, _sizes(size), dt)
+        return _finish(xp.asarray(array, dtype=dt.np), requires_grad)
+
+
+def _float_draw(method):
+    def draw(rng, shape, dt):
+        if not dt.is_floating_point:
+            raise RuntimeError(f"{method} is only implemented for floating point dtypes, got {dt.name}")
+        kind = dt.np if dt.np in (np.float32, np.float64) else np.float32
+        return getattr(rng, method)(shape, dtype=kind)
+
+    return draw
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    return _random(_float_draw("random"), size, generator, dtype, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples."""
+    return _random(_float_draw("standard_normal"), size, generator, dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Integers drawn uniformly from [low, high)."""
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    return _random(lambda rng, shape, dt: rng.integers(low, high, shape), (size,), generator, dtype, device,
+                   requires_grad, dtypes.int64)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A random permutation of 0..n-1."""
+    return _random(lambda rng, shape, dt: rng.permutation(n), (), generator, dtype, device, requires_grad,
+                   dtypes.int64)
+
+
+def rand_like(t, *, dtype=None, device=None) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def randn_like(t, *, dtype=None, device=None) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)

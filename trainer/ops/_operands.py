@@ -1,0 +1,113 @@
+"""Turning op arguments into tensors of one dtype on one device, and undoing broadcasting."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from trainer import dtypes
+from trainer.backend import device_of, to_device, xp_of
+from trainer.tensor import Tensor
+
+_SCALARS = (bool, int, float, np.number, np.bool_)
+
+
+def scalar_tensor(value, like: Tensor, dtype: dtypes.dtype) -> Tensor:
+    """A 0-d tensor holding a Python number, on ``like``'s device."""
+    return Tensor._wrap(xp_of(like._data).asarray(value, dtype=dtype.np))
+
+
+def promote(*operands, min_category_float: bool = False) -> tuple[Tensor, ...]:
+    """Tensors of PyTorch's result dtype for ``operands`` (tensors and Python numbers), on one device.
+
+    ``min_category_float`` lifts integer results to the default float (true division, ``exp``).
+    """
+    tensors = [o for o in operands if isinstance(o, Tensor)]
+    if not tensors:
+        raise TypeError(f"expected at least one Tensor operand, got {[type(o).__name__ for o in operands]}")
+    first = tensors[0]
+    if len(tensors) == len(operands) and all(t._data.dtype == first._data.dtype for t in tensors):
+        target = dtypes.from_numpy(first._data.dtype)
+    else:
+        for o in operands:
+            if not isinstance(o, (Tensor, *_SCALARS)):
+                raise TypeError(f"unsupported operand type {type(o).__name__}; expected a Tensor or a number")
+        target = dtypes.result_type([(dtypes.from_numpy(t._data.dtype), t._data.ndim) for t in tensors],
+                                    [dtypes.scalar_dtype(o) for o in operands if not isinstance(o, Tensor)])
+    if min_category_float and not target.is_floating_point:
+        target = dtypes.get_default_dtype()
+    _check_same_device(tensors)
+    from trainer.ops.tensor_ops import cast
+
+    out = []
+    for o in operands:
+        if not isinstance(o, Tensor):
+            o = scalar_tensor(o, first, target)
+        elif o._data.dtype != target.np:
+            o = cast(o, target)
+        out.append(o)
+    return tuple(out)
+
+
+def _check_same_device(tensors) -> None:
+    kinds = {type(t._data) for t in tensors}
+    if len(kinds) > 1 or (kinds and next(iter(kinds)) is not np.ndarray
+                          and len({device_of(t._data) for t in tensors}) > 1):
+        found = sorted({str(device_of(t._data)) for t in tensors if t._data.ndim})
+        if len(found) > 1:
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{found[0]} and {found[1]}!")
+        # 0-d CPU tensors join GPU operands, as in PyTorch
+        dev = next(device_of(t._data) for t in tensors if t._data.ndim)
+        for t in tensors:
+            if not t._data.ndim:
+                t._data = to_device(t._data, dev)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the dimensions that broadcasting added or stretched, back to ``shape``."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, s in enumerate(shape) if s == 1 and grad.shape[i + extra] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The broadcast shape, with PyTorch's message naming both shapes when they do not match."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(
+            "The size of tensors must match except in singleton dimensions, but shapes "
+            + " and ".join(str(list(s)) for s in shapes) + " are not broadcastable"
+        ) from None
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if not lo <= dim <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return int(dim) + max(ndim, 1) if dim < 0 else int(dim)
+
+
+def normalize_dims(dim, ndim: int) -> tuple[int, ...] | None:
+    """``None`` (all dims), an int, or a sequence of ints, as a sorted tuple of non-negative dims."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(sorted({normalize_dim(d, ndim) for d in dim}))
+        return dims if dims else None
+    return (normalize_dim(dim, ndim),)
+
+
+def quiet_fp_errors(xp):
+    """Silence NumPy's divide/invalid warnings where PyTorch quietly returns inf or nan (log(0), var of one value)."""
+    if hasattr(xp, "errstate"):
+        return xp.errstate(divide="ignore", invalid="ignore")
+    return contextlib.nullcontext()

@@ -1,0 +1,154 @@
+"""Comparisons and logic (never differentiable), plus maximum, minimum and where."""
+
+from __future__ import annotations
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops._operands import promote, unbroadcast
+
+
+def _comparison(name, ufunc_name):
+    def forward(ctx, a, b):
+        return getattr(xp_of(a), ufunc_name)(a, b)
+
+    return type(name, (Function,), {"forward": staticmethod(forward), "__doc__": f"Elementwise ``{ufunc_name}``."})
+
+
+Equal = _comparison("Equal", "equal")
+NotEqual = _comparison("NotEqual", "not_equal")
+Less = _comparison("Less", "less")
+LessOrEqual = _comparison("LessOrEqual", "less_equal")
+Greater = _comparison("Greater", "greater")
+GreaterOrEqual = _comparison("GreaterOrEqual", "greater_equal")
+And = _comparison("And", "logical_and")
+Or = _comparison("Or", "logical_or")
+Xor = _comparison("Xor", "logical_xor")
+
+
+class Not(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).logical_not(a)
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return xp_of(a).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return _split_by_winner(ctx, g, a, b, a > b)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return xp_of(a).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return _split_by_winner(ctx, g, a, b, a < b)
+
+
+def _split_by_winner(ctx, g, a, b, a_wins):
+    """The gradient goes to the winning operand; on a tie each gets half, as in PyTorch."""
+    share_a = (a_wins + 0.5 * (a == b)).astype(g.dtype, copy=False)
+    need_a, need_b = ctx.needs_input_grad
+    ga = unbroadcast(g * share_a, a.shape) if need_a else None
+    gb = unbroadcast(g * (1 - share_a), b.shape) if need_b else None
+    return ga, gb
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        ctx.shapes = a.shape, b.shape
+        return xp_of(a).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        cond = ctx.cond
+        sa, sb = ctx.shapes
+        _, need_a, need_b = ctx.needs_input_grad
+        ga = unbroadcast(g * cond, sa) if need_a else None
+        gb = unbroadcast(g * ~cond, sb) if need_b else None
+        return None, ga, gb
+
+
+def eq(a, b):
+    return Equal.apply(*promote(a, b))
+
+
+def ne(a, b):
+    return NotEqual.apply(*promote(a, b))
+
+
+def lt(a, b):
+    return Less.apply(*promote(a, b))
+
+
+def le(a, b):
+    return LessOrEqual.apply(*promote(a, b))
+
+
+def gt(a, b):
+    return Greater.apply(*promote(a, b))
+
+
+def ge(a, b):
+    return GreaterOrEqual.apply(*promote(a, b))
+
+
+def logical_and(a, b):
+    return And.apply(*promote(a, b))
+
+
+def logical_or(a, b):
+    return Or.apply(*promote(a, b))
+
+
+def logical_xor(a, b):
+    return Xor.apply(*promote(a, b))
+
+
+def logical_not(a):
+    return Not.apply(a)
+
+
+def maximum(a, b):
+    return Maximum.apply(*promote(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*promote(a, b))
+
+
+def where(condition, a, b):
+    from trainer import dtypes
+    from trainer.ops.tensor_ops import cast
+
+    if condition._data.dtype.kind != "b":
+        condition = cast(condition, dtypes.bool)
+    a, b = promote(a, b)
+    return Where.apply(condition, a, b)
+
+
+def equal(a, b) -> bool:
+    """``torch.equal``: same shape and same values."""
+    return a.shape == b.shape and bool(xp_of(a._data).array_equal(a._data, b._data))
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    return bool(xp_of(a._data).allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    from trainer.tensor import Tensor
+
+    return Tensor._wrap(xp_of(a._data).isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,0 +1,110 @@
+"""Joining and splitting: cat, stack, split, chunk."""
+
+from __future__ import annotations
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops._operands import normalize_dim, promote
+
+
+class Concat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.meta = axis, [a.shape[axis] for a in arrays]
+        return xp_of(arrays[0]).concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        axis, sizes = ctx.meta
+        return tuple(_split_array(g, sizes, axis))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.axis = axis
+        return xp_of(arrays[0]).stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        return tuple(xp.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
+
+
+class Split(Function):
+    @staticmethod
+    def forward(ctx, a, sizes, axis):
+        ctx.axis = axis
+        return tuple(_split_array(a, sizes, axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return xp_of(grads[0]).concatenate(grads, axis=ctx.axis)
+
+
+def _split_array(a, sizes, axis):
+    out, start = [], 0
+    index = [slice(None)] * a.ndim
+    for size in sizes:
+        index[axis] = slice(start, start + size)
+        out.append(a[tuple(index)])
+        start += size
+    return out
+
+
+def _check_joinable(op, tensors, axis, same_shape):
+    if not tensors:
+        raise RuntimeError(f"{op}() expects a non-empty sequence of Tensors")
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != len(first):
+            raise RuntimeError(f"{op}(): Tensors must have same number of dimensions: got {len(first)} and {t.ndim} "
+                               f"(tensor 0 has shape {list(first)}, tensor {i} has shape {list(t.shape)})")
+        for d, (x, y) in enumerate(zip(first, t.shape)):
+            if x != y and (same_shape or d != axis):
+                what = "stack expects each tensor to be equal size" if same_shape else "Sizes of tensors must match"
+                raise RuntimeError(f"{what} except in dimension {axis}. Expected size {x} but got size {y} for "
+                                   f"tensor number {i} in the list (shapes {list(first)} and {list(t.shape)}).")
+
+
+def cat(tensors, dim=0):
+    tensors = promote(*tensors) if tensors else ()
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)  # legacy empty
+    axis = normalize_dim(dim, tensors[0].ndim) if tensors else 0
+    _check_joinable("cat", tensors, axis, same_shape=False)
+    if len(tensors) == 1:
+        return tensors[0]
+    return Concat.apply(*tensors, axis=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = promote(*tensors) if tensors else ()
+    _check_joinable("stack", tensors, None, same_shape=True)
+    axis = normalize_dim(dim, tensors[0].ndim + 1)
+    return Stack.apply(*tensors, axis=axis)
+
+
+def split(a, split_size_or_sections, dim=0):
+    axis = normalize_dim(dim, a.ndim)
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise RuntimeError(f"split_size can only be a positive integer, but got split_size={step}")
+        sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != length:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's size "
+                               f"at dimension {axis}), but got split_sizes={sizes}")
+    return Split.apply(a, sizes=tuple(sizes), axis=axis) if len(sizes) > 1 else (a,)
+
+
+def chunk(a, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    length = a.shape[normalize_dim(dim, a.ndim)]
+    return split(a, max(-(-length // chunks), 1), dim)

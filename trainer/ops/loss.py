@@ -1,0 +1,152 @@
+"""Fused loss ops with hand-written gradients: cross_entropy (log-softmax + NLL), nll_loss, BCE.
+
+Both class-index losses are written as ``-sum(q * log p)`` with a per-element coefficient ``q``
+(one-hot target times class weight, plus label smoothing), whose gradient with respect to the
+logits is ``softmax * sum(q) - q``: one formula covers weights, ``ignore_index``, smoothing and
+probability targets.
+"""
+
+from __future__ import annotations
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops._operands import quiet_fp_errors
+from trainer.ops.activation import log_softmax_array
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def _class_coefficients(xp, target, n_classes, cls_axis, weight, ignore_index, smoothing, dtype):
+    """``q`` for class-index targets (class axis at ``cls_axis``) and the weight sum that ``mean`` divides by."""
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= n_classes))
+    if bool(bad.any()):
+        raise IndexError(f"Target {int(target[bad].reshape(-1)[0])} is out of bounds: expected class indices in "
+                         f"[0, {n_classes - 1}] or ignore_index={ignore_index}")
+    safe = xp.where(valid, target, 0)
+    class_weight = xp.ones(n_classes, dtype) if weight is None else weight
+    picked = class_weight[safe] * valid
+    onehot = (safe[..., None] == xp.arange(n_classes)).astype(dtype)
+    q = onehot * ((1 - smoothing) * picked)[..., None]
+    if smoothing:
+        q += (smoothing / n_classes) * class_weight * valid[..., None].astype(dtype)
+    return xp.moveaxis(q, -1, cls_axis), picked.sum()
+
+
+def _reduce(per_element, reduction, denominator):
+    if reduction == "none":
+        return per_element
+    total = per_element.sum()
+    return total / denominator if reduction == "mean" else total
+
+
+def _scale_grad(xp, grad, g, reduction, denominator, cls_axis):
+    if reduction == "none":
+        return grad * xp.expand_dims(g, cls_axis)
+    return grad * (g / denominator if reduction == "mean" else g)
+
+
+class CrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        xp = xp_of(x)
+        cls_axis = 1 if x.ndim > 1 else 0
+        n_classes = x.shape[cls_axis]
+        logp = log_softmax_array(x, cls_axis)
+        if target.dtype.kind == "f":  # class probabilities, same shape as the input
+            q = target * (1 - label_smoothing) + label_smoothing / n_classes if label_smoothing else target
+            if weight is not None:
+                q = q * weight.reshape((-1,) + (1,) * (x.ndim - cls_axis - 1))
+            denominator = x.size // n_classes
+        else:
+            q, denominator = _class_coefficients(xp, target, n_classes, cls_axis, weight, ignore_index,
+                                                 label_smoothing, x.dtype)
+        ctx.save_for_backward(logp)
+        ctx.meta = q, reduction, denominator, cls_axis
+        return _reduce(-(q * logp).sum(axis=cls_axis), reduction, denominator)
+
+    @staticmethod
+    def backward(ctx, g):
+        (logp,) = ctx.saved_tensors
+        q, reduction, denominator, cls_axis = ctx.meta
+        xp = xp_of(logp)
+        grad = xp.exp(logp) * q.sum(axis=cls_axis, keepdims=True) - q
+        return _scale_grad(xp, grad, g, reduction, denominator, cls_axis), None, None
+
+
+class NllLoss(Function):
+    @staticmethod
+    def forward(ctx, logp, target, weight=None, *, ignore_index=-100, reduction="mean"):
+        xp = xp_of(logp)
+        cls_axis = 1 if logp.ndim > 1 else 0
+        q, denominator = _class_coefficients(xp, target, logp.shape[cls_axis], cls_axis, weight, ignore_index,
+                                             0.0, logp.dtype)
+        ctx.meta = q, reduction, denominator, cls_axis
+        return _reduce(-(q * logp).sum(axis=cls_axis), reduction, denominator)
+
+    @staticmethod
+    def backward(ctx, g):
+        q, reduction, denominator, cls_axis = ctx.meta
+        return _scale_grad(xp_of(q), -q, g, reduction, denominator, cls_axis), None, None
+
+
+_BCE_EPSILON = 1e-12
+
+
+class BinaryCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight=None, *, reduction="mean"):
+        xp = xp_of(x)
+        if bool(((x < 0) | (x > 1)).any()):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        with quiet_fp_errors(xp):
+            # PyTorch clamps each log at -100 so that a confident wrong answer costs 100, not inf
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log(1 - x), -100)
+        loss = -(target * log_x + (1 - target) * log_1mx)
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(x, target)
+        ctx.meta = weight, reduction, x.size
+        return _reduce(loss, reduction, x.size)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target = ctx.saved_tensors
+        weight, reduction, n = ctx.meta
+        xp = xp_of(x)
+        grad = (x - target) / xp.maximum((1 - x) * x, _BCE_EPSILON)
+        if weight is not None:
+            grad = grad * weight
+        grad = grad * (g if reduction == "none" else (g / n if reduction == "mean" else g))
+        return grad, None, None
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight=None, pos_weight=None, *, reduction="mean"):
+        xp = xp_of(x)
+        # log(1 + exp(-x)) computed without overflow
+        softplus_neg = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
+        scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+        loss = (1 - target) * x + scale * softplus_neg
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(x, target)
+        ctx.meta = weight, pos_weight, reduction, x.size
+        return _reduce(loss, reduction, x.size)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target = ctx.saved_tensors
+        weight, pos_weight, reduction, n = ctx.meta
+        xp = xp_of(x)
+        e = xp.exp(-xp.abs(x))
+        sigmoid = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+        grad = (1 - target) - scale * (1 - sigmoid)
+        if weight is not None:
+            grad = grad * weight
+        grad = grad * (g if reduction == "none" else (g / n if reduction == "mean" else g))
+        return (grad.astype(x.dtype, copy=False),) + (None,) * (len(ctx.needs_input_grad) - 1)
+

@@ -1,0 +1,52 @@
+"""Ops that move or copy a tensor as a whole: cast, to_device, clone."""
+
+from __future__ import annotations
+
+from trainer import dtypes
+from trainer.autograd.function import Function
+from trainer.backend import device_of
+from trainer.backend import to_device as _array_to_device
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, to):
+        ctx.from_dtype = a.dtype
+        return a.astype(to.np)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.from_dtype, copy=False) if ctx.from_dtype.kind in "fc" else None
+
+
+class ToDevice(Function):
+    @staticmethod
+    def forward(ctx, a, device):
+        ctx.source = device_of(a)
+        return _array_to_device(a, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _array_to_device(g, ctx.source)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def cast(a, dtype: dtypes.dtype):
+    return Cast.apply(a, to=dtype)
+
+
+def to_device(a, device):
+    return ToDevice.apply(a, device=device)
+
+
+def clone(a):
+    return Clone.apply(a)

@@ -1,0 +1,557 @@
+"""``Tensor``: one ``xp`` array plus what autograd needs (``requires_grad``, ``grad``, its graph node).
+
+Methods are thin: the maths lives in ``trainer.ops``, one ``Function`` per op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import trainer  # trainer.ops and trainer.creation are looked up at call time: they load after this module
+from trainer import dtypes
+from trainer.autograd import grad_mode
+from trainer.backend import as_device, device_of, to_device, xp_of
+from trainer.tensor_methods import TensorMethods
+
+
+class Size(tuple):
+    """``torch.Size``: a tuple of ints that prints as ``trainer.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"trainer.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class _Version:
+    """A counter shared by a tensor and its views, bumped by every in-place change."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class Tensor(TensorMethods):
+    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
+                 "_retains_grad", "__weakref__")
+
+    def __init__(self, *args, requires_grad: bool = False):
+        """``torch.Tensor(data)`` (default float dtype) or ``torch.Tensor(*sizes)`` (uninitialised)."""
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            array = trainer.creation.tensor(args[0], dtype=dtypes.get_default_dtype())._data
+        else:
+            array = np.empty(_sizes(args), dtypes.get_default_dtype().np)
+        self._init(array, requires_grad)
+
+    def _init(self, array, requires_grad=False):
+        self._data = array
+        self._requires_grad = requires_grad
+        self._grad = None
+        self._grad_fn = None
+        self._output_nr = 0
+        self._version_counter = _Version()
+        self._retains_grad = False
+
+    @classmethod
+    def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
+        """A tensor around an existing array, without copying (the internal constructor)."""
+        t = object.__new__(Tensor)
+        t._init(array, requires_grad)
+        return t
+
+    # ----------------------------------------------------------------- attributes
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.from_numpy(self._data.dtype)
+
+    @property
+    def device(self):
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def _version(self) -> int:
+        return self._version_counter.value
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            )
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+        self._requires_grad = bool(requires_grad) or self._grad_fn is not None
+        return self
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has shape {list(value.shape)} but the tensor has "
+                                   f"shape {list(self.shape)}")
+        self._grad = value
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage without autograd history (``outputs.data`` in an evaluation loop)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self) -> Tensor:
+        return self.transpose(-2, -1)
+
+    # ----------------------------------------------------------------- conversions
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if xp_of(self._data) is not np:
+            if not force:
+                raise TypeError("can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to "
+                                "host memory first.")
+            return self._data.get()
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.detach().cpu()._data
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        array = np.asarray(self.detach().cpu()._data)
+        body = np.array2string(array, separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if array.dtype not in (np.float32, np.int64, np.bool_) or array.size == 0:
+            extras.append(f"dtype={self.dtype!r}")
+        if self._grad_fn is not None:
+            extras.append(f"grad_fn=<{self._grad_fn.name()}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ----------------------------------------------------------------- device and dtype
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``, with keyword forms."""
+        target_device, target_dtype = _parse_to(args, kwargs)
+        out = self
+        if target_dtype is not None and target_dtype.np != out._data.dtype:
+            out = trainer.ops.tensor_ops.cast(out, target_dtype)
+        if target_device is not None and device_of(out._data) != _resolve_device(target_device):
+            out = trainer.ops.tensor_ops.to_device(out, _resolve_device(target_device))
+        if kwargs.get("copy") and out is self:
+            out = self.clone()
+        return out
+
+    def cuda(self, device=None) -> Tensor:
+        return self.to("cuda" if device is None else as_device(device if not isinstance(device, int) else device))
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"trainer.{self.dtype.name}"
+        return self.to(dtypes.as_dtype(dtype))
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool)
+
+    # ----------------------------------------------------------------- autograd
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        from trainer.autograd.engine import run_backward
+
+        if create_graph:
+            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+        if not self._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
+                                   f"shape {list(self.shape)}. Pass a gradient of that shape to backward().")
+            grad = xp_of(self._data).ones(self._data.shape, self._data.dtype)
+        else:
+            if not isinstance(gradient, Tensor):
+                gradient = trainer.creation.as_tensor(gradient, dtype=self.dtype, device=self.device)
+            if gradient.shape != self.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(gradient.shape)} and "
+                                   f"output[0] has a shape of {list(self.shape)}.")
+            grad = gradient._data
+        run_backward((self,), (grad,), retain_graph=bool(retain_graph))
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after ``backward()``."""
+        import weakref
+
+        if self._grad_fn is None:
+            return
+        node = self._grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def detach(self) -> Tensor:
+        out = Tensor._wrap(self._data)
+        out._version_counter = self._version_counter
+        return out
+
+    def detach_(self) -> Tensor:
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def clone(self) -> Tensor:
+        return trainer.ops.tensor_ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self if _is_contiguous(self._data) else self.clone()
+
+    def is_contiguous(self) -> bool:
+        return _is_contiguous(self._data)
+
+    # ----------------------------------------------------------------- in-place
+    def _check_inplace(self) -> None:
+        if self._grad_fn is None and self._requires_grad and grad_mode._state.enabled:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _assign(self, result: Tensor) -> Tensor:
+        """Make ``self`` hold ``result``: written into the same storage when nothing records a graph,
+        otherwise rebound so that backward sees the new op (PyTorch's rebase of history)."""
+        if result._data.dtype != self._data.dtype:
+            if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+                raise RuntimeError(f"result type {dtypes.from_numpy(result._data.dtype).name} can't be cast to the "
+                                   f"desired output type {self.dtype.name}")
+        if result._grad_fn is None:
+            if result._data.shape != self._data.shape:
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                                   f"{list(result.shape)}")
+            self._data[...] = result._data
+        else:
+            if result._data.shape != self._data.shape:
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                                   f"{list(result.shape)}")
+            if result._data.dtype != self._data.dtype:
+                result = result.to(self.dtype)
+            self._data = result._data
+            self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, True
+        self._version_counter.value += 1
+        return self
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.arithmetic.add(self, other, alpha=alpha))
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.arithmetic.sub(self, other, alpha=alpha))
+
+    def mul_(self, other) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.arithmetic.mul(self, other))
+
+    def div_(self, other, *, rounding_mode=None) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.arithmetic.div(self, other, rounding_mode=rounding_mode))
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.unary.clamp(self, min, max))
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value) -> Tensor:
+        self._check_inplace()
+        if isinstance(value, Tensor):
+            value = value.item()
+        self._data[...] = value
+        self._version_counter.value += 1
+        return self
+
+    def copy_(self, src: Tensor) -> Tensor:
+        self._check_inplace()
+        src = src if isinstance(src, Tensor) else trainer.creation.as_tensor(src)
+        if src._requires_grad and grad_mode._state.enabled:
+            moved = src.to(device=self.device, dtype=self.dtype)
+            return self._assign(trainer.ops.shape.expand(moved, *self.shape) if moved.shape != self.shape else moved)
+        array = to_device(src._data, self.device)
+        xp = xp_of(self._data)
+        self._data[...] = xp.broadcast_to(array, self._data.shape).astype(self._data.dtype, copy=False)
+        self._version_counter.value += 1
+        return self
+
+    def __setitem__(self, key, value) -> None:
+        self._check_inplace()
+        trainer.ops.indexing.setitem(self, key, value)
+
+    # ----------------------------------------------------------------- operators
+    def __add__(self, other):
+        return trainer.ops.arithmetic.add(self, other)
+
+    def __radd__(self, other):
+        return trainer.ops.arithmetic.add(other, self)
+
+    def __sub__(self, other):
+        return trainer.ops.arithmetic.sub(self, other)
+
+    def __rsub__(self, other):
+        return trainer.ops.arithmetic.sub(other, self)
+
+    def __mul__(self, other):
+        return trainer.ops.arithmetic.mul(self, other)
+
+    def __rmul__(self, other):
+        return trainer.ops.arithmetic.mul(other, self)
+
+    def __truediv__(self, other):
+        return trainer.ops.arithmetic.div(self, other)
+
+    def __rtruediv__(self, other):
+        return trainer.ops.arithmetic.div(other, self)
+
+    def __floordiv__(self, other):
+        return trainer.ops.arithmetic.div(self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return trainer.ops.arithmetic.div(other, self, rounding_mode="floor")
+
+    def __mod__(self, other):
+        return trainer.ops.arithmetic.remainder(self, other)
+
+    def __pow__(self, other):
+        return trainer.ops.arithmetic.pow(self, other)
+
+    def __rpow__(self, other):
+        return trainer.ops.arithmetic.pow(other, self)
+
+    def __matmul__(self, other):
+        return trainer.ops.linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return trainer.ops.linalg.matmul(other, self)
+
+    def __neg__(self):
+        return trainer.ops.arithmetic.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return trainer.ops.unary.abs(self)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __eq__(self, other):
+        return trainer.ops.compare.eq(self, other)
+
+    def __ne__(self, other):
+        return trainer.ops.compare.ne(self, other)
+
+    def __lt__(self, other):
+        return trainer.ops.compare.lt(self, other)
+
+    def __le__(self, other):
+        return trainer.ops.compare.le(self, other)
+
+    def __gt__(self, other):
+        return trainer.ops.compare.gt(self, other)
+
+    def __ge__(self, other):
+        return trainer.ops.compare.ge(self, other)
+
+    def __and__(self, other):
+        return trainer.ops.compare.logical_and(self, other)
+
+    def __or__(self, other):
+        return trainer.ops.compare.logical_or(self, other)
+
+    def __xor__(self, other):
+        return trainer.ops.compare.logical_xor(self, other)
+
+    def __invert__(self):
+        return trainer.ops.compare.logical_not(self)
+
+    def __getitem__(self, key):
+        return trainer.ops.indexing.getitem(self, key)
+
+
+def _sizes(args) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    try:
+        return tuple(int(s) for s in args)
+    except TypeError:
+        raise TypeError(f"sizes must be ints, got {args!r}") from None
+
+
+def _dim(dim: int, ndim: int) -> int:
+    """Wrap a negative dimension, with PyTorch's message when it is out of range."""
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim + max(ndim, 1) if dim < 0 else dim
+
+
+def _is_contiguous(array) -> bool:
+    return bool(array.flags.c_contiguous)
+
+
+def _resolve_device(spec):
+    dev = as_device(spec)
+    return dev if dev.type == "cpu" or dev.index is not None else as_device(f"cuda:{_current_cuda_index()}")
+
+
+def _current_cuda_index() -> int:
+    from trainer.backend import _cupy
+
+    return _cupy().cuda.runtime.getDevice()
+
+
+def _parse_to(args, kwargs):
+    target_device = kwargs.get("device")
+    target_dtype = kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target_device, target_dtype = arg.device, arg.dtype
+        elif isinstance(arg, dtypes.dtype):
+            target_dtype = arg
+        elif arg is not None:
+            target_device = arg
+    return target_device, (dtypes.as_dtype(target_dtype) if target_dtype is not None else None)

@@ -1,0 +1,4 @@
+"""Utilities (``trainer.utils.data``, as in PyTorch)."""
+
+from trainer.utils import data
+
