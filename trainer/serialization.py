@@ -1,7 +1,189 @@
-"""Saving and loading."""
-def save(obj, path):
-    raise NotImplementedError
+"""``save`` and ``load`` in the safetensors format: tensors and plain data only, never pickle.
+
+A file holds the tensors in safetensors' tensor map, named by their path in the saved object
+(``"model/fc1.weight"``, ``"optimizer/state/0/momentum_buffer"``), and the rest of the object (dicts
+with their key types, lists vs tuples, numbers, strings, bools, None) as JSON in the header's
+``__metadata__``. The tensors of a flat ``state_dict`` are named by its keys, so other safetensors
+readers (``safetensors.torch.load_file``) read the file directly; files written by other tools, which
+carry no structure, load as a dict of tensor name -> tensor.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import uuid
+
+import numpy as np
+import safetensors
+import safetensors.numpy
+
+from trainer import dtypes
+from trainer.backend import CPU, as_device, to_device
+from trainer.tensor import Tensor
+
+_STRUCTURE_KEY = "sardonyx.structure"
+_SUPPORTED = "tensors, dicts, lists, tuples, str, int, float, bool and None"
 
 
-def load(path):
-    raise NotImplementedError
+def save(obj, f) -> None:
+    """Write ``obj`` (a tensor, or nested dicts/lists/tuples of tensors and plain values) to ``f``.
+
+    ``f`` is a path or a binary file object. A path is written atomically: the file is written to a
+    temporary file next to it, flushed to disk and then renamed over the target, so an interrupted save
+    leaves any previous file intact. Tensors on a GPU are copied to host memory.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    structure = _encode(obj, "", arrays, "obj")
+    metadata = {"format": "pt", _STRUCTURE_KEY: json.dumps(structure)}  # "pt": what safetensors' loaders expect
+    payload = safetensors.numpy.save(arrays, metadata=metadata)
+    if isinstance(f, (str, os.PathLike)):
+        _write_atomically(os.fspath(f), payload)
+    else:
+        f.write(payload)
+
+
+def load(f, map_location=None, *, weights_only: bool | None = None):
+    """Read an object written by ``save``, or any safetensors file (as a dict of name -> tensor).
+
+    ``map_location`` ("cpu", "cuda", "cuda:1", a ``trainer.device``; default CPU) is where tensors are
+    placed. ``weights_only`` is accepted for compatibility with ``torch.load``: loading never runs code.
+    """
+    if isinstance(f, (str, os.PathLike)):
+        name = os.fspath(f)
+        with open(f, "rb") as file:
+            content = file.read()
+    else:
+        name, content = getattr(f, "name", "<file object>"), f.read()
+    device = as_device(map_location)
+    try:
+        arrays = safetensors.numpy.load(content)
+    except safetensors.SafetensorError as exc:
+        raise _not_safetensors_error(name, content, exc) from None
+    except KeyError as exc:  # safetensors.numpy has no NumPy type for it (BF16, FP8, ...)
+        raise TypeError(f"{name} holds a tensor of safetensors dtype {exc.args[0]}, which trainer cannot hold; "
+                        f"convert it to float32 (or another supported type) before saving") from None
+    tensors = {key: _tensor(name, key, array, device) for key, array in arrays.items()}
+    structure = _header_metadata(content).get(_STRUCTURE_KEY)
+    if structure is None:  # written by another safetensors tool: the file is a flat name -> tensor map
+        return tensors
+    return _decode(json.loads(structure), tensors)
+
+
+# ------------------------------------------------------------------ encoding the structure
+# JSON scalars stand for themselves; tensors and containers are one-key objects naming their kind, so
+# that int dict keys, tuples and OrderedDicts survive the trip through JSON.
+
+
+def _encode(obj, path: str, arrays: dict, where: str):
+    """The JSON form of ``obj``, adding its tensors to ``arrays``; ``path`` names them, ``where`` is the
+    Python expression that reaches ``obj`` (for error messages)."""
+    if isinstance(obj, Tensor):
+        name = _unique_name(path or "tensor", arrays)
+        # np.require: an array (a 0-d tensor may hold a NumPy scalar) in C order, as safetensors copies raw memory.
+        arrays[name] = np.require(to_device(obj.detach()._data, CPU), requirements="C")
+        return {"tensor": name}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        return obj.item()
+    if isinstance(obj, dict):
+        pairs = []
+        for key, value in obj.items():
+            key_where = f"{where}[{key!r}]"
+            if not (key is None or isinstance(key, (bool, int, float, str))):
+                raise TypeError(f"trainer.save cannot store the dict key {key!r} of type {type(key).__name__} in "
+                                f"{where}; dict keys must be str, int, float, bool or None")
+            pairs.append([key, _encode(value, _join(path, key), arrays, key_where)])
+        return {"ordered_dict" if isinstance(obj, collections.OrderedDict) else "dict": pairs}
+    if isinstance(obj, (list, tuple)):
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        return {kind: [_encode(item, _join(path, i), arrays, f"{where}[{i}]") for i, item in enumerate(obj)]}
+    raise TypeError(f"trainer.save cannot store {where}, an object of type {type(obj).__name__}; supported are "
+                    f"{_SUPPORTED}")
+
+
+def _join(path: str, key) -> str:
+    return f"{path}/{key}" if path else str(key)
+
+
+def _unique_name(name: str, taken: dict) -> str:
+    """``name``, or ``name~1``, ``name~2``, ... when distinct paths spell the same (``{"a/b": x, "a": {"b": y}}``)."""
+    candidate, n = name, 0
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}~{n}"
+    return candidate
+
+
+def _decode(node, tensors: dict):
+    if not isinstance(node, dict):
+        return node
+    (kind, value), = node.items()
+    if kind == "tensor":
+        return tensors[value]
+    if kind == "list":
+        return [_decode(item, tensors) for item in value]
+    if kind == "tuple":
+        return tuple(_decode(item, tensors) for item in value)
+    mapping = collections.OrderedDict() if kind == "ordered_dict" else {}
+    for key, item in value:
+        mapping[key] = _decode(item, tensors)
+    return mapping
+
+
+# ------------------------------------------------------------------ files
+
+
+def _write_atomically(path: str, payload: bytes) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path}: the directory {folder} does not exist")
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    # os.open with 0o666 lets the umask decide the mode, as a plain open() would for the target.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    if os.name == "posix":  # make the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _tensor(file_name: str, key: str, array: np.ndarray, device) -> Tensor:
+    try:
+        dtypes.from_numpy(array.dtype)
+    except TypeError as exc:
+        raise TypeError(f"tensor {key!r} in {file_name}: {exc}") from None
+    if device != CPU:
+        return Tensor._wrap(to_device(array, device))
+    # Older safetensors releases return read-only views of the file's bytes; tensors must be writable.
+    return Tensor._wrap(array if array.flags.writeable else array.copy())
+
+
+def _header_metadata(content: bytes) -> dict:
+    """The ``__metadata__`` map of a safetensors file (an 8-byte little-endian length, then JSON)."""
+    length = int.from_bytes(content[:8], "little")
+    return json.loads(content[8:8 + length]).get("__metadata__") or {}
+
+
+def _not_safetensors_error(name: str, content: bytes, cause: Exception) -> Exception:
+    if content[:2] == b"PK" or content[:1] == b"\x80":  # a zip archive (torch.save) or a raw pickle stream
+        return ValueError(
+            f"{name} looks like a PyTorch pickle checkpoint (written by torch.save). trainer.load does not "
+            f"unpickle files, because unpickling can run arbitrary code. Save the tensors as safetensors "
+            f"instead, e.g. in PyTorch: safetensors.torch.save_file(model.state_dict(), 'model.safetensors')."
+        )
+    return ValueError(f"{name} is not a safetensors file ({cause}); trainer.load reads files written by "
+                      f"trainer.save or any safetensors writer")

@@ -21,5 +21,7 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
-    def __reduce_ex__(self, protocol):
-        raise TypeError("Parameters are saved with trainer.save (safetensors), never pickled")
+    def __deepcopy__(self, memo):
+        copied = Parameter(self.detach().clone(), self._requires_grad)
+        memo[id(self)] = copied
+        return copied

@@ -37,13 +37,19 @@ def _reduce(per_element, reduction, denominator):
     if reduction == "none":
         return per_element
     total = per_element.sum()
-    return total / denominator if reduction == "mean" else total
+    if reduction == "sum":
+        return total
+    with quiet_fp_errors(xp_of(per_element)):  # every target ignored: nan, as in PyTorch
+        return total / denominator
 
 
 def _scale_grad(xp, grad, g, reduction, denominator, cls_axis):
     if reduction == "none":
         return grad * xp.expand_dims(g, cls_axis)
-    return grad * (g / denominator if reduction == "mean" else g)
+    if reduction == "sum":
+        return grad * g
+    # every target ignored: PyTorch's gradient is zero, not nan
+    return grad * (g / denominator) if denominator else xp.zeros_like(grad)
 
 
 class CrossEntropy(Function):

@@ -1,0 +1,4 @@
+"""The layers of ``trainer.nn``, one family per module."""
+
+from trainer.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from trainer.nn.modules.module import Module

@@ -1,0 +1,55 @@
+"""``Linear`` and ``Identity``."""
+
+from __future__ import annotations
+
+import math
+
+from trainer import creation
+from trainer.nn import functional as F
+from trainer.nn import init
+from trainer.nn.modules.module import Module
+from trainer.nn.parameter import Parameter
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``, initialised as PyTorch does (Kaiming-uniform with a=sqrt(5))."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(creation.empty(out_features, in_features, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            rows = input.numel() // input.shape[-1] if input.ndim and input.shape[-1] else 1
+            cols = input.shape[-1] if input.ndim else 1
+            raise RuntimeError(
+                f"{self!r}: mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
+                f"{self.in_features}x{self.out_features}): the input has shape {list(input.shape)}, "
+                f"expected [..., {self.in_features}]"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,101 @@
+"""``DataLoader``: iterate a dataset in (optionally shuffled) batches, as ``torch.utils.data.DataLoader`` does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainer.backend import cuda_context, device_of, to_device
+from trainer.tensor import Tensor
+from trainer.utils.data.collate import default_collate, default_convert
+from trainer.utils.data.dataset import Subset, TensorDataset
+from trainer.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+
+
+class DataLoader:
+    """Combines a dataset and a sampler, and yields batches made by ``collate_fn``.
+
+    ``shuffle=True`` visits the dataset in a new random order each epoch, drawn from ``generator`` or,
+    when it is None, from the default CPU generator, so ``trainer.manual_seed`` makes runs reproducible.
+    ``batch_size=None`` turns batching off: each item is passed through ``collate_fn`` (by default
+    ``default_convert``) on its own.
+
+    ``num_workers`` is accepted for compatibility but batches are always loaded in the calling
+    process: no worker processes are started. ``pin_memory`` is accepted and has no effect.
+
+    A ``TensorDataset`` (or a ``Subset`` of one) with the default ``collate_fn`` takes a fast path: each
+    batch is gathered with one fancy index per tensor instead of indexing and stacking item by item.
+    The batches are the same either way.
+    """
+
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = False, sampler=None,
+                 batch_sampler=None, num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
+                 drop_last: bool = False, generator=None):
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             "multiprocessing.")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                                 "and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
+                             "drop_last")
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        if collate_fn is None:
+            collate_fn = default_collate if batch_sampler is not None else default_convert
+
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = num_workers
+        self.collate_fn = collate_fn
+        self.pin_memory = pin_memory
+        self.generator = generator
+
+    def __iter__(self):
+        if self.batch_sampler is None:
+            for index in self.sampler:
+                yield self.collate_fn(self.dataset[index])
+            return
+        gather = _batch_gatherer(self.dataset) if self.collate_fn is default_collate else None
+        for indices in self.batch_sampler:
+            yield gather(indices) if gather is not None else self.collate_fn([self.dataset[i] for i in indices])
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+
+
+def _batch_gatherer(dataset):
+    """A function from a list of indices to the batch ``default_collate`` would build from those items,
+    using one fancy index per tensor; None when the dataset's items are not plain tensor rows."""
+    if isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__:
+        inner = _batch_gatherer(dataset.dataset)
+        if inner is None:
+            return None
+        positions = np.asarray(dataset.indices, dtype=np.int64)
+        return lambda indices: inner(positions[np.asarray(indices, dtype=np.int64)])
+    if not isinstance(dataset, TensorDataset) or not dataset._items_are_rows():
+        return None
+    if any(t.requires_grad for t in dataset.tensors):  # the per-item path records the graph; keep it
+        return None
+    tensors = dataset.tensors
+
+    def gather(indices) -> list[Tensor]:
+        index = np.asarray(indices, dtype=np.int64)
+        return [_take_rows(t._data, index) for t in tensors]  # a list: default_collate turns tuples into lists
+
+    return gather
+
+
+def _take_rows(array, index: np.ndarray) -> Tensor:
+    device = device_of(array)
+    with cuda_context(device):
+        return Tensor._wrap(array[to_device(index, device)])

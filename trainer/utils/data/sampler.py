@@ -1,0 +1,91 @@
+"""Samplers: the order in which a DataLoader visits dataset indices, and how it groups them into batches."""
+
+from __future__ import annotations
+
+from trainer.creation import randint, randperm
+
+
+class Sampler:
+    """``torch.utils.data.Sampler``: an iterable of dataset indices (or of index lists, for batch samplers)."""
+
+    def __iter__(self):
+        raise NotImplementedError("Subclasses of Sampler should implement __iter__.")
+
+
+class SequentialSampler(Sampler):
+    """Indices ``0, 1, ..., len(data_source) - 1``."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A fresh random order each time it is iterated.
+
+    Draws from ``generator``, or from the default CPU generator when it is None, so that
+    ``trainer.manual_seed`` makes the epochs of a run reproducible. With ``replacement`` indices are
+    drawn independently; ``num_samples`` (default ``len(data_source)``) sets how many are produced.
+    """
+
+    def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None, generator=None):
+        if not isinstance(replacement, bool):
+            raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int) or self.num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={self.num_samples}")
+
+    @property
+    def num_samples(self) -> int:
+        # Read on each use: the dataset may change size between construction and iteration.
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self):
+        n, wanted = len(self.data_source), self.num_samples
+        if self.replacement:
+            yield from randint(0, n, (wanted,), generator=self.generator).tolist()
+            return
+        for _ in range(wanted // n):
+            yield from randperm(n, generator=self.generator).tolist()
+        if wanted % n:
+            yield from randperm(n, generator=self.generator).tolist()[:wanted % n]
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Groups the indices of ``sampler`` into lists of ``batch_size``; the last, shorter one is kept
+    unless ``drop_last``."""
+
+    def __init__(self, sampler, batch_size: int, drop_last: bool):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+
+    def __iter__(self):
+        batch = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return len(self.sampler) // self.batch_size
+        return (len(self.sampler) + self.batch_size - 1) // self.batch_size
