@@ -20,11 +20,16 @@ def _finish(array, requires_grad: bool) -> Tensor:
 
 
 def _infer_array(data):
-    """An array for nested Python data, with PyTorch's defaults (floats -> default float, ints -> int64)."""
+    """An array for nested Python data, with PyTorch's defaults (floats -> default float, ints -> int64);
+    arrays, NumPy scalars and tensors keep their own dtype, also inside lists."""
     if isinstance(data, Tensor):
         return data.detach()._data
-    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
-        data = _to_python(data)
+    typed = isinstance(data, (np.ndarray, np.generic))
+    if isinstance(data, (list, tuple)):
+        leaves = list(_flatten(data))
+        typed = bool(leaves) and all(isinstance(d, (Tensor, np.ndarray, np.generic)) for d in leaves)
+        if any(isinstance(d, Tensor) for d in leaves):
+            data = _to_numpy(data)
     try:
         array = np.array(data)
     except ValueError as exc:
@@ -32,9 +37,9 @@ def _infer_array(data):
     if array.dtype == object or array.dtype.kind in "USV":
         raise TypeError(f"can't build a tensor from data of type {type(data).__name__} holding "
                         f"{array.dtype if array.dtype.kind in 'USV' else 'mixed objects'}; expected numbers")
-    if array.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
+    if not typed and array.dtype.kind == "f":
         array = array.astype(dtypes.get_default_dtype().np)
-    elif array.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
+    elif not typed and array.dtype.kind in "iu":
         array = array.astype(np.int64)
     return array
 
@@ -47,11 +52,11 @@ def _flatten(data):
             yield d
 
 
-def _to_python(data):
+def _to_numpy(data):
     if isinstance(data, Tensor):
-        return data.tolist() if data.ndim else data.item()
+        return np.asarray(data.detach().cpu()._data)
     if isinstance(data, (list, tuple)):
-        return [_to_python(d) for d in data]
+        return [_to_numpy(d) for d in data]
     return data
 
 
@@ -194,7 +199,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Integers drawn uniformly from [low, high)."""
+    """Integers drawn uniformly from [low, high); ``randint(high, size)`` draws from [0, high)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:

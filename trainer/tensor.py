@@ -27,6 +27,12 @@ class Size(tuple):
         return n
 
 
+def as_array(value):
+    """``value`` as an array: NumPy returns immutable scalars, not 0-d arrays, from full reductions and from
+    arithmetic on 0-d arrays, and a tensor's storage must be writable in place."""
+    return np.asarray(value) if isinstance(value, np.generic) else value
+
+
 class _Version:
     """A counter shared by a tensor and its views, bumped by every in-place change."""
 
@@ -61,7 +67,7 @@ class Tensor(TensorMethods):
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
         """A tensor around an existing array, without copying (the internal constructor)."""
         t = object.__new__(Tensor)
-        t._init(array, requires_grad)
+        t._init(as_array(array), requires_grad)
         return t
 
     # ----------------------------------------------------------------- attributes
@@ -173,7 +179,7 @@ class Tensor(TensorMethods):
         return self._data.reshape(()).item()
 
     def tolist(self):
-        return self.numpy().tolist()
+        return self.numpy(force=True).tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self._requires_grad and not force:
@@ -186,7 +192,7 @@ class Tensor(TensorMethods):
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        array = self.detach().cpu()._data
+        array = np.asarray(self.detach().cpu()._data)
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __float__(self):
@@ -220,7 +226,7 @@ class Tensor(TensorMethods):
 
     def __repr__(self):
         array = np.asarray(self.detach().cpu()._data)
-        body = np.array2string(array, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(array, separator=", ", precision=4, floatmode=_float_mode(array), prefix="tensor(")
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -347,20 +353,19 @@ class Tensor(TensorMethods):
             if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
                 raise RuntimeError(f"result type {dtypes.from_numpy(result._data.dtype).name} can't be cast to the "
                                    f"desired output type {self.dtype.name}")
+        if result._data.shape != self._data.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
         if result._grad_fn is None:
-            if result._data.shape != self._data.shape:
-                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                                   f"{list(result.shape)}")
             self._data[...] = result._data
+            self._version_counter.value += 1
         else:
-            if result._data.shape != self._data.shape:
-                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                                   f"{list(result.shape)}")
             if result._data.dtype != self._data.dtype:
                 result = result.to(self.dtype)
             self._data = result._data
             self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, True
-        self._version_counter.value += 1
+            self._version_counter.value += 1
+            result._grad_fn._accept_version(self._version_counter)
         return self
 
     def add_(self, other, *, alpha=1) -> Tensor:
@@ -388,6 +393,8 @@ class Tensor(TensorMethods):
 
     def fill_(self, value) -> Tensor:
         self._check_inplace()
+        if grad_mode._state.enabled and (self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)):
+            return self._overwrite(value)
         if isinstance(value, Tensor):
             value = value.item()
         self._data[...] = value
@@ -397,14 +404,18 @@ class Tensor(TensorMethods):
     def copy_(self, src: Tensor) -> Tensor:
         self._check_inplace()
         src = src if isinstance(src, Tensor) else trainer.creation.as_tensor(src)
-        if src._requires_grad and grad_mode._state.enabled:
-            moved = src.to(device=self.device, dtype=self.dtype)
-            return self._assign(trainer.ops.shape.expand(moved, *self.shape) if moved.shape != self.shape else moved)
+        if grad_mode._state.enabled and (self._requires_grad or src._requires_grad):
+            return self._overwrite(src.to(device=self.device, dtype=self.dtype))
         array = to_device(src._data, self.device)
         xp = xp_of(self._data)
         self._data[...] = xp.broadcast_to(array, self._data.shape).astype(self._data.dtype, copy=False)
         self._version_counter.value += 1
         return self
+
+    def _overwrite(self, value) -> Tensor:
+        """Replace every element while recording: the old values get a zero gradient, ``value`` the rest."""
+        everywhere = Tensor._wrap(xp_of(self._data).ones((), dtype=bool))
+        return self._assign(trainer.ops.compare.where(everywhere, value, self))
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace()
@@ -443,6 +454,9 @@ class Tensor(TensorMethods):
 
     def __mod__(self, other):
         return trainer.ops.arithmetic.remainder(self, other)
+
+    def __rmod__(self, other):
+        return trainer.ops.arithmetic.remainder(other, self)
 
     def __pow__(self, other):
         return trainer.ops.arithmetic.pow(self, other)
@@ -496,16 +510,25 @@ class Tensor(TensorMethods):
         return trainer.ops.compare.ge(self, other)
 
     def __and__(self, other):
-        return trainer.ops.compare.logical_and(self, other)
+        return trainer.ops.compare.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return trainer.ops.compare.bitwise_and(other, self)
 
     def __or__(self, other):
-        return trainer.ops.compare.logical_or(self, other)
+        return trainer.ops.compare.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return trainer.ops.compare.bitwise_or(other, self)
 
     def __xor__(self, other):
-        return trainer.ops.compare.logical_xor(self, other)
+        return trainer.ops.compare.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return trainer.ops.compare.bitwise_xor(other, self)
 
     def __invert__(self):
-        return trainer.ops.compare.logical_not(self)
+        return trainer.ops.compare.bitwise_not(self)
 
     def __getitem__(self, key):
         return trainer.ops.indexing.getitem(self, key)
@@ -527,6 +550,14 @@ def _dim(dim: int, ndim: int) -> int:
     if not lo <= dim <= hi:
         raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
     return dim + max(ndim, 1) if dim < 0 else dim
+
+
+def _float_mode(array) -> str:
+    """PyTorch prints whole-valued floats short (``1.``) and any others with four decimals (``1.5000``)."""
+    if array.dtype.kind != "f":
+        return "maxprec"
+    finite = array[np.isfinite(array)]
+    return "fixed" if (finite != np.round(finite)).any() else "maxprec"
 
 
 def _is_contiguous(array) -> bool:

@@ -101,7 +101,7 @@ def _store_retained(node, grads) -> None:
 
 def _accumulate_into_leaves(leaf_grads, root_grads) -> None:
     """Add each leaf's gradient into ``.grad``, never letting two ``.grad`` share memory."""
-    from trainer.tensor import Tensor
+    from trainer.tensor import Tensor, as_array
 
     taken = {id(g) for g in root_grads}
     for leaf, grad in leaf_grads.items():
@@ -113,4 +113,4 @@ def _accumulate_into_leaves(leaf_grads, root_grads) -> None:
             taken.add(id(grad))
             leaf._grad = Tensor._wrap(grad)
         else:
-            leaf._grad._data = leaf._grad._data + grad
+            leaf._grad._data = as_array(leaf._grad._data + grad)

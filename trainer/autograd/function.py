@@ -83,6 +83,12 @@ class Function:
                     "before changing it."
                 )
 
+    def _accept_version(self, counter) -> None:
+        """Treat what was saved under ``counter`` as current: an in-place op rebinds its tensor to this
+        node's output, leaving the arrays this node saved (the tensor's previous value) untouched."""
+        self._saved_versions = tuple((c, c.value if c is counter else expected, shape, dtype)
+                                     for c, expected, shape, dtype in self._saved_versions)
+
     def _release(self) -> None:
         """Drop what forward saved, so a finished graph holds no memory."""
         self.__dict__.clear()

@@ -26,6 +26,11 @@ class _GradModeContext:
 
     _mode: bool
 
+    def __new__(cls, func=None):
+        """``@no_grad`` also works without parentheses, decorating ``func`` at once, as in PyTorch."""
+        context = super().__new__(cls)
+        return context if func is None else context(func)
+
     def __enter__(self):
         self._prev = _state.enabled
         _state.enabled = self._mode
@@ -57,6 +62,9 @@ class enable_grad(_GradModeContext):
 
 class set_grad_enabled(_GradModeContext):
     """Switch recording on or off; applies at once, and as a context manager restores on exit."""
+
+    def __new__(cls, mode: bool):
+        return object.__new__(cls)
 
     def __init__(self, mode: bool):
         self._mode = bool(mode)

@@ -7,7 +7,7 @@ import contextlib
 import numpy as np
 
 from trainer import dtypes
-from trainer.backend import device_of, to_device, xp_of
+from trainer.backend import as_device, device_of, to_device, xp_of
 from trainer.tensor import Tensor
 
 _SCALARS = (bool, int, float, np.number, np.bool_)
@@ -52,17 +52,22 @@ def promote(*operands, min_category_float: bool = False) -> tuple[Tensor, ...]:
 
 def _check_same_device(tensors) -> None:
     kinds = {type(t._data) for t in tensors}
-    if len(kinds) > 1 or (kinds and next(iter(kinds)) is not np.ndarray
-                          and len({device_of(t._data) for t in tensors}) > 1):
-        found = sorted({str(device_of(t._data)) for t in tensors if t._data.ndim})
-        if len(found) > 1:
-            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
-                               f"{found[0]} and {found[1]}!")
-        # 0-d CPU tensors join GPU operands, as in PyTorch
-        dev = next(device_of(t._data) for t in tensors if t._data.ndim)
-        for t in tensors:
-            if not t._data.ndim:
-                t._data = to_device(t._data, dev)
+    if len(kinds) == 1 and np.ndarray in kinds:
+        return
+    if all(issubclass(k, (np.ndarray, np.generic)) for k in kinds):
+        return  # NumPy arrays and the NumPy scalars that 0-d results come as: all on the CPU
+    devices = {device_of(t._data) for t in tensors}
+    if len(devices) == 1:
+        return
+    found = sorted({str(device_of(t._data)) for t in tensors if t._data.ndim})
+    if len(found) > 1:
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                           f"{found[0]} and {found[1]}!")
+    # 0-d CPU tensors join GPU operands, as in PyTorch
+    dev = next(d for d in devices if d.type == "cuda") if not found else as_device(found[0])
+    for t in tensors:
+        if device_of(t._data) != dev:
+            t._data = to_device(t._data, dev)
 
 
 def unbroadcast(grad, shape):
@@ -85,6 +90,15 @@ def broadcast_shapes(*shapes) -> tuple:
             "The size of tensors must match except in singleton dimensions, but shapes "
             + " and ".join(str(list(s)) for s in shapes) + " are not broadcastable"
         ) from None
+
+
+def binary_ufunc(a, b, ufunc):
+    """Apply a NumPy/CuPy ufunc, naming both shapes when they do not broadcast."""
+    try:
+        return ufunc(a, b)
+    except ValueError:
+        broadcast_shapes(a.shape, b.shape)
+        raise
 
 
 def normalize_dim(dim: int, ndim: int) -> int:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from trainer.autograd.function import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import broadcast_shapes, promote, unbroadcast
+from trainer.ops._operands import binary_ufunc, promote, unbroadcast
+from trainer.tensor import Tensor
 
 
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
-        return _binary(a, b, xp_of(a).add)
+        return binary_ufunc(a, b, xp_of(a).add)
 
     @staticmethod
     def backward(ctx, g):
@@ -24,7 +27,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
-        return _binary(a, b, xp_of(a).subtract)
+        return binary_ufunc(a, b, xp_of(a).subtract)
 
     @staticmethod
     def backward(ctx, g):
@@ -37,7 +40,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary(a, b, xp_of(a).multiply)
+        return binary_ufunc(a, b, xp_of(a).multiply)
 
     @staticmethod
     def backward(ctx, g):
@@ -50,7 +53,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary(a, b, xp_of(a).true_divide)
+        return binary_ufunc(a, b, xp_of(a).true_divide)
 
     @staticmethod
     def backward(ctx, g):
@@ -62,29 +65,37 @@ class Div(Function):
 
 
 class FloorDiv(Function):
-    """Division rounded down (``//``); its gradient is zero almost everywhere, so it is not recorded."""
+    """Division rounded down (``//``); its gradient is zero almost everywhere."""
 
     @staticmethod
     def forward(ctx, a, b):
-        return _binary(a, b, xp_of(a).floor_divide)
+        ctx.shapes = a.shape, b.shape
+        return binary_ufunc(a, b, xp_of(a).floor_divide)
 
     @staticmethod
     def backward(ctx, g):
-        return None, None
+        return _zero_grads(ctx, g)
 
 
 class TruncDiv(Function):
     @staticmethod
     def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
         xp = xp_of(a)
         if a.dtype.kind == "f":
-            return xp.trunc(_binary(a, b, xp.true_divide))
-        q = _binary(a, b, xp.floor_divide)
+            return xp.trunc(binary_ufunc(a, b, xp.true_divide))
+        q = binary_ufunc(a, b, xp.floor_divide)
         return q + ((q < 0) & (q * b != a))
 
     @staticmethod
     def backward(ctx, g):
-        return None, None
+        return _zero_grads(ctx, g)
+
+
+def _zero_grads(ctx, g):
+    """Rounded division is piecewise constant: PyTorch gives zero gradients, not none."""
+    xp = xp_of(g)
+    return tuple(xp.zeros(shape, g.dtype) if need else None for shape, need in zip(ctx.shapes, ctx.needs_input_grad))
 
 
 class Remainder(Function):
@@ -92,11 +103,17 @@ class Remainder(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _binary(a, b, xp_of(a).remainder)
+        ctx.save_for_backward(a, b)
+        return binary_ufunc(a, b, xp_of(a).remainder)
 
     @staticmethod
     def backward(ctx, g):
-        return g, None
+        # a % b == a - b * floor(a / b)
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = unbroadcast(g, a.shape) if need_a else None
+        gb = unbroadcast(-g * xp_of(a).floor_divide(a, b), b.shape) if need_b else None
+        return ga, gb
 
 
 class Pow(Function):
@@ -105,7 +122,7 @@ class Pow(Function):
         xp = xp_of(a)
         if a.dtype.kind in "iu" and b.ndim == 0 and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = _binary(a, b, xp.power)
+        out = binary_ufunc(a, b, xp.power)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -136,29 +153,27 @@ class Neg(Function):
         return -g
 
 
-def _binary(a, b, ufunc):
-    """Apply a NumPy/CuPy ufunc, naming both shapes when they do not broadcast."""
-    try:
-        return ufunc(a, b)
-    except ValueError:
-        broadcast_shapes(a.shape, b.shape)
-        raise
-
-
 def add(a, b, *, alpha=1):
-    if alpha != 1:
-        b = mul(b, alpha)
-    return Add.apply(*promote(a, b))
+    a, b = promote(a, b)
+    if alpha != 1:  # scaled after promotion, so that alpha does not change the result dtype
+        a, b = promote(a, mul(b, alpha))
+    return Add.apply(a, b)
 
 
 def sub(a, b, *, alpha=1):
-    a, b = promote(a, b)
-    if a._data.dtype.kind == "b":
+    if _is_bool(a) or _is_bool(b):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    a, b = promote(a, b)
     if alpha != 1:
-        b = mul(b, alpha)
+        a, b = promote(a, mul(b, alpha))
     return Sub.apply(a, b)
+
+
+def _is_bool(operand) -> bool:
+    if isinstance(operand, Tensor):
+        return operand._data.dtype.kind == "b"
+    return isinstance(operand, (bool, np.bool_))
 
 
 def mul(a, b):

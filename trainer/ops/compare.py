@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from trainer.autograd.function import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import promote, unbroadcast
+from trainer.ops._operands import binary_ufunc, broadcast_shapes, promote, unbroadcast
 
 
 def _comparison(name, ufunc_name):
     def forward(ctx, a, b):
-        return getattr(xp_of(a), ufunc_name)(a, b)
+        return binary_ufunc(a, b, getattr(xp_of(a), ufunc_name))
 
     return type(name, (Function,), {"forward": staticmethod(forward), "__doc__": f"Elementwise ``{ufunc_name}``."})
 
@@ -23,6 +23,9 @@ GreaterOrEqual = _comparison("GreaterOrEqual", "greater_equal")
 And = _comparison("And", "logical_and")
 Or = _comparison("Or", "logical_or")
 Xor = _comparison("Xor", "logical_xor")
+BitwiseAnd = _comparison("BitwiseAnd", "bitwise_and")
+BitwiseOr = _comparison("BitwiseOr", "bitwise_or")
+BitwiseXor = _comparison("BitwiseXor", "bitwise_xor")
 
 
 class Not(Function):
@@ -31,11 +34,17 @@ class Not(Function):
         return xp_of(a).logical_not(a)
 
 
+class BitwiseNot(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).invert(a)
+
+
 class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xp_of(a).maximum(a, b)
+        return binary_ufunc(a, b, xp_of(a).maximum)
 
     @staticmethod
     def backward(ctx, g):
@@ -47,7 +56,7 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xp_of(a).minimum(a, b)
+        return binary_ufunc(a, b, xp_of(a).minimum)
 
     @staticmethod
     def backward(ctx, g):
@@ -69,7 +78,11 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         ctx.cond = cond
         ctx.shapes = a.shape, b.shape
-        return xp_of(a).where(cond, a, b)
+        try:
+            return xp_of(a).where(cond, a, b)
+        except ValueError:
+            broadcast_shapes(cond.shape, a.shape, b.shape)
+            raise
 
     @staticmethod
     def backward(ctx, g):
@@ -119,6 +132,33 @@ def logical_xor(a, b):
 
 def logical_not(a):
     return Not.apply(a)
+
+
+def _bitwise(op, logical_cls, bitwise_cls, *operands):
+    """``& | ^ ~``: bitwise on integers; on bools, where bitwise and logical agree, the logical op."""
+    operands = promote(*operands)
+    kind = operands[0]._data.dtype.kind
+    if kind == "b":
+        return logical_cls.apply(*operands)
+    if kind not in "iu":
+        raise RuntimeError(f"{op} is only defined for integer and bool tensors, got {operands[0].dtype.name}")
+    return bitwise_cls.apply(*operands)
+
+
+def bitwise_and(a, b):
+    return _bitwise("bitwise_and", And, BitwiseAnd, a, b)
+
+
+def bitwise_or(a, b):
+    return _bitwise("bitwise_or", Or, BitwiseOr, a, b)
+
+
+def bitwise_xor(a, b):
+    return _bitwise("bitwise_xor", Xor, BitwiseXor, a, b)
+
+
+def bitwise_not(a):
+    return _bitwise("bitwise_not", Not, BitwiseNot, a)
 
 
 def maximum(a, b):

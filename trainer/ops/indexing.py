@@ -7,7 +7,7 @@ import numpy as np
 from trainer.autograd import grad_mode
 from trainer.autograd.function import Function
 from trainer.backend import to_device, xp_of
-from trainer.ops._operands import normalize_dim, scalar_tensor, unbroadcast
+from trainer.ops._operands import broadcast_shapes, normalize_dim, scalar_tensor, unbroadcast
 
 
 def _scatter_add(xp, target, key, values) -> None:
@@ -20,10 +20,14 @@ def _scatter_add(xp, target, key, values) -> None:
         cupyx.scatter_add(target, key, values)
 
 
+_BASIC_KEYS = (int, np.integer, slice, type(None), type(Ellipsis))
+
+
 def _is_basic(key) -> bool:
-    """Basic indexing (ints, slices, None, ...) never repeats an element, so a plain write suffices."""
-    parts = key if isinstance(key, tuple) else (key,)
-    return all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in parts)
+    """Basic indexing (ints, slices, None, ...) gives a view and never repeats an element."""
+    if isinstance(key, tuple):
+        return all(isinstance(k, _BASIC_KEYS) for k in key)
+    return isinstance(key, _BASIC_KEYS)
 
 
 class Index(Function):
@@ -31,9 +35,12 @@ class Index(Function):
     def forward(ctx, a, key):
         ctx.meta = a.shape, a.dtype, key
         try:
-            return a[key]
+            out = a[key]
         except IndexError as exc:
             raise IndexError(f"{exc} (indexing a tensor of shape {list(a.shape)})") from None
+        if isinstance(out, np.generic):  # ints alone give NumPy's scalar copy; a trailing ``...`` a 0-d view
+            out = a[(*key, Ellipsis) if isinstance(key, tuple) else (key, Ellipsis)]
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -137,7 +144,11 @@ def _array_key(key, a):
 
 
 def getitem(a, key):
-    return Index.apply(a, key=_array_key(key, a))
+    key = _array_key(key, a)
+    out = Index.apply(a, key=key)
+    if _is_basic(key):  # a view: in-place changes through it are changes to ``a``
+        out._version_counter = a._version_counter
+    return out
 
 
 def setitem(a, key, value) -> None:
@@ -166,6 +177,16 @@ def _index_tensor(index, name):
     return index
 
 
+def _check_index_range(op, index, size, axis) -> None:
+    """Indices must lie in [0, size): unlike NumPy, PyTorch's gather and index_select do not wrap negatives."""
+    if not index.numel():
+        return
+    lo, hi = int(index._data.min()), int(index._data.max())
+    if lo < 0 or hi >= size:
+        raise IndexError(f"{op}(): index {hi if hi >= size else lo} is out of bounds for dimension {axis} "
+                         f"with size {size}")
+
+
 def gather(a, dim, index):
     axis = normalize_dim(dim, a.ndim)
     _index_tensor(index, "gather")
@@ -176,10 +197,7 @@ def gather(a, dim, index):
         if d != axis and n_index > n_input:
             raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be smaller "
                                f"than self {list(a.shape)} apart from dimension {axis}")
-    hi = a.shape[axis]
-    if index.numel() and (int(index._data.max()) >= hi or int(index._data.min()) < -hi):
-        raise IndexError(f"gather(): index {int(index._data.max())} is out of bounds for dimension {axis} "
-                         f"with size {hi}")
+    _check_index_range("gather", index, a.shape[axis], axis)
     return Gather.apply(a, index, axis=axis)
 
 
@@ -188,10 +206,7 @@ def index_select(a, dim, index):
     _index_tensor(index, "index_select")
     if index.ndim > 1:
         raise IndexError(f"index_select(): Index is supposed to be a vector, got shape {list(index.shape)}")
-    hi = a.shape[axis]
-    if index.numel() and (int(index._data.max()) >= hi or int(index._data.min()) < -hi):
-        raise IndexError(f"index out of range in self: index_select index {int(index._data.max())} for dimension "
-                         f"{axis} with size {hi}")
+    _check_index_range("index_select", index, a.shape[axis], axis)
     return IndexSelect.apply(a, index, axis=axis)
 
 
@@ -200,6 +215,9 @@ def masked_fill(a, mask, value):
 
     if mask._data.dtype.kind != "b":
         raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype.name}")
+    if mask._data.shape != a._data.shape and broadcast_shapes(a._data.shape, mask._data.shape) != a._data.shape:
+        raise RuntimeError(f"masked_fill: the mask of shape {list(mask.shape)} must broadcast to the input's "
+                           f"shape {list(a.shape)}")
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "

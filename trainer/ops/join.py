@@ -61,10 +61,13 @@ def _check_joinable(op, tensors, axis, same_shape):
             raise RuntimeError(f"{op}(): Tensors must have same number of dimensions: got {len(first)} and {t.ndim} "
                                f"(tensor 0 has shape {list(first)}, tensor {i} has shape {list(t.shape)})")
         for d, (x, y) in enumerate(zip(first, t.shape)):
-            if x != y and (same_shape or d != axis):
-                what = "stack expects each tensor to be equal size" if same_shape else "Sizes of tensors must match"
-                raise RuntimeError(f"{what} except in dimension {axis}. Expected size {x} but got size {y} for "
-                                   f"tensor number {i} in the list (shapes {list(first)} and {list(t.shape)}).")
+            if x != y and same_shape:
+                raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(first)} at entry 0 "
+                                   f"and {list(t.shape)} at entry {i}")
+            if x != y and d != axis:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. Expected size {x} but "
+                                   f"got size {y} for tensor number {i} in the list (shapes {list(first)} and "
+                                   f"{list(t.shape)}).")
 
 
 def cat(tensors, dim=0):
@@ -88,6 +91,8 @@ def stack(tensors, dim=0):
 
 
 def split(a, split_size_or_sections, dim=0):
+    if a.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     axis = normalize_dim(dim, a.ndim)
     length = a.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -106,5 +111,7 @@ def split(a, split_size_or_sections, dim=0):
 def chunk(a, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if a.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     length = a.shape[normalize_dim(dim, a.ndim)]
     return split(a, max(-(-length // chunks), 1), dim)

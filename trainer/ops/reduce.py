@@ -119,7 +119,7 @@ class MaxDim(Function):
     def forward(ctx, a, dim, keepdim=False):
         xp = xp_of(a)
         if a.shape[dim] == 0:
-            raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
+            raise IndexError(f"{type(ctx).pick[3:]}(): Expected reduction dim {dim} to have non-zero size.")
         idx = getattr(xp, type(ctx).pick)(a, axis=dim)
         idx_k = xp.expand_dims(idx, dim)
         values = xp.take_along_axis(a, idx_k, axis=dim)
@@ -191,12 +191,15 @@ class Std(Function):
     def backward(ctx, g):
         centered, out = ctx.saved_tensors
         axes, keepdim, dof = ctx.meta
-        scale = _expand_back(g / (out * dof), centered.shape, axes, keepdim)
-        return scale * centered
+        xp = xp_of(g)
+        with quiet_fp_errors(xp):
+            scale = xp.where(out == 0, 0, g / (out * dof))  # as PyTorch: zero spread, zero gradient (not nan)
+        return _expand_back(scale, centered.shape, axes, keepdim) * centered
 
 
 def _axes(a, dim):
-    return normalize_dims(dim, a._data.ndim)
+    axes = normalize_dims(dim, a._data.ndim)
+    return axes if a._data.ndim else None  # a 0-d tensor's only dims, 0 and -1, mean all of it
 
 
 def sum(a, dim=None, keepdim=False, *, dtype=None):
@@ -214,7 +217,7 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
 
 def prod(a, dim=None, keepdim=False):
     axis = None if dim is None else normalize_dim(dim, a._data.ndim)
-    return Prod.apply(a, axis=axis, keepdim=keepdim)
+    return Prod.apply(a, axis=axis if a._data.ndim else None, keepdim=keepdim)
 
 
 def _max_min(a, dim, keepdim, other, all_cls, dim_cls, binary):
@@ -226,7 +229,10 @@ def _max_min(a, dim, keepdim, other, all_cls, dim_cls, binary):
         return binary(a, other)
     if dim is None:
         return all_cls.apply(a)
-    values, indices = dim_cls.apply(a, dim=normalize_dim(dim, a._data.ndim), keepdim=keepdim)
+    dim = normalize_dim(dim, a._data.ndim)
+    if not a._data.ndim:  # as PyTorch: the one element, at index 0, still 0-d
+        a, keepdim = a.reshape(1), False
+    values, indices = dim_cls.apply(a, dim=dim, keepdim=keepdim)
     return ValuesIndices(values, indices)
 
 

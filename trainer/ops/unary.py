@@ -224,6 +224,8 @@ def clamp(a, min=None, max=None):
 
         out = a if min is None else maximum(a, min)
         return out if max is None else minimum(out, max)
+    if a._data.dtype.kind in "biu":  # an integer tensor clamped to a float bound becomes float, as in PyTorch
+        a = promote(a, *(bound for bound in (min, max) if bound is not None))[0]
     return Clip.apply(a, min=min, max=max)
 
 

@@ -1,0 +1,72 @@
+"""``Adam`` and ``AdamW``: one update rule; AdamW is Adam with weight decay decoupled from the gradient."""
+
+from __future__ import annotations
+
+from trainer.backend import xp_of
+from trainer.optim._inplace import advance_step, effective_grad, lerp_, zeros_state
+from trainer.optim.optimizer import Optimizer, _require_non_negative
+from trainer.tensor import Tensor
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False):
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                    "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group: dict) -> None:
+        _require_non_negative(group, "lr", "learning rate")
+        _require_non_negative(group, "eps", "epsilon value")
+        for i, beta in enumerate(group["betas"]):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        _require_non_negative(group, "weight_decay", "weight_decay value")
+
+    def _update(self, param: Tensor, grad, group: dict) -> None:
+        data = param._data
+        xp = xp_of(data)
+        state = self.state[param]
+        step = advance_step(state)
+        exp_avg = zeros_state(state, "exp_avg", data)
+        exp_avg_sq = zeros_state(state, "exp_avg_sq", data)
+        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+
+        decoupled = group["decoupled_weight_decay"]
+        if decoupled and weight_decay != 0:
+            data *= 1 - lr * weight_decay
+        grad = effective_grad(xp, grad, data, 0 if decoupled else weight_decay, group["maximize"])
+
+        scratch = xp.empty_like(data)
+        lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
+        exp_avg_sq *= beta2
+        xp.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
+        exp_avg_sq += scratch
+        if group["amsgrad"]:
+            second_moment = zeros_state(state, "max_exp_avg_sq", data)
+            xp.maximum(second_moment, exp_avg_sq, out=second_moment)
+        else:
+            second_moment = exp_avg_sq
+
+        # data -= lr / (1 - beta1^t) * exp_avg / (sqrt(second_moment) / sqrt(1 - beta2^t) + eps)
+        xp.sqrt(second_moment, out=scratch)
+        scratch /= (1 - beta2**step) ** 0.5
+        scratch += eps
+        xp.divide(exp_avg, scratch, out=scratch)
+        scratch *= lr / (1 - beta1**step)
+        data -= scratch
+
+
+class AdamW(Adam):
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:  # an Adam state dict loaded into AdamW still decays AdamW's way
+            group["decoupled_weight_decay"] = True
