@@ -81,7 +81,7 @@ from trainer.ops.compare import (  # noqa: E402
 from trainer.ops.indexing import gather, index_select, masked_fill  # noqa: E402
 from trainer.ops.join import cat, chunk, concat, concatenate, split, stack  # noqa: E402
 from trainer.ops.linalg import bmm, matmul, mm  # noqa: E402
-from trainer.ops.reduce import amax, amin, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: E402
+from trainer.ops.reduce import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: E402
 from trainer.ops.shape import (  # noqa: E402
     expand_as,
     flatten,

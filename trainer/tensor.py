@@ -153,6 +153,11 @@ class Tensor(TensorMethods):
             if value.shape != self.shape:
                 raise RuntimeError(f"assigned grad has shape {list(value.shape)} but the tensor has "
                                    f"shape {list(self.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"assigned grad has dtype {value.dtype.name} but the tensor has dtype "
+                                   f"{self.dtype.name}; convert it with .to({self.dtype!r})")
+            if value.device != self.device:
+                raise RuntimeError(f"assigned grad is on {value.device} but the tensor is on {self.device}")
         self._grad = value
 
     @property

@@ -146,6 +146,12 @@ class TensorMethods:
     def argmin(self, dim=None, keepdim=False):
         return trainer.ops.reduce.argmin(self, dim, keepdim)
 
+    def all(self, dim=None, keepdim=False):
+        return trainer.ops.reduce.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return trainer.ops.reduce.any(self, dim, keepdim)
+
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return trainer.ops.reduce.var(self, dim, unbiased, keepdim, correction=correction)
 

@@ -188,3 +188,13 @@ def test_other_bad_arguments():
 def test_cuda_without_cupy_says_how_to_install_it():
     with pytest.raises(RuntimeError, match=r"pip install 'sardonyx\[cuda12\]'"):
         zeros(2).to("cuda")
+
+
+def test_assigning_a_grad_of_the_wrong_shape_or_dtype_says_what_was_expected():
+    param = trainer.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \[4\] but the tensor has shape \[3\]"):
+        param.grad = trainer.zeros(4)
+    with pytest.raises(RuntimeError, match="dtype float64 but the tensor has dtype float32"):
+        param.grad = trainer.zeros(3, dtype=trainer.float64)
+    with pytest.raises(TypeError, match="must be a Tensor or None"):
+        param.grad = [0.0, 0.0, 0.0]

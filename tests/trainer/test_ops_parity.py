@@ -432,3 +432,14 @@ def test_gradients_match_finite_differences(case_id):
 
 def test_case_ids_are_unique():
     assert len(_BY_ID) == len(CASES)
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), ((0, 1), False)])
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_and_any_match_torch(name, dim, keepdim):
+    data = np.random.default_rng(7).random((3, 4)) > 0.3
+    kwargs = {} if dim is None else {"dim": dim, "keepdim": keepdim}
+    ours = getattr(trainer.tensor(data), name)(**kwargs)
+    theirs = getattr(torch.tensor(data), name)(**kwargs)
+    assert ours.dtype == trainer.bool
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

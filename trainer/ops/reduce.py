@@ -157,6 +157,20 @@ class ArgMin(ArgMax):
     pick = "argmin"
 
 
+class All(Function):
+    """Whether every element is true (nonzero); never differentiable."""
+
+    pick = "all"
+
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdim=False):
+        return getattr(a, type(ctx).pick)(axis=axes, keepdims=keepdim)
+
+
+class Any(All):
+    pick = "any"
+
+
 class Var(Function):
     @staticmethod
     def forward(ctx, a, axes=None, correction=1, keepdim=False):
@@ -263,6 +277,14 @@ def argmax(a, dim=None, keepdim=False):
 
 def argmin(a, dim=None, keepdim=False):
     return ArgMin.apply(a, dim=None if dim is None else normalize_dim(dim, a._data.ndim), keepdim=keepdim)
+
+
+def all(a, dim=None, keepdim=False):
+    return All.apply(a, axes=_axes(a, dim), keepdim=keepdim)
+
+
+def any(a, dim=None, keepdim=False):
+    return Any.apply(a, axes=_axes(a, dim), keepdim=keepdim)
 
 
 def _correction(unbiased, correction) -> int:
