@@ -1,0 +1,337 @@
+"""Convolutions as single ops: ``Conv`` (1-D and 2-D, stride, explicit pads, dilation, groups) and
+``ConvTranspose``, plus the functional forms ``conv1d``, ``conv2d`` and ``conv_transpose2d``.
+
+NumPy and CuPy have no convolution, so ``Conv`` is im2col and one GEMM per group. The input is
+gathered into a column matrix laid out ``(C*kh*kw, N*OH*OW)`` by one strided-slice copy per kernel
+position (never a loop over pixels), and the weight ``(O, C/groups*kh*kw)`` multiplies it. Backward
+is the same pieces in reverse: the weight grad is ``grad_out @ cols.T``, the input grad is
+``weight.T @ grad_out`` scattered back by col2im (one strided-slice add per kernel position).
+
+A transposed convolution is conv's input gradient, so ``ConvTranspose``'s forward is the col2im
+kernel and its backward conv's forward: both ops are built from the three kernels below.
+
+1-D convolutions run through the 2-D kernels with a unit height; the ops take their attributes in
+the input's own rank (``pads`` in ONNX's order: all begins, then all ends).
+"""
+
+from __future__ import annotations
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops.linalg import _same_dtype
+
+# ---------------------------------------------------------------------------------------------
+# kernels on raw 2-D arrays: x (N, C, H, W), weight (O, C/groups, kh, kw); pads (top, left, bottom, right)
+
+
+def _window(i, j, dilation, stride, oh, ow):
+    """The slices of a padded input that kernel position (i, j) reads for every output pixel."""
+    (dh, dw), (sh, sw) = dilation, stride
+    return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+def _im2col(x, kernel, stride, pads, dilation, oh, ow):
+    """The column matrix of ``x``, shaped ``(C, kh, kw, N, OH, OW)`` (C-contiguous)."""
+    xp = xp_of(x)
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    top, left, bottom, right = pads
+    # channels first, so each kernel position's slice lands in ``cols`` in order, without a transpose
+    if any(pads):
+        xt = xp.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
+        xt[:, :, top:top + h, left:left + w] = x.transpose(1, 0, 2, 3)
+    else:
+        xt = xp.ascontiguousarray(x.transpose(1, 0, 2, 3))
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xt[(slice(None), slice(None)) + _window(i, j, dilation, stride, oh, ow)]
+    return cols
+
+
+def _col2im(gcols, input_shape, stride, pads, dilation):
+    """Sum columns ``(C, kh, kw, N, OH, OW)`` back onto the input they came from: ``(N, C, H, W)``."""
+    xp = xp_of(gcols)
+    c, kh, kw, n, oh, ow = gcols.shape
+    _, _, h, w = input_shape
+    top, left, bottom, right = pads
+    # a kernel position's window touches each input pixel at most once, so a strided add is exact
+    gx = xp.zeros((c, n, h + top + bottom, w + left + right), dtype=gcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            gx[(slice(None), slice(None)) + _window(i, j, dilation, stride, oh, ow)] += gcols[:, i, j]
+    return xp.ascontiguousarray(gx[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3))
+
+
+def _channels_first(a):
+    """``(N, C, H, W)`` as a contiguous ``(C, N, H, W)``: the layout the GEMMs read and write."""
+    return xp_of(a).ascontiguousarray(a.transpose(1, 0, 2, 3))
+
+
+def _grouped_matmul(a, b):
+    """``a @ b`` over a leading group axis; one plain 2-D GEMM when there is one group."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return xp_of(a).matmul(a, b)
+
+
+def _conv(x, weight, stride, pads, dilation, groups, oh, ow):
+    """Convolution forward: ``(out (O, N, OH, OW), cols)``, the output channels first."""
+    o, cg, kh, kw = weight.shape
+    n = x.shape[0]
+    cols = _im2col(x, (kh, kw), stride, pads, dilation, oh, ow)
+    out = _grouped_matmul(weight.reshape(groups, o // groups, cg * kh * kw),
+                          cols.reshape(groups, cg * kh * kw, n * oh * ow))
+    return out.reshape(o, n, oh, ow), cols
+
+
+def _conv_input_grad(g_cf, weight, input_shape, stride, pads, dilation, groups):
+    """The gradient of conv's input from its output gradient ``g_cf`` given channels first (O, N, OH, OW)."""
+    o, cg, kh, kw = weight.shape
+    _, n, oh, ow = g_cf.shape
+    w2 = weight.reshape(groups, o // groups, cg * kh * kw)
+    gcols = _grouped_matmul(w2.transpose(0, 2, 1), g_cf.reshape(groups, o // groups, n * oh * ow))
+    return _col2im(gcols.reshape(cg * groups, kh, kw, n, oh, ow), input_shape, stride, pads, dilation)
+
+
+def _conv_weight_grad(g_cf, cols, weight_shape, groups):
+    """The gradient of conv's weight from the channels-first output gradient and the saved columns."""
+    o = g_cf.shape[0]
+    m = g_cf[0].size
+    g2 = g_cf.reshape(groups, o // groups, m)
+    return _grouped_matmul(g2, cols.reshape(groups, -1, m).transpose(0, 2, 1)).reshape(weight_shape)
+
+
+def _lift(x, weight, stride, pads, dilation):
+    """1-D arrays and attributes as 2-D ones with a unit height; 2-D ones unchanged."""
+    if x.ndim == 4:
+        return x, weight, tuple(stride), tuple(pads), tuple(dilation)
+    return (x[:, :, None, :], weight[:, :, None, :], (1, stride[0]), (0, pads[0], 0, pads[1]), (1, dilation[0]))
+
+
+def _out_size(size, k, s, p_total, d):
+    return (size + p_total - d * (k - 1) - 1) // s + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# the ops
+
+
+class Conv(Function):
+    """``conv(x, weight) + bias`` over 1 or 2 spatial dims, as ONNX's ``Conv``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, stride, pads, dilation, groups):
+        ndim = x.ndim
+        x4, w4, stride, pads, dilation = _lift(x, weight, stride, pads, dilation)
+        oh = _out_size(x4.shape[2], w4.shape[2], stride[0], pads[0] + pads[2], dilation[0])
+        ow = _out_size(x4.shape[3], w4.shape[3], stride[1], pads[1] + pads[3], dilation[1])
+        out, cols = _conv(x4, w4, stride, pads, dilation, groups, oh, ow)
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1, 1)
+        # keep the columns rather than the input: the weight gradient reuses them instead of gathering
+        # again (memory for speed; they are kh*kw times the input's size)
+        ctx.save_for_backward(w4, cols)
+        ctx.geometry = (x4.shape, stride, pads, dilation, groups, ndim, weight.shape)
+        out = xp_of(out).ascontiguousarray(out.transpose(1, 0, 2, 3))
+        return out if ndim == 4 else out[:, :, 0, :]
+
+    @staticmethod
+    def backward(ctx, g):
+        w4, cols = ctx.saved_tensors
+        x_shape, stride, pads, dilation, groups, ndim, weight_shape = ctx.geometry
+        needs = ctx.needs_input_grad
+        g_cf = _channels_first(g if ndim == 4 else g[:, :, None, :])
+        gx = gw = None
+        if needs[0]:
+            gx = _conv_input_grad(g_cf, w4, x_shape, stride, pads, dilation, groups)
+            gx = gx if ndim == 4 else gx[:, :, 0, :]
+        if needs[1]:
+            gw = _conv_weight_grad(g_cf, cols, weight_shape, groups)
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g_cf.reshape(g_cf.shape[0], -1).sum(axis=1) if needs[2] else None)
+
+
+class ConvTranspose(Function):
+    """The transposed convolution (conv's input gradient as a layer), as ONNX's ``ConvTranspose``.
+
+    ``weight`` is ``(C_in, C_out/groups, kh, kw)``; the output grows by ``output_padding`` on the far side.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, stride, pads, output_padding, dilation, groups):
+        ndim = x.ndim
+        x4, w4, stride, pads, dilation = _lift(x, weight, stride, pads, dilation)
+        extra = tuple(output_padding) if ndim == 4 else (0, output_padding[0])
+        n, _, h, w = x4.shape
+        _, cog, kh, kw = w4.shape
+        out_h = (h - 1) * stride[0] - pads[0] - pads[2] + dilation[0] * (kh - 1) + 1 + extra[0]
+        out_w = (w - 1) * stride[1] - pads[1] - pads[3] + dilation[1] * (kw - 1) + 1 + extra[1]
+        out_shape = (n, cog * groups, out_h, out_w)
+        out = _conv_input_grad(_channels_first(x4), w4, out_shape, stride, pads, dilation, groups)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(x4, w4)
+        ctx.geometry = (stride, pads, dilation, groups, ndim, weight.shape, (h, w))
+        return out if ndim == 4 else out[:, :, 0, :]
+
+    @staticmethod
+    def backward(ctx, g):
+        x4, w4 = ctx.saved_tensors
+        stride, pads, dilation, groups, ndim, weight_shape, (h, w) = ctx.geometry
+        needs = ctx.needs_input_grad
+        g4 = g if ndim == 4 else g[:, :, None, :]
+        gx = gw = None
+        if needs[0]:
+            # the input's gradient is the convolution of the output's gradient with the same weight
+            gx_cf, gcols = _conv(g4, w4, stride, pads, dilation, groups, h, w)
+            gx = xp_of(gx_cf).ascontiguousarray(gx_cf.transpose(1, 0, 2, 3))
+            gx = gx if ndim == 4 else gx[:, :, 0, :]
+        else:
+            gcols = _im2col(g4, w4.shape[2:], stride, pads, dilation, h, w)
+        if needs[1]:
+            gw = _conv_weight_grad(_channels_first(x4), gcols, weight_shape, groups)
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g4.sum(axis=(0, 2, 3)) if needs[2] else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument handling and the functional forms
+
+
+def _tuple(value, n: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise ValueError(f"expected {name} to be a single integer or a tuple of {n} integers, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def conv_pads(padding, kernel, dilation, stride) -> tuple[int, ...]:
+    """PyTorch's ``padding`` (int, tuple, ``"valid"``, ``"same"``) as explicit ONNX-order pads.
+
+    ``"same"`` splits an odd total as PyTorch does: the extra row or column goes at the end.
+    """
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * (2 * n)
+        if padding != "same":
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+        if any(s != 1 for s in stride):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        return tuple(t // 2 for t in totals) + tuple(t - t // 2 for t in totals)
+    pads = _tuple(padding, n, "padding")
+    return pads + pads
+
+
+def _size(shape) -> str:
+    return str(list(shape))
+
+
+def _check_conv(op, x, weight, bias, stride, pads, dilation, groups, transposed=False):
+    n = weight.ndim - 2
+    if x.ndim != n + 2:
+        raise RuntimeError(f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to {op}, but got input of "
+                           f"size: {_size(x.shape)}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride}")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"{op}: dilation should be greater than zero, got dilation={dilation}")
+    if any(p < 0 for p in pads):
+        raise RuntimeError(f"{op}: negative padding is not supported, got padding={pads}")
+    if groups <= 0:
+        raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
+    if not transposed and weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {_size(weight.shape)} instead")
+    expected = weight.shape[0] if transposed else weight.shape[1] * groups
+    if x.shape[1] != expected:
+        given = "transposed=1" if transposed else f"groups={groups}"
+        raise RuntimeError(f"Given {given}, weight of size {_size(weight.shape)}, expected input{_size(x.shape)} to "
+                           f"have {expected} channels, but got {x.shape[1]} channels instead")
+    out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"Given weight of size {_size(weight.shape)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements, but got bias of size {_size(bias.shape)} instead")
+    if transposed:
+        return
+    padded = [x.shape[2 + i] + pads[i] + pads[n + i] for i in range(n)]
+    kernel = [dilation[i] * (weight.shape[2 + i] - 1) + 1 for i in range(n)]
+    if any(p < k for p, k in zip(padded, kernel)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
+                           f"({' x '.join(map(str, kernel))}). Kernel size can't be greater than actual input size")
+
+
+def _batched(x, n_spatial, run):
+    """Run ``run`` on a batched input, adding and removing the batch dim for an unbatched one."""
+    if x.ndim == n_spatial + 1:
+        return run(x.unsqueeze(0)).squeeze(0)
+    return run(x)
+
+
+def _conv_nd(op, n, input, weight, bias, stride, padding, dilation, groups):
+    _same_dtype(op, input, weight, bias)
+    stride, dilation = _tuple(stride, n, "stride"), _tuple(dilation, n, "dilation")
+    if weight.ndim != n + 2:
+        raise RuntimeError(f"{op}: expected a {n + 2}D weight (out_channels, in_channels/groups, kernel...), got "
+                           f"weight of size {_size(weight.shape)}")
+    pads = conv_pads(padding, tuple(weight.shape[2:]), dilation, stride)
+    inputs = (weight,) if bias is None else (weight, bias)
+
+    def run(x):
+        _check_conv(op, x, weight, bias, stride, pads, dilation, groups)
+        return Conv.apply(x, *inputs, stride=stride, pads=pads, dilation=dilation, groups=groups)
+
+    return _batched(input, n, run)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``torch.nn.functional.conv1d``: input ``(N, C, L)`` or ``(C, L)``, weight ``(O, C/groups, k)``."""
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``torch.nn.functional.conv2d``: input ``(N, C, H, W)`` or ``(C, H, W)``, weight ``(O, C/groups, kh, kw)``."""
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose_nd(op, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    _same_dtype(op, input, weight, bias)
+    if weight.ndim != n + 2:
+        raise RuntimeError(f"{op}: expected a {n + 2}D weight (in_channels, out_channels/groups, kernel...), got "
+                           f"weight of size {_size(weight.shape)}")
+    stride, dilation = _tuple(stride, n, "stride"), _tuple(dilation, n, "dilation")
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
+    pads = conv_pads(padding, tuple(weight.shape[2:]), dilation, stride)
+    output_padding = _tuple(output_padding, n, "output_padding")
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ < 0 or (op_ >= s and op_ >= d):
+            raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    inputs = (weight,) if bias is None else (weight, bias)
+
+    def run(x):
+        _check_conv(op, x, weight, bias, stride, pads, dilation, groups, transposed=True)
+        return ConvTranspose.apply(x, *inputs, stride=stride, pads=pads, output_padding=output_padding,
+                                   dilation=dilation, groups=groups)
+
+    return _batched(input, n, run)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``torch.nn.functional.conv_transpose1d``: weight ``(C_in, C_out/groups, k)``."""
+    return _conv_transpose_nd("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``torch.nn.functional.conv_transpose2d``: weight ``(C_in, C_out/groups, kh, kw)``."""
+    return _conv_transpose_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
