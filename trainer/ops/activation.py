@@ -102,11 +102,12 @@ class LeakyRelu(Function):
 
 
 class Dropout(Function):
-    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``."""
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``; a ``mask_shape`` that
+    broadcasts to the input's drops whole slices (``(N, C, 1, 1)``: whole channels, as ``dropout2d``)."""
 
     @staticmethod
-    def forward(ctx, a, p, generator):
-        keep = generator.rng.random(a.shape, dtype=np.float32) >= p
+    def forward(ctx, a, p, generator, mask_shape=None):
+        keep = generator.rng.random(a.shape if mask_shape is None else mask_shape, dtype=np.float32) >= p
         ctx.mask = keep * a.dtype.type(1 / (1 - p)) if p < 1 else keep.astype(a.dtype)
         return a * ctx.mask
 
@@ -152,3 +153,18 @@ def dropout(a, p=0.5, training=True, generator=None):
     if not training or p == 0:
         return a
     return Dropout.apply(a, p=p, generator=generator or default_generator(a.device))
+
+
+def dropout2d(a, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels of ``(N, C, H, W)`` (or ``(N, C, L)``, as PyTorch reads 3-D input) with probability
+    ``p``; ``inplace`` is accepted for PyTorch's signature, the result is always a new tensor."""
+    from trainer.random import default_generator
+
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if a.ndim < 2:
+        raise RuntimeError(f"dropout2d: expected a 3D (N, C, L) or 4D (N, C, H, W) input, got {a.ndim}D input")
+    if not training or p == 0:
+        return a
+    mask_shape = tuple(a.shape[:2]) + (1,) * (a.ndim - 2)
+    return Dropout.apply(a, p=p, generator=generator or default_generator(a.device), mask_shape=mask_shape)

@@ -1,4 +1,4 @@
-"""``Dropout``: active in training mode only."""
+"""``Dropout`` and ``Dropout2d``: active in training mode only."""
 
 from __future__ import annotations
 
@@ -16,6 +16,23 @@ class Dropout(Module):
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Module):
+    """Zero whole channels of ``(N, C, H, W)`` input with probability ``p``; active in training mode only."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

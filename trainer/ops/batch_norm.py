@@ -1,0 +1,107 @@
+"""Batch norm as one fused op with a hand-written backward.
+
+The input ``(N, C, *)`` is viewed as ``(N, C, S)``; statistics are per channel over axes 0 and 2.
+In training mode the batch's biased variance normalises and its unbiased variance feeds the running
+estimate, as in PyTorch; otherwise the running statistics normalise and act as constants.
+"""
+
+from __future__ import annotations
+
+import math
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops.linalg import _same_dtype
+
+_AXES = (0, 2)
+
+
+class BatchNorm(Function):
+    """Inputs: ``x``, then ``weight`` and ``bias`` if present, then ``running_mean`` and ``running_var`` if
+    present. Training mode updates the running statistics in place."""
+
+    @staticmethod
+    def forward(ctx, x, *tensors, training, momentum, eps, has_weight, has_bias, has_running):
+        xp = xp_of(x)
+        weight = tensors[0] if has_weight else None
+        bias = tensors[int(has_weight)] if has_bias else None
+        running_mean, running_var = tensors[-2:] if has_running else (None, None)
+        channels = x.shape[1]
+        x3 = x.reshape(x.shape[0], channels, -1)
+        if training:
+            count = x3.shape[0] * x3.shape[2]
+            mean = x3.mean(axis=_AXES)
+            centred = x3 - mean.reshape(1, -1, 1)
+            var = (centred * centred).mean(axis=_AXES)
+            if has_running:
+                # running_var tracks the unbiased variance; normalisation uses the biased one
+                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+                running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+        else:
+            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
+            centred = x3 - mean.reshape(1, -1, 1)
+        rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False).reshape(1, -1, 1)
+        x_hat = centred * rstd
+        out = x_hat
+        if weight is not None:
+            out = out * weight.reshape(1, -1, 1)
+        if bias is not None:
+            out = out + bias.reshape(1, -1, 1)
+        ctx.save_for_backward(x_hat, rstd, weight)
+        ctx.layout = (x.shape, training, has_bias, has_running)
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x_hat, rstd, weight = ctx.saved_tensors
+        shape, training, has_bias, has_running = ctx.layout
+        need_x, *need_rest = ctx.needs_input_grad
+        g3 = g.reshape(x_hat.shape)
+        gx = None
+        if need_x:
+            g_hat = g3 * weight.reshape(1, -1, 1) if weight is not None else g3
+            if training:
+                # the closed form for batch statistics: mean and variance depend on x too
+                g_hat = (g_hat - g_hat.mean(axis=_AXES, keepdims=True)
+                         - x_hat * (g_hat * x_hat).mean(axis=_AXES, keepdims=True))
+            gx = (rstd * g_hat).reshape(shape)
+        grads = [gx]
+        if weight is not None:
+            grads.append((g3 * x_hat).sum(axis=_AXES) if need_rest[0] else None)
+        if has_bias:
+            grads.append(g3.sum(axis=_AXES) if need_rest[int(weight is not None)] else None)
+        if has_running:
+            grads += [None, None]
+        return tuple(grads)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5):
+    """Normalise each channel of ``(N, C, *)`` with batch statistics (``training``) or the running ones, then
+    ``* weight + bias``; in training mode ``running_* = (1 - momentum) * running_* + momentum * batch_*``."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *) with at least 2 dimensions, got "
+                         f"{input.ndim}D input of shape {list(input.shape)}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()} "
+                               f"(input of shape {list(input.shape)} has {channels} channels)")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+    if training and input.shape[0] * math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+    _same_dtype("batch_norm", input, weight, bias)
+    has_running = running_mean is not None
+    tensors = [t for t in (weight, bias) if t is not None]
+    if has_running:
+        tensors += [running_mean, running_var]
+    out = BatchNorm.apply(input, *tensors, training=training, momentum=momentum, eps=eps,
+                          has_weight=weight is not None, has_bias=bias is not None, has_running=has_running)
+    if training and has_running:
+        running_mean._version_counter.value += 1
+        running_var._version_counter.value += 1
+    return out

@@ -1,0 +1,95 @@
+"""Nearest-neighbour resizing of ``(N, C, *spatial)`` inputs (``interpolate(mode='nearest')``).
+
+Each output position copies the input at PyTorch's source index ``min(floor(dst * scale), in - 1)``, where
+``scale`` is ``1 / scale_factor`` when a scale factor was given and ``in / out`` otherwise, computed in
+float32 as PyTorch's kernels do, so that non-integer factors pick the same pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops.indexing import _scatter_add
+
+SUPPORTED_MODES = ("nearest",)
+_TORCH_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+
+
+def nearest_source_index(in_size: int, out_size: int, scale_factor: float | None) -> np.ndarray:
+    """For each output position along one axis, the input position it copies (PyTorch's ``nearest_idx``)."""
+    dst = np.arange(out_size, dtype=np.int64)
+    if out_size == in_size:
+        return dst
+    if out_size == 2 * in_size:
+        return dst >> 1
+    scale = np.float32(1.0 / scale_factor) if scale_factor else np.float32(in_size) / np.float32(out_size)
+    return np.minimum(np.floor(dst.astype(np.float32) * scale).astype(np.int64), in_size - 1)
+
+
+class UpsampleNearest(Function):
+    @staticmethod
+    def forward(ctx, x, output_size, scale_factors):
+        xp = xp_of(x)
+        sources = [xp.asarray(nearest_source_index(i, o, s))
+                   for i, o, s in zip(x.shape[2:], output_size, scale_factors)]
+        key = (slice(None), slice(None), *xp.ix_(*sources))
+        ctx.meta = x.shape, key
+        return x[key]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, key = ctx.meta
+        xp = xp_of(g)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        _scatter_add(xp, gx, key, g)  # an input element copied k times gets the sum of its k gradients
+        return gx
+
+
+def _per_dim(value, spatial: int, what: str, input_shape) -> tuple:
+    if not isinstance(value, (tuple, list)):
+        return (value,) * spatial
+    if len(value) != spatial:
+        raise ValueError(f"Input and {what} must have the same number of spatial dimensions, but got input with "
+                         f"spatial dimensions of {list(input_shape[2:])} and {what} of {list(value)}. Please provide "
+                         f"input tensor in (N, C, d1, d2, ...,dK) format and {what} in (o1, o2, ...,oK) format.")
+    return tuple(value)
+
+
+def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False):
+    """Resize the spatial dims of ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` input to ``size`` or by
+    ``scale_factor`` (output size ``floor(in * scale_factor)``); only ``mode='nearest'`` is implemented."""
+    if mode not in SUPPORTED_MODES:
+        error = NotImplementedError if mode in _TORCH_MODES else ValueError
+        raise error(f"interpolate: mode {mode!r} is not supported; supported modes: "
+                    + ", ".join(repr(m) for m in SUPPORTED_MODES))
+    if align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
+                         "as input")
+    if input.ndim not in (3, 4, 5):
+        raise NotImplementedError(f"interpolate: expected a 3D, 4D or 5D input (N, C, *spatial), got {input.ndim}D "
+                                  f"input of shape {list(input.shape)}")
+    spatial = input.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if size is not None:
+        output_size = tuple(int(s) for s in _per_dim(size, spatial, "output size", input.shape))
+        scales = (None,) * spatial
+    else:
+        factors = tuple(float(f) for f in _per_dim(scale_factor, spatial, "scale_factor", input.shape))
+        output_size = tuple(math.floor(float(n) * f) for n, f in zip(input.shape[2:], factors))
+        # recomputing the factor means deriving the source index from the sizes alone
+        scales = (None,) * spatial if recompute_scale_factor else factors
+    if any(s <= 0 for s in output_size):
+        raise RuntimeError(f"interpolate: the output size {list(output_size)} for input of shape "
+                           f"{list(input.shape)} must be greater than 0")
+    return UpsampleNearest.apply(input, output_size=output_size, scale_factors=scales)
