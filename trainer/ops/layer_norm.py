@@ -1,0 +1,119 @@
+"""Layer norm and group norm, each one fused op with a hand-written backward.
+
+Both normalise the input viewed as rows ``(R, M)`` (zero mean, unit biased variance per row) and
+then scale and shift it with per-feature parameters, the input viewed as ``(A, P, B)`` where ``P``
+is the parameters' length. They differ only in those two views:
+
+- layer norm: rows are the trailing ``normalized_shape`` elements; affine view ``(R, M, 1)``;
+- group norm: rows are the elements of one group of channels of one sample; affine view ``(N, C, spatial)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from trainer.autograd.function import Function
+from trainer.backend import xp_of
+from trainer.ops.linalg import _same_dtype
+
+
+def _normalize_rows(x2, eps):
+    """``(x - mean) / sqrt(var + eps)`` per row of ``x2``, and the ``1/sqrt(var + eps)`` it used."""
+    xp = xp_of(x2)
+    centred = x2 - x2.mean(axis=1, keepdims=True)
+    rstd = 1 / xp.sqrt((centred * centred).mean(axis=1, keepdims=True) + eps)
+    return centred * rstd, rstd
+
+
+def _normalize_rows_backward(g_hat, x_hat, rstd):
+    """The gradient through ``_normalize_rows`` given the gradient of its output, vectorised over rows."""
+    return rstd * (g_hat - g_hat.mean(axis=1, keepdims=True) - x_hat * (g_hat * x_hat).mean(axis=1, keepdims=True))
+
+
+class _AffineNormalization(Function):
+    """Shared forward/backward; a subclass gives ``_views(shape, **layout) -> (rows_shape, affine_shape)``."""
+
+    @staticmethod
+    def forward(ctx, x, *params, eps, has_weight, has_bias, **layout):
+        rows, affine = ctx._views(x.shape, **layout)
+        weight = params[0] if has_weight else None
+        bias = params[-1] if has_bias else None
+        x_hat, rstd = _normalize_rows(x.reshape(rows), eps)
+        out = x_hat.reshape(affine)
+        if weight is not None:
+            out = out * weight.reshape(-1, 1)
+        if bias is not None:
+            out = out + bias.reshape(-1, 1)
+        ctx.save_for_backward(x_hat, rstd, weight)
+        ctx.layout = (x.shape, rows, affine, params[0].shape if params else None, has_bias)
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x_hat, rstd, weight = ctx.saved_tensors
+        shape, rows, affine, param_shape, has_bias = ctx.layout
+        need_x, *need_params = ctx.needs_input_grad
+        g3 = g.reshape(affine)
+        gx = None
+        if need_x:
+            g_hat = g3 * weight.reshape(-1, 1) if weight is not None else g3
+            gx = _normalize_rows_backward(g_hat.reshape(rows), x_hat, rstd).reshape(shape)
+        param_grads = []
+        if weight is not None:
+            param_grads.append((g3 * x_hat.reshape(affine)).sum(axis=(0, 2)).reshape(param_shape)
+                               if need_params[0] else None)
+        if has_bias:
+            param_grads.append(g3.sum(axis=(0, 2)).reshape(param_shape) if need_params[-1] else None)
+        return (gx, *param_grads)
+
+
+class LayerNorm(_AffineNormalization):
+    @staticmethod
+    def _views(shape, normalized_shape):
+        features = math.prod(normalized_shape)
+        count = math.prod(shape) // features if features else 0
+        return (count, features), (count, features, 1)
+
+
+class GroupNorm(_AffineNormalization):
+    @staticmethod
+    def _views(shape, num_groups):
+        batch, channels = shape[0], shape[1]
+        spatial = math.prod(shape[2:])
+        return (batch * num_groups, channels // num_groups * spatial), (batch, channels, spatial)
+
+
+def _apply(cls, input, weight, bias, eps, **layout):
+    params = [p for p in (weight, bias) if p is not None]
+    return cls.apply(input, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None, **layout)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims, then ``* weight + bias`` (each of that shape)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or input.ndim < len(shape) or tuple(input.shape[input.ndim - len(shape):]) != shape:
+        dims = ", ".join(str(s) for s in shape)
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, {dims}], but got "
+                           f"input of size{list(input.shape)}")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and tuple(param.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(param.shape)} and normalized_shape = {list(shape)}")
+    _same_dtype("layer_norm", input, weight, bias)
+    return _apply(LayerNorm, input, weight, bias, eps, normalized_shape=shape)
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
+    """Normalise each group of ``num_groups`` channel groups per sample of ``(N, C, *)``, then a per-channel affine."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    channels = input.shape[1]
+    if num_groups <= 0 or channels % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and tuple(param.shape) != (channels,):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {list(param.shape)} and input of shape {list(input.shape)}")
+    _same_dtype("group_norm", input, weight, bias)
+    return _apply(GroupNorm, input, weight, bias, eps, num_groups=num_groups)
