@@ -333,8 +333,10 @@ def test_memory_does_not_grow_over_training_steps():
         after_1000 = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    # allocator free lists settle at ~20 KiB; keeping even 72 bytes a step would pass 64 KiB over 900 steps
-    assert after_1000 - after_100 < 64 * 1024
+    # Keeping one step's graph would hold its saved arrays (>= 4 KiB a step, 3.6 MiB over 900 steps).
+    # The bound sits well above what Python's free lists may still cache (up to 2,000 freed tuples of a
+    # size, ~112 KiB, filled faster or slower depending on which tests ran before in this process).
+    assert after_1000 - after_100 < 512 * 1024
 
 
 def test_graph_is_freed_after_backward():

@@ -6,9 +6,25 @@ import warnings
 
 from trainer import dtypes
 from trainer.ops import loss as _loss
-from trainer.ops.activation import dropout, gelu, leaky_relu, log_softmax, softmax  # noqa: F401 - re-exported
-from trainer.ops.linalg import linear  # noqa: F401 - re-exported
-from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401 - re-exported
+
+# the functional forms that live beside their ops, re-exported here as in torch.nn.functional
+from trainer.ops.activation import dropout, dropout2d, gelu, leaky_relu, log_softmax, softmax  # noqa: F401
+from trainer.ops.attention import scaled_dot_product_attention  # noqa: F401
+from trainer.ops.batch_norm import batch_norm  # noqa: F401
+from trainer.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from trainer.ops.embedding import embedding  # noqa: F401
+from trainer.ops.layer_norm import group_norm, layer_norm  # noqa: F401
+from trainer.ops.linalg import linear  # noqa: F401
+from trainer.ops.pool import (  # noqa: F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401
+from trainer.ops.upsample import interpolate  # noqa: F401
 
 
 def _check_reduction(reduction: str) -> None:
