@@ -1,10 +1,11 @@
-"""Training-step time of trainer vs PyTorch (CPU) on the same model, batch and optimizer, in one run.
+"""Training-step time of trainer vs PyTorch (CPU) on the same models, batches and optimizer, in one run.
 
-    .venv/bin/python benchmarks/train_step.py [--steps 300] [--repeats 5]
+    .venv/bin/python benchmarks/train_step.py [--models mlp,cnn,resnet18,lstm] [--seconds 3] [--repeats 5]
 
-Models: the seed documents' 784-512-10 MLP (batch 64, SGD momentum 0.9, cross-entropy).
-Prints each framework's median step time, the ratio trainer/PyTorch (target <= 1.3) and, for
-trainer, the traced memory after 100 and after 1,000 steps (it must stay flat).
+Each model is built from one definition (benchmarks/models.py) for both frameworks and trained with
+SGD (momentum 0.9) on a fixed random batch. Prints each framework's median step time and the ratio
+trainer/PyTorch against the target, and, for the MLP, trainer's traced memory after 100 and after
+1,000 steps (it must stay flat).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +26,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import trainer  # noqa: E402
+from models import lstm_classifier, mlp, mnist_cnn, resnet18  # noqa: E402
+
+# name: (model builder, batch size, input shape of one sample, target ratio trainer/PyTorch)
+BENCHMARKS = {
+    "mlp": (mlp, 64, (784,), 1.3),
+    "cnn": (mnist_cnn, 64, (1, 28, 28), 3.0),
+    "resnet18": (resnet18, 16, (3, 32, 32), 3.0),
+    "lstm": (lstm_classifier, 32, (28, 28), 2.0),
+}
 
 
-def mlp(lib):
-    return lib.nn.Sequential(lib.nn.Linear(784, 512), lib.nn.ReLU(), lib.nn.Linear(512, 10))
-
-
-def make_step(lib, batch: int):
+def make_step(lib, name: str):
     """A closure running one full training step of ``lib`` (trainer or torch) on a fixed batch."""
+    build, batch, sample_shape, _ = BENCHMARKS[name]
     lib.manual_seed(0)
-    model = mlp(lib)
+    model = build(lib)
     criterion = lib.nn.CrossEntropyLoss()
     optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rng = np.random.default_rng(0)
-    inputs = lib.from_numpy(rng.standard_normal((batch, 784), dtype=np.float32))
+    inputs = lib.from_numpy(rng.standard_normal((batch, *sample_shape), dtype=np.float32))
     labels = lib.from_numpy(rng.integers(0, 10, batch))
 
     def step():
@@ -50,10 +58,12 @@ def make_step(lib, batch: int):
     return step
 
 
-def time_steps(step, steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
+def time_steps(step, seconds: float) -> float:
+    """Mean time of one step, over as many steps as fit in ``seconds`` (at least two)."""
+    steps, start = 0, time.perf_counter()
+    while steps < 2 or time.perf_counter() - start < seconds:
         step()
+        steps += 1
     return (time.perf_counter() - start) / steps
 
 
@@ -70,30 +80,43 @@ def traced_memory_over(step, total: int, checkpoint: int) -> tuple[int, int]:
     return at_checkpoint, at_end
 
 
+def compare(name: str, seconds: float, repeats: int) -> None:
+    steps = {"trainer": make_step(trainer, name), "torch": make_step(torch, name)}
+    for step in steps.values():
+        time_steps(step, seconds / 5)  # warm up caches and thread pools
+    timings = {lib: [] for lib in steps}
+    for _ in range(repeats):  # interleave so that machine noise hits both alike
+        for lib, step in steps.items():
+            timings[lib].append(time_steps(step, seconds))
+    median = {lib: statistics.median(t) for lib, t in timings.items()}
+    _, batch, sample_shape, target = BENCHMARKS[name]
+    ratio = median["trainer"] / median["torch"]
+    verdict = "meets" if ratio <= target else "MISSES"
+    shape = "x".join(map(str, sample_shape))
+    print(f"{name:9s} batch {batch:3d} x {shape:9s}  trainer {median['trainer'] * 1e3:8.2f} ms"
+          f"  PyTorch {median['torch'] * 1e3:8.2f} ms  ratio {ratio:5.2f}x  ({verdict} target <= {target}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--models", default=",".join(BENCHMARKS), help="comma-separated: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory-steps", type=int, default=1000, help="MLP steps traced for memory (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-
-    steps = {"trainer": make_step(trainer, 64), "torch": make_step(torch, 64)}
-    for step in steps.values():
-        time_steps(step, 30)  # warm up caches and thread pools
-    timings = {name: [] for name in steps}
-    for _ in range(args.repeats):  # interleave so that machine noise hits both alike
-        for name, step in steps.items():
-            timings[name].append(time_steps(step, args.steps))
-    median = {name: statistics.median(t) for name, t in timings.items()}
-    ratio = median["trainer"] / median["torch"]
-    print(f"MLP 784-512-10, batch 64, SGD momentum, cross-entropy ({os.cpu_count()} CPU threads)")
-    print(f"  trainer  {median['trainer'] * 1e3:8.3f} ms/step")
-    print(f"  PyTorch  {median['torch'] * 1e3:8.3f} ms/step  (torch {torch.__version__})")
-    print(f"  ratio    {ratio:8.2f}x   (target <= 1.3x)")
-
-    after_100, after_1000 = traced_memory_over(make_step(trainer, 64), total=1000, checkpoint=100)
-    print(f"  trainer traced memory: {after_100 / 2**20:.2f} MiB after 100 steps, "
-          f"{after_1000 / 2**20:.2f} MiB after 1,000 steps")
+    # the seed CNN applies Dropout2d to the 2-D fc output; PyTorch warns about it on every step
+    warnings.filterwarnings("ignore", message="dropout2d: Received a 2-D input")
+    print(f"training step, SGD momentum 0.9, cross-entropy; {os.cpu_count()} CPU threads; torch {torch.__version__}")
+    for name in args.models.split(","):
+        if name not in BENCHMARKS:
+            parser.error(f"unknown model {name!r}; choose from {', '.join(BENCHMARKS)}")
+        compare(name, args.seconds, args.repeats)
+    if args.memory_steps:
+        checkpoint = min(100, args.memory_steps)
+        at_checkpoint, at_end = traced_memory_over(make_step(trainer, "mlp"), args.memory_steps, checkpoint)
+        print(f"trainer MLP traced memory: {at_checkpoint / 2**20:.2f} MiB after {checkpoint} steps, "
+              f"{at_end / 2**20:.2f} MiB after {args.memory_steps:,} steps")
 
 
 if __name__ == "__main__":
