@@ -1,0 +1,1 @@
+"""Command-line programs of the trainer: ``sardonyx-train`` (``trainer.cli.train``)."""
