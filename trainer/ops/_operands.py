@@ -125,3 +125,14 @@ def quiet_fp_errors(xp):
     if hasattr(xp, "errstate"):
         return xp.errstate(divide="ignore", invalid="ignore")
     return contextlib.nullcontext()
+
+
+def int_tuple(value, n: int, name: str) -> tuple[int, ...]:
+    """A layer argument such as ``kernel_size=3`` or ``stride=(2, 1)`` as a tuple of ``n`` ints."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise ValueError(f"expected {name} to be a single integer or a tuple of {n} integers, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n

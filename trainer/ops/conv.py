@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from trainer.autograd.function import Function
 from trainer.backend import xp_of
+from trainer.ops._operands import int_tuple
 from trainer.ops.linalg import _same_dtype
 
 # ---------------------------------------------------------------------------------------------
@@ -201,16 +202,6 @@ class ConvTranspose(Function):
 # argument handling and the functional forms
 
 
-def _tuple(value, n: int, name: str) -> tuple[int, ...]:
-    if isinstance(value, (list, tuple)):
-        if len(value) == 1:
-            value = tuple(value) * n
-        if len(value) != n:
-            raise ValueError(f"expected {name} to be a single integer or a tuple of {n} integers, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
-
-
 def conv_pads(padding, kernel, dilation, stride) -> tuple[int, ...]:
     """PyTorch's ``padding`` (int, tuple, ``"valid"``, ``"same"``) as explicit ONNX-order pads.
 
@@ -226,7 +217,7 @@ def conv_pads(padding, kernel, dilation, stride) -> tuple[int, ...]:
             raise ValueError("padding='same' is not supported for strided convolutions")
         totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
         return tuple(t // 2 for t in totals) + tuple(t - t // 2 for t in totals)
-    pads = _tuple(padding, n, "padding")
+    pads = int_tuple(padding, n, "padding")
     return pads + pads
 
 
@@ -277,7 +268,7 @@ def _batched(x, n_spatial, run):
 
 def _conv_nd(op, n, input, weight, bias, stride, padding, dilation, groups):
     _same_dtype(op, input, weight, bias)
-    stride, dilation = _tuple(stride, n, "stride"), _tuple(dilation, n, "dilation")
+    stride, dilation = int_tuple(stride, n, "stride"), int_tuple(dilation, n, "dilation")
     if weight.ndim != n + 2:
         raise RuntimeError(f"{op}: expected a {n + 2}D weight (out_channels, in_channels/groups, kernel...), got "
                            f"weight of size {_size(weight.shape)}")
@@ -306,11 +297,11 @@ def _conv_transpose_nd(op, n, input, weight, bias, stride, padding, output_paddi
     if weight.ndim != n + 2:
         raise RuntimeError(f"{op}: expected a {n + 2}D weight (in_channels, out_channels/groups, kernel...), got "
                            f"weight of size {_size(weight.shape)}")
-    stride, dilation = _tuple(stride, n, "stride"), _tuple(dilation, n, "dilation")
+    stride, dilation = int_tuple(stride, n, "stride"), int_tuple(dilation, n, "dilation")
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
     pads = conv_pads(padding, tuple(weight.shape[2:]), dilation, stride)
-    output_padding = _tuple(output_padding, n, "output_padding")
+    output_padding = int_tuple(output_padding, n, "output_padding")
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ < 0 or (op_ >= s and op_ >= d):
             raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "

@@ -15,6 +15,7 @@ import numpy as np
 
 from trainer.autograd.function import Function
 from trainer.backend import xp_of
+from trainer.ops._operands import int_tuple
 
 
 def _window(i, j, dilation, stride, oh, ow):
@@ -197,16 +198,6 @@ class AdaptiveAvgPool(Function):
 # the functional forms
 
 
-def _tuple(value, n: int, name: str) -> tuple[int, ...]:
-    if isinstance(value, (list, tuple)):
-        if len(value) == 1:
-            value = tuple(value) * n
-        if len(value) != n:
-            raise ValueError(f"expected {name} to be a single integer or a tuple of {n} integers, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
-
-
 def _check_rank(op, input, n):
     if input.ndim not in (n + 1, n + 2) or any(s == 0 for s in input.shape[1:]):
         raise RuntimeError(f"{op}: Expected {n + 1}D or {n + 2}D (batch mode) non-empty tensor for input, but got "
@@ -215,10 +206,10 @@ def _check_rank(op, input, n):
 
 def _window_args(op, input, n, kernel_size, stride, padding, dilation, ceil_mode):
     _check_rank(op, input, n)
-    kernel = _tuple(kernel_size, n, "kernel_size")
+    kernel = int_tuple(kernel_size, n, "kernel_size")
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
-        _tuple(stride, n, "stride")
-    pads, dilation = _tuple(padding, n, "padding"), _tuple(dilation, n, "dilation")
+        int_tuple(stride, n, "stride")
+    pads, dilation = int_tuple(padding, n, "padding"), int_tuple(dilation, n, "dilation")
     if any(k <= 0 for k in kernel):
         raise RuntimeError(f"{op}: kernel_size should be greater than zero, but got kernel_size={kernel}")
     if any(s <= 0 for s in stride):

@@ -9,12 +9,9 @@ from trainer.nn import init
 from trainer.nn.modules.module import Module
 from trainer.nn.parameter import Parameter
 from trainer.ops import conv as _conv
+from trainer.ops._operands import int_tuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _ntuple(value, n: int, name: str) -> tuple[int, ...]:
-    return _conv._tuple(value, n, name)
 
 
 class _ConvNd(Module):
@@ -41,9 +38,9 @@ class _ConvNd(Module):
                                       "only 'zeros' is. Pad the input explicitly before the layer instead.")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
-        self.stride = _ntuple(stride, n, "stride")
-        self.dilation = _ntuple(dilation, n, "dilation")
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size")
+        self.stride = int_tuple(stride, n, "stride")
+        self.dilation = int_tuple(dilation, n, "dilation")
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {['valid', 'same']}")
@@ -51,8 +48,8 @@ class _ConvNd(Module):
                 raise ValueError("padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, n, "padding")
-        self.output_padding = _ntuple(output_padding, n, "output_padding")
+            self.padding = int_tuple(padding, n, "padding")
+        self.output_padding = int_tuple(output_padding, n, "output_padding")
         self.groups = groups
         self.padding_mode = padding_mode
         if self.transposed:
