@@ -5,4 +5,22 @@ serves a Triton-style model repository over the KServe v2 / Triton gRPC protocol
 depends on neither `trainer` nor `exporter`, so a deployment installs nothing of the training side.
 """
 
-__all__: list[str] = []
+from serving.errors import (
+    InvalidArgumentError,
+    InvalidModelError,
+    KernelError,
+    SessionError,
+    UnsupportedOperatorError,
+)
+from serving.session import InferenceSession, ModelMetadata, NodeArg
+
+__all__ = [
+    "InferenceSession",
+    "InvalidArgumentError",
+    "InvalidModelError",
+    "KernelError",
+    "ModelMetadata",
+    "NodeArg",
+    "SessionError",
+    "UnsupportedOperatorError",
+]

@@ -1,0 +1,65 @@
+"""The kernel table: ``(domain, op_type) -> [(since_version, function), ...]``.
+
+A kernel is a plain function ``fn(ctx, *inputs, **attributes)``. ``inputs`` are the node's inputs in
+schema order (``None`` for an omitted optional input); ``attributes`` are the node's attributes,
+already decoded to Python values, passed by their ONNX names, so the function's keyword defaults
+are the schema's defaults. It returns one value, or a ``tuple`` with one value per output (a
+``list`` is a *sequence* value, never several outputs). Values are ``xp`` arrays, Python lists of
+arrays (ONNX sequences) or ``None`` (an empty optional).
+
+Kernels are registered with the opset version their behaviour starts at; a node resolves to the
+kernel with the greatest ``since`` that is <= the model's opset for that domain.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+ONNX_DOMAIN = ""
+ML_DOMAIN = "ai.onnx.ml"
+
+_DOMAIN_ALIASES = {"ai.onnx": ONNX_DOMAIN}
+
+_table: dict[tuple[str, str], list[tuple[int, Callable]]] = {}
+
+
+def canonical_domain(domain: str) -> str:
+    return _DOMAIN_ALIASES.get(domain, domain)
+
+
+def kernel(op_type: str, since: int = 1, domain: str = ONNX_DOMAIN):
+    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on."""
+
+    def register(fn: Callable) -> Callable:
+        versions = _table.setdefault((canonical_domain(domain), op_type), [])
+        if any(v == since for v, _ in versions):
+            raise ValueError(f"two kernels registered for {domain or 'ai.onnx'}::{op_type} since opset {since}")
+        bisect.insort(versions, (since, fn), key=lambda entry: entry[0])
+        return fn
+
+    return register
+
+
+def lookup(domain: str, op_type: str, opset: int) -> Callable | None:
+    """The kernel for ``op_type`` at ``opset``, or ``None`` when there is none."""
+    versions = _table.get((canonical_domain(domain), op_type))
+    if not versions:
+        return None
+    index = bisect.bisect_right([v for v, _ in versions], opset) - 1
+    return versions[index][1] if index >= 0 else None
+
+
+def registered_ops() -> list[tuple[str, str]]:
+    return sorted(_table)
+
+
+class KernelContext(NamedTuple):
+    """What a kernel may know about the node it runs, fixed when the plan is built."""
+
+    xp: Any  # numpy or cupy
+    opset: int  # the model's opset for the node's domain
+    n_outputs: int  # how many outputs the node declares (trailing optional ones included)
+    outputs_wanted: tuple[bool, ...]  # False where an output name is "" (omitted)
+    node: Any  # the onnx NodeProto, for error messages and rare lookups

@@ -1,0 +1,1 @@
+"""The runtime's machinery: loading a model, planning it once, and walking the plan."""

@@ -1,0 +1,211 @@
+"""``InferenceSession``: load an ONNX model once, run it many times, as with ONNX Runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import onnx
+
+from serving.errors import InvalidArgumentError, UnsupportedOperatorError
+from serving.kernels import registry
+from serving.runtime import loading, types
+from serving.runtime.device import Device, to_host
+from serving.runtime.opsets import Opsets
+from serving.runtime.planner import Planner
+from serving.runtime.values import strings
+
+_PROVIDER_DEVICES = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda"}
+
+
+class NodeArg(NamedTuple):
+    """An input or output as ``get_inputs()``/``get_outputs()`` describe it (ONNX Runtime's fields)."""
+
+    name: str
+    type: str  # e.g. "tensor(float)", "seq(tensor(int64))"
+    shape: list[int | str | None] | None  # ints for fixed dims, names for symbolic ones, None if unknown
+
+
+class ModelMetadata(NamedTuple):
+    producer_name: str
+    graph_name: str
+    domain: str
+    description: str
+    graph_description: str
+    version: int
+    custom_metadata_map: dict[str, str]
+
+
+class InferenceSession:
+    """Run an ONNX model on NumPy (``device="cpu"``) or CuPy (``device="cuda[:N]"``).
+
+    ``model`` is a path, the model's bytes, or an ``onnx.ModelProto``. ``providers`` accepts ONNX
+    Runtime's names (``["CUDAExecutionProvider", "CPUExecutionProvider"]``) so code written for it
+    runs unchanged; ``device`` says the same thing in PyTorch's spelling and wins when both are given.
+    """
+
+    def __init__(self, model, sess_options=None, providers: Sequence[str] | None = None,
+                 provider_options=None, *, device: str | None = None):
+        del sess_options, provider_options  # accepted for ONNX Runtime's signature; nothing to tune here
+        self._device = Device(device or _device_for(providers))
+        proto, _ = loading.load_model(model)
+        _check_operators(proto)
+        proto = loading.check_and_infer(proto)
+        with self._device.scope():
+            self._graph = Planner(proto, self._device).plan(proto.graph, Opsets(proto.opset_import))
+        initializers = {t.name for t in proto.graph.initializer}
+        self._inputs = [_node_arg(v) for v in proto.graph.input if v.name not in initializers]
+        self._overridable = [_node_arg(v) for v in proto.graph.input if v.name in initializers]
+        self._outputs = [_node_arg(v) for v in proto.graph.output]
+        self._input_types = {v.name: v.type for v in proto.graph.input}
+        self._meta = ModelMetadata(
+            producer_name=proto.producer_name, graph_name=proto.graph.name, domain=proto.domain,
+            description=proto.doc_string, graph_description=proto.graph.doc_string, version=proto.model_version,
+            custom_metadata_map={p.key: p.value for p in proto.metadata_props},
+        )
+
+    def get_inputs(self) -> list[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> list[NodeArg]:
+        return list(self._outputs)
+
+    def get_overridable_initializers(self) -> list[NodeArg]:
+        return list(self._overridable)
+
+    def get_modelmeta(self) -> ModelMetadata:
+        return self._meta
+
+    def get_providers(self) -> list[str]:
+        return ["CUDAExecutionProvider" if self._device.type == "cuda" else "CPUExecutionProvider"]
+
+    @property
+    def device(self) -> str:
+        return repr(self._device)
+
+    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options=None, *,
+            keep_on_device: bool = False) -> list:
+        """Compute ``output_names`` (all outputs when None) from ``input_feed`` ({input name: array}).
+
+        Results are NumPy arrays (lists for sequence outputs); on CUDA, ``keep_on_device=True``
+        returns CuPy arrays instead.
+        """
+        del run_options
+        wanted = self._output_indices(output_names)
+        with self._device.scope():
+            feeds = {name: self._device.put(value) for name, value in self._validated(input_feed).items()}
+            results = self._graph.run(feeds)
+        picked = [results[i] for i in wanted]
+        return picked if keep_on_device else [to_host(v) for v in picked]
+
+    def _output_indices(self, output_names) -> list[int]:
+        names = [o.name for o in self._outputs]
+        if output_names is None:
+            return list(range(len(names)))
+        if isinstance(output_names, str):
+            raise InvalidArgumentError(f"output_names must be a list of names, got the string {output_names!r}")
+        unknown = [n for n in output_names if n not in names]
+        if unknown:
+            raise InvalidArgumentError(f"unknown output name(s) {unknown}; the model's outputs are {names}")
+        return [names.index(n) for n in output_names]
+
+    def _validated(self, feed: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(feed, Mapping):
+            raise InvalidArgumentError(f"input_feed must be a dict of {{input name: array}}, got {type(feed).__name__}")
+        unknown = [name for name in feed if name not in self._input_types]
+        if unknown:
+            raise InvalidArgumentError(f"unknown input name(s) {unknown}; the model expects {self._describe_inputs()}")
+        missing = [arg.name for arg in self._inputs if arg.name not in feed]
+        if missing:
+            raise InvalidArgumentError(f"missing input(s) {missing}; the model expects {self._describe_inputs()}")
+        return {name: _checked_value(name, value, self._input_types[name]) for name, value in feed.items()}
+
+    def _describe_inputs(self) -> str:
+        return ", ".join(f"{a.name}: {a.type} {a.shape}" for a in self._inputs) or "no inputs"
+
+
+def _device_for(providers) -> str:
+    for provider in providers or ():
+        name = provider[0] if isinstance(provider, tuple) else provider
+        if name not in _PROVIDER_DEVICES:
+            raise InvalidArgumentError(f"unknown provider {name!r}; expected one of {sorted(_PROVIDER_DEVICES)}")
+    first = providers[0] if providers else "CPUExecutionProvider"
+    return _PROVIDER_DEVICES[first[0] if isinstance(first, tuple) else first]
+
+
+def _node_arg(value_info: onnx.ValueInfoProto) -> NodeArg:
+    return NodeArg(value_info.name, types.type_string(value_info.type), types.dims(value_info.type))
+
+
+def _check_operators(proto: onnx.ModelProto) -> None:
+    """Name an operator nothing can run before onnx's checker gives a vaguer message about it."""
+    local = {(f.domain, f.name) for f in proto.functions}
+    opsets = Opsets(proto.opset_import)
+
+    def visit(graph: onnx.GraphProto) -> None:
+        for node in graph.node:
+            if (node.domain, node.op_type) not in local:
+                version = opsets.version(node.domain)
+                if registry.lookup(node.domain, node.op_type, version) is None and not _has_schema(node, version):
+                    raise UnsupportedOperatorError(
+                        f"unsupported operator {node.op_type!r} of domain {node.domain or 'ai.onnx'!r} at opset "
+                        f"{version} (node {node.name!r}): the runtime has no kernel for it and ONNX defines no "
+                        "function body for it"
+                    )
+            for attr in node.attribute:
+                for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    visit(g)
+
+    visit(proto.graph)
+
+
+def _has_schema(node: onnx.NodeProto, version: int) -> bool:
+    try:
+        schema = onnx.defs.get_schema(node.op_type, version, node.domain)
+    except onnx.defs.SchemaError:
+        return False
+    return schema.has_function or schema.has_context_dependent_function or bool(schema.function_opset_versions)
+
+
+def _checked_value(name: str, value, type_proto: onnx.TypeProto):
+    kind = type_proto.WhichOneof("value")
+    if kind == "tensor_type":
+        return _checked_tensor(name, value, type_proto)
+    if kind == "sequence_type":
+        if not isinstance(value, (list, tuple)):
+            raise InvalidArgumentError(
+                f"input {name!r} is a {types.type_string(type_proto)}: pass a list, got {type(value).__name__}")
+        inner = type_proto.sequence_type.elem_type
+        return [_checked_value(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
+    if kind == "optional_type":
+        return None if value is None else _checked_value(name, value, type_proto.optional_type.elem_type)
+    return value
+
+
+def _checked_tensor(name: str, value, type_proto: onnx.TypeProto):
+    if value is None:
+        raise InvalidArgumentError(f"input {name!r} is None; expected a {types.type_string(type_proto)} array")
+    if not hasattr(value, "dtype") or not hasattr(value, "shape"):
+        value = np.asarray(value)
+    tensor_type = type_proto.tensor_type
+    expected = types.elem_numpy_dtype(tensor_type.elem_type)
+    if expected.kind == "O":
+        if value.dtype.kind not in "OUS":
+            raise InvalidArgumentError(f"input {name!r} expects tensor(string), got an array of {value.dtype}")
+        value = strings(value)
+    elif value.dtype != expected:
+        raise InvalidArgumentError(
+            f"input {name!r} expects {types.type_string(type_proto)} (numpy {expected}), got an array of "
+            f"{value.dtype}; convert it with .astype(numpy.{expected})"
+        )
+    shape = types.dims(type_proto)
+    if shape is not None:
+        if len(shape) != value.ndim:
+            raise InvalidArgumentError(
+                f"input {name!r} expects rank {len(shape)} with shape {shape}, got shape {list(value.shape)}")
+        for axis, (want, got) in enumerate(zip(shape, value.shape)):
+            if isinstance(want, int) and want != got:
+                raise InvalidArgumentError(
+                    f"input {name!r} expects shape {shape}, got {list(value.shape)}: dimension {axis} must be {want}")
+    return value
