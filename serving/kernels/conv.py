@@ -1,0 +1,329 @@
+"""Convolutions: Conv, ConvTranspose, DeformConv, CausalConvWithState.
+
+``convolve`` is the shared engine (im2col through a strided view, then one batched matmul per call);
+the quantized convolutions call it too, so it must stay exact on integer inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from serving.kernels.registry import kernel
+
+
+def resolve_pads(in_shape, kernel_shape, *, strides, dilations, pads, auto_pad, ceil_mode=0):
+    """The explicit ``[begin..., end...]`` padding of a sliding-window op, from its ``auto_pad``/``pads``."""
+    nd = len(in_shape)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begins, ends = [], []
+        for size, k, s, d in zip(in_shape, kernel_shape, strides, dilations):
+            out = -(-size // s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            begins.append(large if auto_pad == "SAME_LOWER" else small)
+            ends.append(small if auto_pad == "SAME_LOWER" else large)
+        return begins + ends
+    if auto_pad == "VALID":
+        return [0] * (2 * nd)
+    if auto_pad != "NOTSET":
+        raise ValueError(f"auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got {auto_pad!r}")
+    pads = list(pads) if pads else [0] * (2 * nd)
+    if len(pads) != 2 * nd:
+        raise ValueError(f"pads must hold 2 values per spatial axis ({2 * nd}), got {pads}")
+    return pads
+
+
+def window_defaults(x_ndim, kernel_shape, strides, dilations):
+    nd = x_ndim - 2
+    if kernel_shape is not None and len(kernel_shape) != nd:
+        raise ValueError(f"kernel_shape {kernel_shape} does not match an input with {nd} spatial axes")
+    return list(strides) if strides else [1] * nd, list(dilations) if dilations else [1] * nd
+
+
+def pad_spatial(xp, x, pads, value=0):
+    nd = x.ndim - 2
+    if not any(pads):
+        return x
+    if any(p < 0 for p in pads):
+        # A negative pad crops; fold the crop into a slice before padding the rest.
+        crop = (slice(None), slice(None)) + tuple(
+            slice(max(-pads[i], 0), x.shape[2 + i] - max(-pads[i + nd], 0)) for i in range(nd)
+        )
+        x = x[crop]
+        pads = [max(p, 0) for p in pads]
+    widths = [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)]
+    return xp.pad(x, widths, mode="constant", constant_values=value)
+
+
+def sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations):
+    """A view of the windows of an (already padded) ``(N, C, *spatial)`` array: ``(N, C, *kernel, *out)``."""
+    nd = len(kernel_shape)
+    sp = x.strides[2:]
+    shape = (*x.shape[:2], *kernel_shape, *out_shape)
+    steps = (*x.strides[:2], *(sp[i] * dilations[i] for i in range(nd)), *(sp[i] * strides[i] for i in range(nd)))
+    return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=steps)
+
+
+def output_size(size, k, stride, dilation, ceil_mode=0):
+    span = size - ((k - 1) * dilation + 1)
+    if span < 0:
+        raise ValueError(f"kernel extent {(k - 1) * dilation + 1} is larger than the padded input ({size})")
+    return (-(-span // stride) if ceil_mode else span // stride) + 1
+
+
+def _grouped_matmul(xp, cols, w, group):
+    """``cols`` ``(N, C, K, L)`` against ``w`` ``(M, C/group, K...)``: ``(N, M, L)``."""
+    n, c, k, length = cols.shape
+    m = w.shape[0]
+    if group == 1:
+        return xp.matmul(w.reshape(m, c * k), cols.reshape(n, c * k, length))
+    cols = cols.reshape(n, group, (c // group) * k, length)
+    y = xp.matmul(w.reshape(group, m // group, (c // group) * k), cols)
+    return y.reshape(n, m, length)
+
+
+def _depthwise(xp, x, w, out_shape, strides, dilations):
+    """group == channels: one multiply-add over the whole tensor per kernel tap, no per-channel loop."""
+    n, c = x.shape[:2]
+    mult = w.shape[0] // c
+    kernel_shape = w.shape[2:]
+    y = xp.zeros((n, c, mult, *out_shape), dtype=xp.result_type(x, w))
+    taps = w.reshape(c, mult, -1)
+    tmp = xp.empty_like(y)
+    for index, offset in enumerate(itertools.product(*(range(k) for k in kernel_shape))):
+        window = (slice(None), slice(None)) + tuple(
+            slice(o * d, o * d + (size - 1) * s + 1, s) for o, d, s, size in zip(offset, dilations, strides, out_shape)
+        )
+        tap = taps[:, :, index].reshape(c, mult, *([1] * len(out_shape)))
+        xp.multiply(x[window][:, :, None], tap, out=tmp)
+        y += tmp
+    return y.reshape(n, c * mult, *out_shape)
+
+
+def convolve(xp, x, w, *, strides, pads, dilations, group=1):
+    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, no bias."""
+    if x.dtype.kind == "f" and x.dtype.itemsize < 4:
+        # Half-precision sums lose too much over C*K terms: accumulate in float32 as other runtimes do.
+        wide = convolve(
+            xp, x.astype(xp.float32), w.astype(xp.float32), strides=strides, pads=pads, dilations=dilations, group=group
+        )
+        return wide.astype(x.dtype)
+    n, c = x.shape[:2]
+    m, cg = w.shape[:2]
+    kernel_shape = tuple(w.shape[2:])
+    if x.ndim != w.ndim or c != cg * group or m % group:
+        raise ValueError(
+            f"Conv input {tuple(x.shape)} and weight {tuple(w.shape)} do not fit group={group}: "
+            f"expected weight (M, {c // max(group, 1)}, *kernel) with M divisible by {group}"
+        )
+    x = pad_spatial(xp, x, pads)
+    out_shape = tuple(output_size(x.shape[2 + i], k, strides[i], dilations[i]) for i, k in enumerate(kernel_shape))
+    if group == c and cg == 1 and group > 1:
+        return _depthwise(xp, x, w, out_shape, strides, dilations)
+    length = math.prod(out_shape)
+    if all(k == 1 for k in kernel_shape) and all(s == 1 for s in strides):
+        cols = x.reshape(n, c, 1, length)
+    else:
+        windows = sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations)
+        cols = windows.reshape(n, c, math.prod(kernel_shape), length)
+    return _grouped_matmul(xp, cols, w, group).reshape(n, m, *out_shape)
+
+
+def _add_bias(y, b):
+    if b is not None:
+        y += b.reshape(1, -1, *([1] * (y.ndim - 2))).astype(y.dtype, copy=False)
+    return y
+
+
+@kernel("Conv")
+def Conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+    strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
+    pads = resolve_pads(x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad)
+    y = convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group)
+    return _add_bias(y, b)
+
+
+def _transpose_pads(in_shape, kernel_shape, *, strides, dilations, output_padding, pads, auto_pad, output_shape):
+    nd = len(in_shape)
+    natural = [
+        s * (i - 1) + op + (k - 1) * d + 1
+        for i, k, s, d, op in zip(in_shape, kernel_shape, strides, dilations, output_padding)
+    ]
+    if output_shape is None and auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+        pads = [0] * (2 * nd) if auto_pad == "VALID" or not pads else list(pads)
+        return pads, [natural[i] - pads[i] - pads[i + nd] for i in range(nd)]
+    if output_shape is None:
+        output_shape = [i * s for i, s in zip(in_shape, strides)]
+    output_shape = list(output_shape)[-nd:]
+    begins, ends = [], []
+    for full, out in zip(natural, output_shape):
+        total = full - out
+        small, large = total // 2, total - total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else large)
+        ends.append(large if auto_pad == "SAME_UPPER" else small)
+    return begins + ends, output_shape
+
+
+@kernel("ConvTranspose")
+def ConvTranspose(
+    ctx,
+    x,
+    w,
+    b=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    output_padding=None,
+    output_shape=None,
+    pads=None,
+    strides=None,
+):
+    xp = ctx.xp
+    strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
+    n, c = x.shape[:2]
+    in_shape = x.shape[2:]
+    nd = len(in_shape)
+    k_shape = tuple(w.shape[2:])
+    if w.shape[0] != c or c % group:
+        raise ValueError(
+            f"ConvTranspose weight {tuple(w.shape)} must be (C={c}, M/group, *kernel) with C divisible by group={group}"
+        )
+    output_padding = list(output_padding) if output_padding else [0] * nd
+    pads, out_shape = _transpose_pads(
+        in_shape,
+        k_shape,
+        strides=strides,
+        dilations=dilations,
+        output_padding=output_padding,
+        pads=pads,
+        auto_pad=auto_pad,
+        output_shape=output_shape,
+    )
+    mg = w.shape[1]
+    kk = math.prod(k_shape)
+    length = math.prod(in_shape)
+    # Each input pixel spreads a (M, *kernel) patch: one matmul gives every patch, then col2im sums them.
+    wt = w.reshape(group, c // group, mg * kk).transpose(0, 2, 1)
+    cols = xp.matmul(wt, x.reshape(n, group, c // group, length))
+    cols = cols.reshape(n, group * mg, kk, *in_shape)
+    full = [
+        s * (i - 1) + (k - 1) * d + 1 + op
+        for i, k, s, d, op in zip(in_shape, k_shape, strides, dilations, output_padding)
+    ]
+    y = xp.zeros((n, group * mg, *full), dtype=cols.dtype)
+    for index, offset in enumerate(itertools.product(*(range(k) for k in k_shape))):
+        target = (slice(None), slice(None)) + tuple(
+            slice(o * d, o * d + (i - 1) * s + 1, s) for o, d, s, i in zip(offset, dilations, strides, in_shape)
+        )
+        y[target] += cols[:, :, index]
+    crop = [-pads[i] for i in range(nd)] + [out_shape[i] + pads[i] - full[i] for i in range(nd)]
+    y = pad_spatial(xp, y, crop)
+    return _add_bias(y, b)
+
+
+def _bilinear_columns(xp, x, positions, offset_group):
+    """Sample ``x`` ``(N, C, *in)`` at fractional ``positions`` ``(N, G, nd, K, *out)`` with zero padding.
+
+    Returns ``(N, C, K, L)``: every input channel at every kernel tap, channels of offset group g using
+    that group's positions.
+    """
+    n, c = x.shape[:2]
+    in_shape = x.shape[2:]
+    nd = len(in_shape)
+    flat_x = x.reshape(n, offset_group, c // offset_group, -1)
+    base = xp.floor(positions)
+    frac = positions - base
+    base = base.astype(xp.int64)
+    sample_shape = positions.shape[:2] + positions.shape[3:]
+    cols = 0
+    for corner in itertools.product((0, 1), repeat=nd):
+        weight = xp.ones(sample_shape, dtype=x.dtype)
+        flat = xp.zeros(sample_shape, dtype=xp.int64)
+        valid = xp.ones(sample_shape, dtype=bool)
+        for axis, bit in enumerate(corner):
+            coord = base[:, :, axis] + bit
+            valid &= (coord >= 0) & (coord < in_shape[axis])
+            weight = weight * (frac[:, :, axis] if bit else 1 - frac[:, :, axis]).astype(x.dtype)
+            flat = flat * in_shape[axis] + xp.clip(coord, 0, in_shape[axis] - 1)
+        weight = xp.where(valid, weight, 0).astype(x.dtype)
+        index = flat.reshape(n, offset_group, 1, -1)
+        gathered = xp.take_along_axis(flat_x, index, axis=3)
+        cols = cols + gathered * weight.reshape(n, offset_group, 1, -1)
+    k = positions.shape[3]
+    return cols.reshape(n, c, k, -1)
+
+
+@kernel("DeformConv", since=19)
+def DeformConv(
+    ctx,
+    x,
+    w,
+    offset,
+    b=None,
+    mask=None,
+    *,
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    offset_group=1,
+    pads=None,
+    strides=None,
+):
+    xp = ctx.xp
+    strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
+    n, c = x.shape[:2]
+    nd = x.ndim - 2
+    k_shape = tuple(w.shape[2:])
+    kk = math.prod(k_shape)
+    out_shape = tuple(offset.shape[2:])
+    pads = list(pads) if pads else [0] * (2 * nd)
+    if offset.shape[1] != offset_group * kk * nd or c % offset_group:
+        raise ValueError(
+            f"DeformConv offset {tuple(offset.shape)} must have offset_group*prod(kernel)*{nd} = "
+            f"{offset_group * kk * nd} channels, and C={c} be divisible by offset_group={offset_group}"
+        )
+    # Sampling position = window origin + dilated tap + learned offset, per (group, axis, tap, output pixel).
+    grid = []
+    for axis in range(nd):
+        tap = xp.arange(k_shape[axis]) * dilations[axis]
+        origin = xp.arange(out_shape[axis]) * strides[axis] - pads[axis]
+        shape_t = [1] * nd
+        shape_t[axis] = k_shape[axis]
+        shape_o = [1] * nd
+        shape_o[axis] = out_shape[axis]
+        pos = tap.reshape(*shape_t, *([1] * nd)) + origin.reshape(*([1] * nd), *shape_o)
+        grid.append(xp.broadcast_to(pos, (*k_shape, *out_shape)).reshape(kk, *out_shape))
+    grid = xp.stack(grid).astype(x.dtype)
+    deltas = offset.reshape(n, offset_group, kk, nd, *out_shape).swapaxes(2, 3)
+    cols = _bilinear_columns(xp, x, grid + deltas, offset_group)
+    if mask is not None:
+        m = mask.reshape(n, offset_group, 1, kk, -1).astype(x.dtype)
+        cols = (cols.reshape(n, offset_group, c // offset_group, kk, -1) * m).reshape(n, c, kk, -1)
+    y = _grouped_matmul(xp, cols, w, group).reshape(n, w.shape[0], *out_shape)
+    return _add_bias(y, b)
+
+
+@kernel("CausalConvWithState", since=27)
+def CausalConvWithState(ctx, x, w, b=None, past_state=None, *, activation="none"):
+    xp = ctx.xp
+    if activation not in ("none", "silu", "swish"):
+        raise ValueError(f"CausalConvWithState activation must be 'none', 'silu' or 'swish', got {activation!r}")
+    if x.ndim != 3 or w.ndim != 3 or w.shape[0] != x.shape[1] or w.shape[1] != 1:
+        raise ValueError(
+            f"CausalConvWithState expects input (B, C, L) and weight (C, 1, k), got {tuple(x.shape)} "
+            f"and {tuple(w.shape)}"
+        )
+    batch, channels, _ = x.shape
+    k = w.shape[2]
+    if past_state is None:
+        past_state = xp.zeros((batch, channels, k - 1), dtype=x.dtype)
+    padded = xp.concatenate([past_state.astype(x.dtype, copy=False), x], axis=2)
+    y = _add_bias(convolve(xp, padded, w, strides=[1], pads=[0, 0], dilations=[1], group=channels), b)
+    if activation != "none":
+        wide = y.astype(xp.float32) if y.dtype.itemsize < 4 else y
+        y = (wide / (1 + xp.exp(-wide))).astype(x.dtype)
+    present = padded[:, :, padded.shape[2] - (k - 1) :]
+    return y.astype(x.dtype, copy=False), present
