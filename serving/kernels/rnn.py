@@ -1,0 +1,280 @@
+"""Recurrent layers: RNN, GRU and LSTM over a whole sequence.
+
+All directions run together: the input projection for every time step and direction is one matmul,
+and the time loop does one batched ``(directions, batch, hidden) @ (directions, hidden, gates)``
+matmul per step. A reverse direction reads each batch entry's own valid prefix backwards (its
+``sequence_lens``), which is a per-entry index that is its own inverse, so the same gather maps
+the outputs back into time order.
+"""
+
+# Names follow the ONNX operator spec's equations (X, W, R, B, P, H, Y), so a reader can check one against the other.
+# ruff: noqa: N803, N806
+
+from __future__ import annotations
+
+import numpy as np
+
+from serving.kernels.registry import kernel
+
+# name -> (function of (xp, x, alpha, beta), default alpha, default beta); names match case-insensitively.
+_ACTIVATIONS = {
+    "relu": (lambda xp, x, a, b: xp.maximum(x, 0), None, None),
+    "tanh": (lambda xp, x, a, b: xp.tanh(x), None, None),
+    "sigmoid": (lambda xp, x, a, b: 1 / (1 + xp.exp(-x)), None, None),
+    "affine": (lambda xp, x, a, b: a * x + b, 1.0, 0.0),
+    "leakyrelu": (lambda xp, x, a, b: xp.where(x >= 0, x, a * x), 0.01, None),
+    "thresholdedrelu": (lambda xp, x, a, b: xp.where(x >= a, x, 0), 1.0, None),
+    "scaledtanh": (lambda xp, x, a, b: a * xp.tanh(b * x), 1.0, 1.0),
+    "hardsigmoid": (lambda xp, x, a, b: xp.clip(a * x + b, 0, 1), 0.2, 0.5),
+    "elu": (lambda xp, x, a, b: xp.where(x >= 0, x, a * (xp.exp(xp.minimum(x, 0)) - 1)), 1.0, None),
+    "softsign": (lambda xp, x, a, b: x / (1 + xp.abs(x)), None, None),
+    "softplus": (lambda xp, x, a, b: xp.logaddexp(x, 0), None, None),
+}
+
+_DIRECTIONS = {"forward": (False,), "foward": (False,), "reverse": (True,), "bidirectional": (False, True)}
+
+
+class _Activation:
+    """One activation per direction, applied to a ``(directions, ...)`` array."""
+
+    def __init__(self, xp, per_direction):
+        self.xp = xp
+        self.per_direction = per_direction
+
+    def __call__(self, x):
+        xp = self.xp
+        first = self.per_direction[0]
+        if all(entry == first for entry in self.per_direction):
+            fn, alpha, beta = first
+            return fn(xp, x, alpha, beta)
+        return xp.stack([fn(xp, x[d], alpha, beta) for d, (fn, alpha, beta) in enumerate(self.per_direction)])
+
+
+def _activations(xp, op, names, alphas, betas, defaults, n_dirs, dtype):
+    """The node's activation list as one ``_Activation`` per gate function (f, g, h)."""
+    per_dir = len(defaults)
+    names = list(names) if names else defaults * n_dirs
+    if len(names) == per_dir and n_dirs == 2:
+        names = names * 2
+    if len(names) < per_dir * n_dirs:
+        raise ValueError(f"{op}: activations {names} has {len(names)} entries, expected {per_dir * n_dirs} "
+                         f"({per_dir} per direction)")
+    alphas, betas = list(alphas or []), list(betas or [])
+    resolved = []
+    for name in names[: per_dir * n_dirs]:
+        entry = _ACTIVATIONS.get(name.lower())
+        if entry is None:
+            raise ValueError(f"{op}: unknown activation {name!r}, expected one of {sorted(_ACTIVATIONS)}")
+        fn, alpha, beta = entry
+        # Alphas and betas are consumed in order, each only by the functions that take one.
+        if alpha is not None:
+            alpha = dtype.type(alphas.pop(0) if alphas else alpha)
+        if beta is not None:
+            beta = dtype.type(betas.pop(0) if betas else beta)
+        resolved.append((fn, alpha, beta))
+    return [_Activation(xp, [resolved[d * per_dir + g] for d in range(n_dirs)]) for g in range(per_dir)]
+
+
+def _clipper(xp, clip):
+    """The ``clip`` attribute: bounds every gate's pre-activation to [-clip, clip] (identity when unset)."""
+    if clip is None:
+        return lambda x: x
+    return lambda x: xp.clip(x, -clip, clip)
+
+
+def _outputs(ctx, *values):
+    values = values[: ctx.n_outputs]
+    return values if len(values) > 1 else values[0]
+
+
+class _Layout:
+    """Shapes, direction handling and the sequence_lens gather shared by the three layers."""
+
+    def __init__(self, xp, op, X, W, sequence_lens, direction, layout):
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"{op}: direction {direction!r}, expected forward, reverse or bidirectional")
+        self.xp = xp
+        self.reverse = _DIRECTIONS[direction]
+        self.layout = layout
+        if X.ndim != 3:
+            raise ValueError(f"{op}: X must be 3-D, got shape {X.shape}")
+        if W.shape[0] != len(self.reverse):
+            raise ValueError(f"{op}: W has {W.shape[0]} directions, direction={direction!r} "
+                             f"expects {len(self.reverse)}")
+        self.X = xp.swapaxes(X, 0, 1) if layout else X  # (seq, batch, input)
+        self.T, self.B = self.X.shape[:2]
+        self.mask = None
+        self.index = None
+        if sequence_lens is not None:
+            lens = xp.asarray(sequence_lens).astype(np.int64)
+            steps = xp.arange(self.T)[:, None]
+            if not bool((lens == self.T).all()):
+                self.mask = (steps < lens[None, :])[:, :, None]  # (seq, batch, 1)
+                # Reversed valid prefix for each batch entry; padded steps stay in place.
+                self.index = xp.where(steps < lens[None, :], lens[None, :] - 1 - steps, steps)[:, :, None]
+
+    def state(self, value, hidden, dtype):
+        """An initial state as ``(directions, batch, hidden)``."""
+        xp = self.xp
+        if value is None:
+            return xp.zeros((len(self.reverse), self.B, hidden), dtype=dtype)
+        value = xp.swapaxes(value, 0, 1) if self.layout else value
+        return value.astype(dtype, copy=False)
+
+    def project(self, W, bias, dtype):
+        """``X @ W^T + bias`` for every step and direction, in each direction's processing order."""
+        xp = self.xp
+        D, G = W.shape[0], W.shape[1]
+        X = self.X.astype(dtype, copy=False)
+        flat = X.reshape(self.T * self.B, X.shape[2]) @ W.reshape(D * G, W.shape[2]).astype(dtype, copy=False).T
+        proj = xp.moveaxis(flat.reshape(self.T, self.B, D, G), 2, 0)
+        if bias is not None:
+            proj = proj + bias[:, None, None, :]
+        return xp.stack([self.order(proj[d], rev) for d, rev in enumerate(self.reverse)])
+
+    def order(self, seq, reverse):
+        """Reorders a ``(seq, batch, ...)`` array between time order and processing order (an involution)."""
+        if not reverse:
+            return seq
+        if self.index is None:
+            return seq[::-1]
+        return self.xp.take_along_axis(seq, self.index, axis=0)
+
+    def run(self, step, proj, states, want_y):
+        """Runs ``step(x_t, states) -> new states`` (hidden first) over time, masking padded steps."""
+        xp = self.xp
+        ys = []
+        for t in range(self.T):
+            new = step(proj[:, t], states)
+            if self.mask is not None:
+                keep = self.mask[t][None]
+                new = tuple(xp.where(keep, n, s) for n, s in zip(new, states, strict=True))
+                if want_y:
+                    ys.append(xp.where(keep, new[0], 0))
+            elif want_y:
+                ys.append(new[0])
+            states = new
+        Y = None
+        if want_y:
+            stacked = xp.stack(ys, axis=1)  # (directions, seq, batch, hidden)
+            Y = xp.stack([self.order(stacked[d], rev) for d, rev in enumerate(self.reverse)], axis=1)
+            Y = xp.moveaxis(Y, 2, 0) if self.layout else Y  # layout 1: (batch, seq, dirs, hidden)
+        return Y, states
+
+    def final(self, state, dtype):
+        xp = self.xp
+        return (xp.swapaxes(state, 0, 1) if self.layout else state).astype(dtype, copy=False)
+
+
+def _compute_dtype(X):
+    # Half precision accumulates badly over long sequences; run it in float32.
+    return np.dtype(np.float32) if X.dtype == np.float16 else X.dtype
+
+
+def _wanted(ctx, index):
+    return index < ctx.n_outputs and ctx.outputs_wanted[index]
+
+
+@kernel("RNN")
+def RNN(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
+        activations=("Tanh", "Tanh"), clip=None, direction="forward", hidden_size=None, layout=0, output_sequence=0):
+    xp = ctx.xp
+    dtype = _compute_dtype(X)
+    lay = _Layout(xp, "RNN", X, W, sequence_lens, direction, layout)
+    H = R.shape[-1]
+    (f,) = _activations(xp, "RNN", activations, activation_alpha, activation_beta, ["Tanh"], W.shape[0], dtype)
+    bias = None if B is None else (B[:, :H] + B[:, H:]).astype(dtype, copy=False)
+    proj = lay.project(W, bias, dtype)
+    RT = xp.swapaxes(R.astype(dtype, copy=False), 1, 2)
+
+    clipped = _clipper(xp, clip)
+
+    def step(x, states):
+        return (f(clipped(x + xp.matmul(states[0], RT))),)
+
+    Y, (h,) = lay.run(step, proj, (lay.state(initial_h, H, dtype),), _wanted(ctx, 0))
+    return _outputs(ctx, None if Y is None else Y.astype(X.dtype, copy=False), lay.final(h, X.dtype))
+
+
+@kernel("GRU")
+def GRU(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
+        activations=None, clip=None, direction="forward", hidden_size=None, layout=0, linear_before_reset=0,
+        output_sequence=0):
+    xp = ctx.xp
+    dtype = _compute_dtype(X)
+    lay = _Layout(xp, "GRU", X, W, sequence_lens, direction, layout)
+    H = R.shape[-1]
+    f, g = _activations(xp, "GRU", activations, activation_alpha, activation_beta, ["Sigmoid", "Tanh"],
+                        W.shape[0], dtype)
+    R = R.astype(dtype, copy=False)
+    bias, rb_h = None, None
+    if B is not None:
+        B = B.astype(dtype, copy=False)
+        wb, rb = B[:, : 3 * H], B[:, 3 * H:]
+        if linear_before_reset:
+            # Rbh sits inside the reset product, so it cannot be folded into the input projection.
+            bias = wb + xp.concatenate([rb[:, : 2 * H], xp.zeros_like(rb[:, 2 * H:])], axis=1)
+            rb_h = rb[:, None, 2 * H:]
+        else:
+            bias = wb + rb
+    proj = lay.project(W, bias, dtype)
+    RT = xp.swapaxes(R, 1, 2)  # (dirs, hidden, 3*hidden) in z, r, h order
+    RT_zr, RT_h = RT[:, :, : 2 * H], RT[:, :, 2 * H:]
+    clipped = _clipper(xp, clip)
+
+    def step(x, states):
+        h = states[0]
+        if linear_before_reset:
+            rec = xp.matmul(h, RT)
+            zr = f(clipped(x[..., : 2 * H] + rec[..., : 2 * H]))
+            z, r = zr[..., :H], zr[..., H:]
+            rec_h = rec[..., 2 * H:] if rb_h is None else rec[..., 2 * H:] + rb_h
+            candidate = g(clipped(x[..., 2 * H:] + r * rec_h))
+        else:
+            zr = f(clipped(x[..., : 2 * H] + xp.matmul(h, RT_zr)))
+            z, r = zr[..., :H], zr[..., H:]
+            candidate = g(clipped(x[..., 2 * H:] + xp.matmul(r * h, RT_h)))
+        return ((1 - z) * candidate + z * h,)
+
+    Y, (h,) = lay.run(step, proj, (lay.state(initial_h, H, dtype),), _wanted(ctx, 0))
+    return _outputs(ctx, None if Y is None else Y.astype(X.dtype, copy=False), lay.final(h, X.dtype))
+
+
+@kernel("LSTM")
+def LSTM(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *,
+         activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+         hidden_size=None, input_forget=0, layout=0, output_sequence=0):
+    xp = ctx.xp
+    dtype = _compute_dtype(X)
+    lay = _Layout(xp, "LSTM", X, W, sequence_lens, direction, layout)
+    H = R.shape[-1]
+    f, g, h_act = _activations(xp, "LSTM", activations, activation_alpha, activation_beta,
+                               ["Sigmoid", "Tanh", "Tanh"], W.shape[0], dtype)
+    bias = None
+    if B is not None:
+        B = B.astype(dtype, copy=False)
+        bias = B[:, : 4 * H] + B[:, 4 * H:]
+    proj = lay.project(W, bias, dtype)
+    RT = xp.swapaxes(R.astype(dtype, copy=False), 1, 2)  # gates in i, o, f, c order
+    if P is not None:
+        P = P.astype(dtype, copy=False)[:, None, :]
+        p_i, p_o, p_f = P[..., :H], P[..., H: 2 * H], P[..., 2 * H:]
+    clipped = _clipper(xp, clip)
+
+    def step(x, states):
+        h, c = states
+        gates = x + xp.matmul(h, RT)
+        gi, go, gf, gc = gates[..., :H], gates[..., H: 2 * H], gates[..., 2 * H: 3 * H], gates[..., 3 * H:]
+        if P is not None:
+            gi, gf = gi + p_i * c, gf + p_f * c
+        i = f(clipped(gi))
+        forget = 1 - i if input_forget else f(clipped(gf))
+        c_new = forget * c + i * g(clipped(gc))
+        if P is not None:
+            go = go + p_o * c_new
+        return f(clipped(go)) * h_act(c_new), c_new
+
+    initial = (lay.state(initial_h, H, dtype), lay.state(initial_c, H, dtype))
+    Y, (h, c) = lay.run(step, proj, initial, _wanted(ctx, 0))
+    Y = None if Y is None else Y.astype(X.dtype, copy=False)
+    return _outputs(ctx, Y, lay.final(h, X.dtype), lay.final(c, X.dtype))
