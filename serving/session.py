@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import onnx
 
-from serving.errors import InvalidArgumentError, UnsupportedOperatorError
+from serving.errors import InvalidArgumentError, InvalidModelError, SessionError, UnsupportedOperatorError
 from serving.kernels import registry
 from serving.runtime import loading, types
 from serving.runtime.device import Device, to_host
@@ -49,11 +49,13 @@ class InferenceSession:
                  provider_options=None, *, device: str | None = None):
         del sess_options, provider_options  # accepted for ONNX Runtime's signature; nothing to tune here
         self._device = Device(device or _device_for(providers))
-        proto, _ = loading.load_model(model)
-        _check_operators(proto)
-        proto = loading.check_and_infer(proto)
-        with self._device.scope():
-            self._graph = Planner(proto, self._device).plan(proto.graph, Opsets(proto.opset_import))
+        try:
+            proto = self._load(model)
+        except SessionError:
+            raise
+        except Exception as exc:
+            # A damaged file can trip onnx or protobuf internals in ways no check above anticipates.
+            raise InvalidModelError(f"the model could not be loaded: {type(exc).__name__}: {exc}") from exc
         initializers = {t.name for t in proto.graph.initializer}
         self._inputs = [_node_arg(v) for v in proto.graph.input if v.name not in initializers]
         self._overridable = [_node_arg(v) for v in proto.graph.input if v.name in initializers]
@@ -64,6 +66,14 @@ class InferenceSession:
             description=proto.doc_string, graph_description=proto.graph.doc_string, version=proto.model_version,
             custom_metadata_map={p.key: p.value for p in proto.metadata_props},
         )
+
+    def _load(self, model) -> onnx.ModelProto:
+        proto, _ = loading.load_model(model)
+        _check_operators(proto)
+        proto = loading.check_and_infer(proto)
+        with self._device.scope():
+            self._graph = Planner(proto, self._device).plan(proto.graph, Opsets(proto.opset_import))
+        return proto
 
     def get_inputs(self) -> list[NodeArg]:
         return list(self._inputs)

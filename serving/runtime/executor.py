@@ -69,7 +69,7 @@ class Graph:
         self.name, self.input_names, self.output_names = name, input_names, output_names
         self.constants, self.defaults, self.steps = constants, defaults, steps
         defined = set(input_names) | set(constants) | set(defaults) | {o for s in steps for o in s.outputs}
-        used = [name for step in steps for name in _reads(step)] + output_names
+        used = [name for step in steps for name in reads(step)] + output_names
         # Values this graph reads from the scope around it, copied in when it starts.
         self.outer_names = sorted({n for n in used if n and n not in defined and n in outer_scope})
         self._set_releases()
@@ -77,7 +77,7 @@ class Graph:
     def _set_releases(self) -> None:
         last_use: dict[str, int] = {}
         for index, step in enumerate(self.steps):
-            for name in (*_reads(step), *step.outputs):
+            for name in (*reads(step), *step.outputs):
                 if name:
                     last_use[name] = index
         keep = set(self.output_names) | set(self.constants)
@@ -103,7 +103,8 @@ class Graph:
         return [env[name] if name else None for name in self.output_names]
 
 
-def _reads(step: Step):
+def reads(step: Step):
+    """The names a step reads: its inputs and the outer-scope values of its subgraphs."""
     yield from step.inputs
     for graph in step.graphs.values():
         for g in graph if isinstance(graph, list) else (graph,):

@@ -17,9 +17,9 @@ import onnx
 
 from serving.errors import InvalidModelError, UnsupportedOperatorError
 from serving.kernels import registry
-from serving.runtime import functions
+from serving.runtime import functions, fusion
 from serving.runtime.device import Device
-from serving.runtime.executor import Graph, Step
+from serving.runtime.executor import Graph, Step, reads
 from serving.runtime.opsets import Opsets
 from serving.runtime.values import sparse_to_array, tensor_to_array
 
@@ -55,12 +55,15 @@ class Planner:
             nodes.extend(self._expand(node, opsets, types, depth=0))
         known = set(input_names) | set(constants) | set(outer_scope)
         ordered = _topological_order(nodes, known, graph.name)
+        output_names = [o.name for o in graph.output]
+        ordered = fusion.fuse(ordered, constants, set(output_names), self.device.xp)
 
         visible = frozenset(outer_scope | known | {o for node, _ in ordered for o in node.output})
         steps = [self._step(node, node_opsets, visible) for node, node_opsets in ordered]
         steps = _fold_constants(steps, constants)
+        _drop_unread(constants, steps, output_names)
         return Graph(
-            name=graph.name, input_names=input_names, output_names=[o.name for o in graph.output],
+            name=graph.name, input_names=input_names, output_names=output_names,
             constants=constants, defaults=defaults, steps=steps, outer_scope=outer_scope,
         )
 
@@ -234,3 +237,10 @@ def _fold_constants(steps: list[Step], constants: dict) -> list[Step]:
         else:
             kept.append(step)
     return kept
+
+
+def _drop_unread(constants: dict, steps: list[Step], output_names: list[str]) -> None:
+    """Forget constants nothing reads any more (inputs of folded or fused nodes), freeing their memory."""
+    read = {name for step in steps for name in reads(step)} | set(output_names)
+    for name in [n for n in constants if n not in read]:
+        del constants[name]

@@ -1,0 +1,16 @@
+"""Kernels for the nodes the planner's fusion pass makes; they exist in no ONNX file.
+
+They live in the runtime's private domain so that no model can name them by accident.
+"""
+
+from serving.kernels.registry import kernel
+
+FUSED_DOMAIN = "ai.sardonyx.fused"
+
+
+@kernel("MatMulAdd", domain=FUSED_DOMAIN)
+def MatMulAdd(ctx, a, b, bias):
+    """``a @ b + bias`` with the bias added in place: one output buffer instead of two."""
+    y = ctx.xp.matmul(a, b)
+    y += bias
+    return y

@@ -1,0 +1,86 @@
+"""Load-time rewrites that make common patterns cheaper without changing what the graph computes.
+
+- Conv followed by an inference BatchNormalization becomes one Conv: the normalisation's scale and
+  shift are folded into the convolution's weights and bias, so the activation is traversed once.
+- MatMul by a constant matrix followed by the addition of a constant bias vector becomes one
+  ``MatMulAdd``, which adds the bias into the product's buffer instead of allocating another.
+
+Each rewrite applies only where the intermediate value has no other reader and is not an output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import onnx
+from onnx import helper
+
+from serving.kernels.fused import FUSED_DOMAIN
+from serving.runtime.opsets import Opsets
+
+_FUSED_OPSET = [helper.make_opsetid(FUSED_DOMAIN, 1)]
+
+
+def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: set[str], xp):
+    """``nodes`` (in topological order) with the rewrites applied; new weights are added to ``constants``."""
+    readers = Counter(name for node, _ in nodes for name in node.input)
+    producers = {out: i for i, (node, _) in enumerate(nodes) for out in node.output}
+    fused: list[tuple[onnx.NodeProto, Opsets] | None] = list(nodes)
+
+    def single_use_producer(name: str, op_type: str) -> int | None:
+        index = producers.get(name)
+        if index is None or fused[index] is None or readers[name] != 1 or name in outputs:
+            return None
+        node, opsets = fused[index]
+        return index if node.op_type == op_type and node.domain == "" else None
+
+    for i, (node, opsets) in enumerate(nodes):
+        if node.domain:
+            continue
+        if node.op_type == "BatchNormalization":
+            conv_index = single_use_producer(node.input[0], "Conv")
+            replacement = conv_index is not None and _fold_batch_norm(fused[conv_index][0], node, constants, xp)
+            if replacement:
+                fused[conv_index], fused[i] = None, (replacement, fused[conv_index][1])
+        elif node.op_type == "Add" and len(node.input) == 2:
+            for product, bias in (node.input, reversed(node.input)):
+                matmul_index = single_use_producer(product, "MatMul")
+                if matmul_index is not None and _is_bias_for(fused[matmul_index][0], bias, constants):
+                    matmul = fused[matmul_index][0]
+                    merged = helper.make_node("MatMulAdd", [*matmul.input, bias], list(node.output),
+                                              name=f"{matmul.name}+{node.name}", domain=FUSED_DOMAIN)
+                    fused[matmul_index], fused[i] = None, (merged, opsets.overlaid(_FUSED_OPSET))
+                    break
+    return [entry for entry in fused if entry is not None]
+
+
+def _fold_batch_norm(conv: onnx.NodeProto, norm: onnx.NodeProto, constants: dict, xp) -> onnx.NodeProto | None:
+    attrs = {a.name: helper.get_attribute_value(a) for a in norm.attribute}
+    if len(norm.output) > 1 and any(norm.output[1:]) or attrs.get("training_mode", 0):
+        return None
+    params = norm.input[1:5]
+    weight = conv.input[1]
+    bias = conv.input[2] if len(conv.input) > 2 and conv.input[2] else None
+    if not all(name in constants for name in (*params, weight, *([bias] if bias else []))):
+        return None
+    scale, shift, mean, var = (constants[name] for name in params)
+    w = constants[weight]
+    if w.dtype.kind != "f" or scale.shape != (w.shape[0],):
+        return None
+    factor = (scale / xp.sqrt(var + xp.asarray(attrs.get("epsilon", 1e-5), var.dtype))).astype(w.dtype)
+    b = constants[bias] if bias else xp.zeros(w.shape[0], w.dtype)
+    prefix = conv.name or conv.output[0]
+    constants[f"{prefix}/folded_weight"] = w * factor.reshape((-1,) + (1,) * (w.ndim - 1))
+    constants[f"{prefix}/folded_bias"] = ((b - mean) * factor + shift).astype(w.dtype)
+    folded = onnx.NodeProto()
+    folded.CopyFrom(conv)
+    folded.input[:] = [conv.input[0], f"{prefix}/folded_weight", f"{prefix}/folded_bias"]
+    folded.output[:] = [norm.output[0]]
+    folded.name = f"{conv.name}+{norm.name}"
+    return folded
+
+
+def _is_bias_for(matmul: onnx.NodeProto, bias: str, constants: dict) -> bool:
+    b, c = constants.get(matmul.input[1]), constants.get(bias)
+    return (b is not None and c is not None and b.ndim == 2 and c.ndim == 1 and c.shape[0] == b.shape[1]
+            and c.dtype == b.dtype and b.dtype.kind == "f")
