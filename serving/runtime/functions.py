@@ -18,28 +18,31 @@ def find_body(
     opsets: Opsets,
     local_functions: dict[tuple[str, str], onnx.FunctionProto],
     input_types: list[onnx.TypeProto | None],
-) -> onnx.FunctionProto | None:
-    """The function body that defines ``node`` at its opset, or None where there is none."""
+) -> tuple[onnx.FunctionProto, dict[str, onnx.AttributeProto]] | None:
+    """The function body that defines ``node`` at its opset and its attribute defaults, or None."""
     local = local_functions.get((node.domain, node.op_type))
     if local is not None:
-        return local
+        return local, {a.name: a for a in local.attribute_proto}
     version = opsets.version(node.domain)
     try:
         schema = defs.get_schema(node.op_type, version, node.domain)
     except defs.SchemaError:
         return None
-    if schema.has_function or schema.function_opset_versions:
+    # A schema function's body names attributes the caller may omit; their defaults live in the schema.
+    defaults = {name: attr.default_value for name, attr in schema.attributes.items()
+                if attr.default_value.type != onnx.AttributeProto.UNDEFINED}
+    body = None
+    if schema.function_opset_versions:
         usable = [v for v in schema.function_opset_versions if v <= version]
         if usable:
-            return _parse_function(schema.get_function_with_opset_version(max(usable)))
-    if schema.has_context_dependent_function and all(t is not None for t in input_types):
+            body = _parse_function(schema.get_function_with_opset_version(max(usable)))
+    if body is None and schema.has_context_dependent_function and all(t is not None for t in input_types):
         usable = [v for v in schema.context_dependent_function_opset_versions if v <= version]
         if usable:
-            data = schema.get_context_dependent_function_with_opset_version(
+            body = _parse_function(schema.get_context_dependent_function_with_opset_version(
                 max(usable), node.SerializeToString(), [t.SerializeToString() for t in input_types]
-            )
-            return _parse_function(data)
-    return None
+            ))
+    return (body, defaults) if body is not None else None
 
 
 def _parse_function(data: bytes) -> onnx.FunctionProto | None:
@@ -50,13 +53,13 @@ def _parse_function(data: bytes) -> onnx.FunctionProto | None:
     return function if function.node else None
 
 
-def inline(node: onnx.NodeProto, body: onnx.FunctionProto, prefix: str) -> list[onnx.NodeProto]:
+def inline(node: onnx.NodeProto, body: onnx.FunctionProto, defaults: dict[str, onnx.AttributeProto],
+           prefix: str) -> list[onnx.NodeProto]:
     """The body's nodes, wired to ``node``'s inputs and outputs, internal names made unique by ``prefix``."""
     names = {formal: actual for formal, actual in zip(body.input, node.input)}
     names.update({formal: "" for formal in body.input[len(node.input):]})
     names.update({formal: actual for formal, actual in zip(body.output, node.output)})
     caller_attrs = {a.name: a for a in node.attribute}
-    defaults = {a.name: a for a in body.attribute_proto}
 
     def rename(name: str) -> str:
         if not name:

@@ -73,17 +73,18 @@ class Planner:
         if registry.lookup(node.domain, node.op_type, version) is not None:
             return [(node, opsets)]
         input_types = [types.get(name) if name else None for name in node.input]
-        body = functions.find_body(node, opsets, self.local_functions, input_types)
-        if body is None or depth >= _MAX_EXPANSION_DEPTH:
+        found = functions.find_body(node, opsets, self.local_functions, input_types)
+        if found is None or depth >= _MAX_EXPANSION_DEPTH:
             raise UnsupportedOperatorError(
                 f"no kernel for operator {node.op_type!r} of domain {node.domain or 'ai.onnx'!r} at opset {version} "
                 f"(node {node.name!r}), and no function body defines it"
             )
+        body, defaults = found
         self._expansions += 1
         prefix = f"{node.name or node.op_type}#{self._expansions}"
         body_opsets = opsets.overlaid(body.opset_import)
         expanded = []
-        for inner in functions.inline(node, body, prefix):
+        for inner in functions.inline(node, body, defaults, prefix):
             expanded.extend(self._expand(inner, body_opsets, types, depth + 1))
         return expanded
 

@@ -49,7 +49,8 @@ class Case:
     def data_sets(self, model: onnx.ModelProto) -> list[tuple[list, list]]:
         """(inputs, expected outputs) pairs, in the order of the graph's inputs and outputs."""
         if self.test.data_sets is not None:
-            return [(list(inputs), list(outputs)) for inputs, outputs in self.test.data_sets]
+            return [([_value(v) for v in inputs], [_value(v) for v in outputs])
+                    for inputs, outputs in self.test.data_sets]
         initializers = {t.name for t in model.graph.initializer}
         inputs = [i for i in model.graph.input if i.name not in initializers]
         if self.test.model_dir is not None:
@@ -75,6 +76,12 @@ def collect(kinds=KINDS) -> list[Case]:
             for test in loader.load_model_tests(kind=kind):
                 cases.append(Case(kind, test.name, test.rtol, test.atol, test))
     return sorted(cases, key=lambda c: c.id)
+
+
+def _value(value):
+    """Node cases store some values as protos (e.g. float8 tensors NumPy cannot hold losslessly)."""
+    return proto_to_value(value) if isinstance(value, (onnx.TensorProto, onnx.SequenceProto, onnx.OptionalProto)) \
+        else value
 
 
 def _read(path: str, type_proto: onnx.TypeProto):
