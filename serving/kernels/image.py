@@ -6,6 +6,7 @@ an (out, in) weight matrix built on the host from that axis's sample positions a
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -71,14 +72,13 @@ def _cubic(xp, d, a: float):
     return xp.where(d <= 1, near, xp.where(d < 2, far, 0.0))
 
 
-def _weights(x, n_in: int, scale: float, mode: str, cubic_a: float, antialias: bool, exclude_outside: bool):
-    """The (out, in) interpolation matrix for source positions ``x`` (linear or cubic filter)."""
+def _filter_taps(x, n_in: int, scale: float, mode: str, cubic_a: float, antialias: bool, exclude_outside: bool):
+    """Per output sample: the input indices (out, taps) it reads, edge-clamped, and their weights."""
     support = 1.0 if mode == "linear" else 2.0
     stretch = min(scale, 1.0) if antialias else 1.0  # antialiasing widens the filter by 1/scale when shrinking
     first = math.floor(-support / stretch) + 1
     taps = np.arange(first, 1 - first + 1)  # offsets from floor(x), symmetric about the sample
-    base = np.floor(x)
-    index = base[:, None] + taps[None, :]
+    index = np.floor(x)[:, None] + taps[None, :]
     distance = (index - x[:, None]) * stretch
     w = np.clip(1 - np.abs(distance), 0, 1) if mode == "linear" else _cubic(np, distance, cubic_a)
     if exclude_outside:
@@ -86,23 +86,56 @@ def _weights(x, n_in: int, scale: float, mode: str, cubic_a: float, antialias: b
     if antialias or exclude_outside:
         total = w.sum(axis=1, keepdims=True)
         w = w / np.where(total == 0, 1.0, total)
-    matrix = np.zeros((len(x), n_in))
-    rows = np.broadcast_to(np.arange(len(x))[:, None], index.shape)
+    used = w.any(axis=0)  # the outermost offsets of a widened filter often weigh nothing anywhere
     # taps past the edge repeat the edge sample, as edge padding would
-    np.add.at(matrix, (rows, np.clip(index, 0, n_in - 1).astype(np.int64)), w)
-    return matrix
+    return np.clip(index[:, used], 0, n_in - 1).astype(np.int64), w[:, used]
 
 
-def _apply_along(xp, x, matrix, axis: int):
-    """Contract ``x`` along ``axis`` with ``matrix`` (out, in): one matmul, no transposes."""
-    n_in = x.shape[axis]
-    pre, post = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
-    w = xp.asarray(matrix, dtype=x.dtype)
-    if post == 1:
-        y = x.reshape(pre, n_in) @ w.T
+@functools.lru_cache(maxsize=256)
+def _axis_plan(n_out: int, n_in: int, scale: float, roi, mode: str, transform: str, nearest_mode: str,
+               cubic_a: float, antialias: bool, exclude_outside: bool):
+    """How one axis is resized, (index, weights or None, outside mask or None); models resize the same way often."""
+    coords, outside = _source_coords(transform, n_out, n_in, scale, roi)
+    if mode == "nearest":
+        index, w = _nearest_index(coords, n_in, nearest_mode, scale < 1)[:, None], None
     else:
-        y = xp.matmul(w, x.reshape(pre, n_in, post))
-    return y.reshape(x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:])
+        index, w = _filter_taps(coords, n_in, scale, mode, cubic_a, antialias, exclude_outside)
+    if outside is not None and not outside.any():
+        outside = None
+    for a in (index, w, outside):
+        if a is not None:
+            a.flags.writeable = False
+    return index, w, outside
+
+
+def _apply_taps(xp, x, index, w, axis: int):
+    """Resample ``x`` along ``axis``: output j = sum_k w[j, k] * x[index[j, k]] (a plain gather without weights)."""
+    pre, n_in, post = math.prod(x.shape[:axis]), x.shape[axis], math.prod(x.shape[axis + 1:])
+    x3 = x.reshape(pre, n_in, post)
+    if w is None:
+        y = xp.take(x3, xp.asarray(index[:, 0]), axis=1)
+    elif post == 1:
+        # innermost axis: one gather of every tap, then a contraction over the taps
+        y = xp.einsum("rok,ok->ro", x3[:, xp.asarray(index), 0], xp.asarray(w, dtype=x.dtype))
+    else:
+        # an outer axis: each tap gathers whole contiguous rows
+        weights = xp.asarray(w, dtype=x.dtype)
+        y = xp.take(x3, xp.asarray(index[:, 0]), axis=1) * weights[:, 0].reshape(1, -1, 1)
+        for k in range(1, index.shape[1]):
+            y += xp.take(x3, xp.asarray(index[:, k]), axis=1) * weights[:, k].reshape(1, -1, 1)
+    return y.reshape(x.shape[:axis] + (index.shape[0],) + x.shape[axis + 1:])
+
+
+def _repeat_factor(index, n_in: int) -> int:
+    """r when ``index`` is 0,0,..,1,1,.. (each input index r times in order), else 0."""
+    r, rest = divmod(len(index), n_in)
+    return r if r >= 1 and not rest and np.array_equal(index, np.repeat(np.arange(n_in), r)) else 0
+
+
+def _repeat(xp, x, factors: list[int]):
+    pairs = list(zip(x.shape, factors, strict=True))
+    spread = xp.broadcast_to(x.reshape([d for n, _ in pairs for d in (n, 1)]), [d for pair in pairs for d in pair])
+    return spread.reshape([n * r for n, r in pairs])
 
 
 def _output_plan(shape, scales, sizes, axes, policy):
@@ -146,26 +179,31 @@ def _resize(xp, x, *, scales=None, sizes=None, roi=None, axes=None, mode="neares
     if crop and roi is not None and len(roi) != 2 * len(axes):
         raise ValueError(f"Resize: roi has {len(roi)} entries, expected {2 * len(axes)} (starts, then ends)")
     integer = x.dtype.kind in "iub"
-    y = x if mode == "nearest" or x.dtype.kind == "f" else x.astype(np.float32)
-    outside = None
+    # filters accumulate in float32 (float64 for double input); nearest only moves values
+    y = x if mode == "nearest" or x.dtype == np.float64 else x.astype(np.float32)
+    plans = {}
     for position, a in enumerate(axes):
         n_in, n_out = x.shape[a], out_shape[a]
         axis_roi = None if roi is None or not crop else (roi[position], roi[position + len(axes)])
         if n_out == n_in and scale[a] == 1.0 and not crop:
             continue  # identity along this axis
-        coords, out_of_roi = _source_coords(coordinate_transformation_mode, n_out, n_in, scale[a], axis_roi)
-        if mode == "nearest":
-            index = _nearest_index(coords, n_in, nearest_mode, scale[a] < 1)
-            y = xp.take(y, xp.asarray(index), axis=a)
-        else:
-            y = _apply_along(xp, y, _weights(coords, n_in, scale[a], mode, cubic_coeff_a, bool(antialias),
-                                             bool(exclude_outside)), a)
-        if out_of_roi is not None and out_of_roi.any():
-            mask = out_of_roi.reshape((1,) * a + (n_out,) + (1,) * (rank - a - 1))
+        plans[a] = _axis_plan(n_out, n_in, scale[a], axis_roi, mode, coordinate_transformation_mode, nearest_mode,
+                              cubic_coeff_a, bool(antialias), bool(exclude_outside))
+    repeats = {a: _repeat_factor(plan[0][:, 0], x.shape[a]) for a, plan in plans.items() if plan[1] is None}
+    outside = None
+    if plans and len(repeats) == len(plans) and all(repeats.values()) and \
+            all(plan[2] is None for plan in plans.values()):
+        # nearest upsampling by whole factors (the common 2x): one broadcast copy instead of a gather per axis
+        y = _repeat(xp, y, [repeats.get(a, 1) for a in range(rank)])
+        plans = {}
+    for a, (index, w, out_of_roi) in plans.items():
+        y = _apply_taps(xp, y, index, w, a)
+        if out_of_roi is not None:
+            mask = out_of_roi.reshape((1,) * a + (len(out_of_roi),) + (1,) * (rank - a - 1))
             outside = mask if outside is None else outside | mask
     if outside is not None:
         y = xp.where(xp.asarray(outside), xp.asarray(extrapolation_value, dtype=y.dtype), y)
-    if integer and y.dtype != x.dtype:
+    if integer and mode != "nearest":
         info = np.iinfo(x.dtype)
         y = xp.clip(xp.rint(y), info.min, info.max)
     return y.astype(x.dtype, copy=False)
