@@ -5,6 +5,8 @@ Values may be shared between nodes, so every kernel that changes a sequence retu
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from serving.kernels.registry import kernel
@@ -74,7 +76,7 @@ def SplitToSequence(ctx, input, split=None, *, axis=0, keepdims=1):
     else:
         if sum(split) != size or any(s < 0 for s in split):
             raise ValueError(f"SplitToSequence: split {split} must be non-negative and sum to the axis length {size}")
-        bounds = list(np.cumsum(split[:-1]))
+        bounds = list(itertools.accumulate(split[:-1]))
     return xp.split(input, bounds, axis=axis)
 
 
