@@ -91,7 +91,7 @@ def _outputs(ctx, *values):
 class _Layout:
     """Shapes, direction handling and the sequence_lens gather shared by the three layers."""
 
-    def __init__(self, xp, op, X, W, sequence_lens, direction, layout):
+    def __init__(self, xp, op, X, W, R, sequence_lens, direction, layout, hidden_size):
         if direction not in _DIRECTIONS:
             raise ValueError(f"{op}: direction {direction!r}, expected forward, reverse or bidirectional")
         self.xp = xp
@@ -102,6 +102,9 @@ class _Layout:
         if W.shape[0] != len(self.reverse):
             raise ValueError(f"{op}: W has {W.shape[0]} directions, direction={direction!r} "
                              f"expects {len(self.reverse)}")
+        if hidden_size is not None and hidden_size != R.shape[-1]:
+            raise ValueError(f"{op}: hidden_size={hidden_size} but R has shape {R.shape}, whose last axis is the "
+                             "hidden size")
         self.X = xp.swapaxes(X, 0, 1) if layout else X  # (seq, batch, input)
         self.T, self.B = self.X.shape[:2]
         self.mask = None
@@ -109,6 +112,9 @@ class _Layout:
         if sequence_lens is not None:
             lens = xp.asarray(sequence_lens).astype(np.int64)
             steps = xp.arange(self.T)[:, None]
+            if lens.shape != (self.B,) or bool(((lens < 0) | (lens > self.T)).any()):
+                raise ValueError(f"{op}: sequence_lens must hold one length in 0..{self.T} per batch entry "
+                                 f"({self.B}), got {lens.tolist()}")
             if not bool((lens == self.T).all()):
                 self.mask = (steps < lens[None, :])[:, :, None]  # (seq, batch, 1)
                 # Reversed valid prefix for each batch entry; padded steps stay in place.
@@ -186,7 +192,7 @@ def RNN(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_
         activations=("Tanh", "Tanh"), clip=None, direction="forward", hidden_size=None, layout=0, output_sequence=0):
     xp = ctx.xp
     dtype = _compute_dtype(X)
-    lay = _Layout(xp, "RNN", X, W, sequence_lens, direction, layout)
+    lay = _Layout(xp, "RNN", X, W, R, sequence_lens, direction, layout, hidden_size)
     H = R.shape[-1]
     (f,) = _activations(xp, "RNN", activations, activation_alpha, activation_beta, ["Tanh"], W.shape[0], dtype)
     bias = None if B is None else (B[:, :H] + B[:, H:]).astype(dtype, copy=False)
@@ -208,7 +214,7 @@ def GRU(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_
         output_sequence=0):
     xp = ctx.xp
     dtype = _compute_dtype(X)
-    lay = _Layout(xp, "GRU", X, W, sequence_lens, direction, layout)
+    lay = _Layout(xp, "GRU", X, W, R, sequence_lens, direction, layout, hidden_size)
     H = R.shape[-1]
     f, g = _activations(xp, "GRU", activations, activation_alpha, activation_beta, ["Sigmoid", "Tanh"],
                         W.shape[0], dtype)
@@ -252,7 +258,7 @@ def LSTM(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=Non
          hidden_size=None, input_forget=0, layout=0, output_sequence=0):
     xp = ctx.xp
     dtype = _compute_dtype(X)
-    lay = _Layout(xp, "LSTM", X, W, sequence_lens, direction, layout)
+    lay = _Layout(xp, "LSTM", X, W, R, sequence_lens, direction, layout, hidden_size)
     H = R.shape[-1]
     f, g, h_act = _activations(xp, "LSTM", activations, activation_alpha, activation_beta,
                                ["Sigmoid", "Tanh", "Tanh"], W.shape[0], dtype)

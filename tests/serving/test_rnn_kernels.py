@@ -138,3 +138,9 @@ def test_unknown_activation_is_reported():
     feeds = _inputs("RNN", 1, np.random.default_rng(5))
     with pytest.raises(Exception, match="unknown activation 'Swish'"):
         InferenceSession(_model("RNN", feeds, activations=["Swish"]).SerializeToString()).run(None, feeds)
+
+
+def test_sequence_lens_longer_than_the_sequence_is_reported():
+    feeds = _inputs("LSTM", 1, np.random.default_rng(6), seq_lens=[5, 9, 1])
+    with pytest.raises(Exception, match="sequence_lens must hold one length in 0..5"):
+        InferenceSession(_model("LSTM", feeds).SerializeToString()).run(None, feeds)
