@@ -88,3 +88,39 @@ def lstm_classifier(lib, input_size: int = 28, hidden_size: int = 128, num_class
             return self.fc(out[:, -1, :])
 
     return LSTMClassifier()
+
+
+def rnn_classifier(lib, input_size: int = 28, hidden_size: int = 128, num_classes: int = 10):
+    """A 2-layer Elman RNN over a sequence (rows of an image), its last step into a Linear."""
+    nn = lib.nn
+
+    class RNNClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(input_size, hidden_size, num_layers=2, batch_first=True)
+            self.fc = nn.Linear(hidden_size, num_classes)
+
+        def forward(self, x):
+            out, _ = self.rnn(x)
+            return self.fc(out[:, -1, :])
+
+    return RNNClassifier()
+
+
+def transformer_classifier(lib, d_model: int = 64, nhead: int = 4, num_layers: int = 2, dim_feedforward: int = 128,
+                           num_classes: int = 10):
+    """A small Transformer encoder over (batch, seq, d_model) features, mean-pooled over the sequence into a Linear."""
+    nn = lib.nn
+
+    class TransformerClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, batch_first=True)
+            # nested tensors only pay off with padding masks, and PyTorch warns that it cannot use them here
+            self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+            self.fc = nn.Linear(d_model, num_classes)
+
+        def forward(self, x):
+            return self.fc(self.encoder(x).mean(dim=1))
+
+    return TransformerClassifier()
