@@ -127,3 +127,18 @@ def test_scan8_batch_axis_and_uneven_sequence_lens():
     model = _scan_graph(_scan_model(8, directions=[0, 1]), {k: v.shape for k, v in feeds.items()}, 8, (2, 3, 3))
     final, prods, runnings = _run_both(model, feeds)
     assert not prods[1, 2:].any()
+
+
+@pytest.mark.cuda
+def test_loop_and_scan_on_cuda_match_cpu():
+    feeds = _loop_feeds(True, True, m=4)
+    model = _loop_model(True, True).SerializeToString()
+    for a, b in zip(InferenceSession(model, device="cuda").run(None, feeds), InferenceSession(model).run(None, feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    rng = np.random.default_rng(2)
+    feeds = {"state": np.zeros(3, np.float32), "a": rng.standard_normal((3, 4)).astype(np.float32),
+             "b": rng.standard_normal((4, 3)).astype(np.float32)}
+    node = _scan_model(16, scan_input_axes=[1, 0], scan_output_directions=[1, 0])
+    model = _scan_graph(node, {k: v.shape for k, v in feeds.items()}, 16, (1, 2, 2)).SerializeToString()
+    for a, b in zip(InferenceSession(model, device="cuda").run(None, feeds), InferenceSession(model).run(None, feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -144,3 +144,14 @@ def test_sequence_lens_longer_than_the_sequence_is_reported():
     feeds = _inputs("LSTM", 1, np.random.default_rng(6), seq_lens=[5, 9, 1])
     with pytest.raises(Exception, match="sequence_lens must hold one length in 0..5"):
         InferenceSession(_model("LSTM", feeds).SerializeToString()).run(None, feeds)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize(("op", "attrs"), [("GRU", {"linear_before_reset": 1}), ("LSTM", {"clip": 0.8})])
+def test_cuda_matches_cpu(op, attrs):
+    feeds = _inputs(op, 2, np.random.default_rng(7), seq_lens=[5, 2, 4], peepholes=True)
+    model = _model(op, feeds, direction="bidirectional", **attrs).SerializeToString()
+    cpu = InferenceSession(model).run(None, feeds)
+    cuda = InferenceSession(model, device="cuda").run(None, feeds)
+    for a, b in zip(cuda, cpu):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
