@@ -49,6 +49,8 @@ def _source_coords(mode: str, n_out: int, n_in: int, scale: float, roi: tuple[fl
 
 
 def _nearest_index(x, n_in: int, nearest_mode: str, downsampling: bool):
+    # float32 scales and the transform leave noise (0.50000002): it must not decide which pixel is nearest
+    x = np.round(x, 6)
     if nearest_mode == "round_prefer_floor":
         idx = np.ceil(x - 0.5)
     elif nearest_mode == "round_prefer_ceil":
@@ -279,9 +281,10 @@ def _grid_taps(xp, x, size: int, mode: str, padding: str, align_corners: bool):
     low, high = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
     if mode == "nearest":
         x = xp.rint(x)
-    if padding == "border":
+    # nearest and linear first bring the coordinate inside; cubic, as in PyTorch, pads each of its taps instead
+    if padding == "border" and mode != "cubic":
         x = xp.clip(x, 0, size - 1)
-    elif padding == "reflection":
+    elif padding == "reflection" and mode != "cubic":
         x = _reflect(xp, x, low, high)
     if mode == "nearest":
         index = xp.trunc(x)[..., None]

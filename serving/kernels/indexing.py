@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from serving.kernels.registry import kernel
-from serving.kernels.tensor import ints, normalize_axis
+from serving.kernels.tensor import host, ints, normalize_axis
 
 
 def _wrap(xp, indices, dim: int, op: str):
@@ -77,7 +77,15 @@ def _scatter(xp, out, index, updates, reduction: str, op: str):
     combine = {"add": xp.add, "mul": xp.multiply, "max": xp.maximum, "min": xp.minimum}.get(reduction)
     if combine is None:
         raise ValueError(f"{op}: unknown reduction {reduction!r}, expected none, add, mul, max or min")
-    combine.at(out, index, updates)  # unbuffered: repeated indices each take part
+    try:
+        combine.at(out, index, updates)  # unbuffered: repeated indices each take part
+    except (AttributeError, NotImplementedError, TypeError):
+        if xp is np:
+            raise
+        # CuPy has ufunc.at for only some ufuncs (add, maximum, minimum): do the rest on the host
+        target = host(out)
+        getattr(np, combine.__name__).at(target, tuple(host(i) for i in index), host(updates))
+        return xp.asarray(target)
     return out
 
 
@@ -102,8 +110,7 @@ def ScatterND(ctx, data, indices, updates, *, reduction="none"):
     expected = indices.shape[:-1] + data.shape[k:]
     if updates.shape != expected:
         raise ValueError(f"ScatterND: updates have shape {updates.shape}, expected {expected}")
-    out = flat.copy()
-    _scatter(ctx.xp, out, index, updates.reshape((1, -1) + data.shape[k:]), reduction, "ScatterND")
+    out = _scatter(ctx.xp, flat.copy(), index, updates.reshape((1, -1) + data.shape[k:]), reduction, "ScatterND")
     return out.reshape(data.shape)
 
 
