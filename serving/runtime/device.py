@@ -42,8 +42,9 @@ class Device:
         return self.xp.cuda.Device(self.index) if self.type == "cuda" else contextlib.nullcontext()
 
     def put(self, array):
-        """``array`` on this device. Strings and other object arrays stay on the host."""
-        if self.type == "cpu" or not isinstance(array, np.ndarray) or array.dtype == object:
+        """``array`` on this device. Strings, and the ml_dtypes types CuPy cannot hold (bfloat16, float8,
+        int4, ...; NumPy kind "V"), stay on the host, where their kernels compute."""
+        if self.type == "cpu" or not isinstance(array, np.ndarray) or array.dtype.kind in "OV":
             return array
         with self.scope():
             return self.xp.asarray(array)
