@@ -168,12 +168,6 @@ def CumProd(ctx, x, axis, *, exclusive=0, reverse=0):
     return _cumulative(ctx.xp, ctx.xp.cumprod, 1, x, axis, exclusive, reverse)
 
 
-def _argsort_stable(xp, x, axis):
-    if xp is np:
-        return np.argsort(x, axis=axis, kind="stable")
-    return xp.argsort(x, axis=axis)  # CuPy's sort is a stable radix sort
-
-
 @kernel("TopK")
 def TopK(ctx, x, k_input=None, *, axis=-1, k=None, largest=1, sorted=1):  # noqa: A002
     xp = ctx.xp
@@ -188,10 +182,10 @@ def TopK(ctx, x, k_input=None, *, axis=-1, k=None, largest=1, sorted=1):  # noqa
     if largest:
         # Ascending over the reversed axis puts equal values' higher reversed index first;
         # reading that backwards gives descending values with the original lower index first.
-        order = _argsort_stable(xp, xp.flip(x, axis=axis), axis)
+        order = xp.argsort(xp.flip(x, axis=axis), axis=axis, kind="stable")
         order = n - 1 - xp.flip(order, axis=axis)
     else:
-        order = _argsort_stable(xp, x, axis)
+        order = xp.argsort(x, axis=axis, kind="stable")
     indices = xp.take(order, xp.arange(k), axis=axis)
     values = xp.take_along_axis(x, indices, axis=axis)
     return values, indices.astype(np.int64, copy=False)
