@@ -9,7 +9,7 @@ import numpy as np
 
 import trainer  # trainer.ops and trainer.creation are looked up at call time: they load after this module
 from trainer import dtypes
-from trainer.autograd import grad_mode
+from trainer.autograd import grad_mode, observe
 from trainer.backend import as_device, device_of, to_device, xp_of
 from trainer.tensor_methods import TensorMethods
 
@@ -73,11 +73,15 @@ class Tensor(TensorMethods):
     # ----------------------------------------------------------------- attributes
     @property
     def shape(self) -> Size:
+        if observe.size_observers:
+            return Size(observe.read_sizes(self, self._data.shape))
         return Size(self._data.shape)
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return Size(self._data.shape)
+            return self.shape
+        if observe.size_observers:
+            return self.shape[_dim(dim, self._data.ndim)]
         return self._data.shape[_dim(dim, self._data.ndim)]
 
     @property

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import trainer
-from trainer.autograd import observe_ops
+from trainer.autograd import observe_ops, observe_sizes
 
 
 def leaf(values=(1.0, 2.0, 3.0)):
@@ -380,3 +380,26 @@ def test_observers_nest_and_see_multi_output_ops_and_no_grad():
     assert inner[0].outputs == parts and inner[0].attrs == {"sizes": (3, 3), "axis": 0}
     assert [e.op for e in outer] == ["Split", "MaxDim"]
     assert len(outer[1].outputs) == 2
+
+
+def test_size_observer_sees_shape_reads_and_shape_ops_keep_its_ints():
+    class Tagged(int):
+        pass
+
+    x = trainer.ones(2, 3)
+    seen, events = [], []
+
+    def tag(tensor, sizes):
+        seen.append(tensor)
+        return tuple(Tagged(s) for s in sizes)
+
+    with observe_sizes(tag), observe_ops(events.append):
+        batch = x.shape[0]
+        features = x.size(1)
+        y = x.reshape(batch, -1, 1)
+        z = y.expand(batch, -1, x.size(1))
+    assert seen == [x, x, x] and type(batch) is Tagged and type(features) is Tagged
+    assert type(trainer.ones(2).shape[0]) is int  # outside the block: plain ints
+    reshape, expand = events
+    assert reshape.attrs["shape"] == (2, -1, 1) and type(reshape.attrs["shape"][0]) is Tagged  # as written
+    assert [type(s) for s in expand.attrs["shape"]] == [Tagged, int, Tagged] and z.shape == (2, 3, 3)

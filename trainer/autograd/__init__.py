@@ -1,8 +1,8 @@
-"""Define-by-run autograd: ``Function`` nodes, one reverse pass, grad-mode switches, op observers."""
+"""Define-by-run autograd: ``Function`` nodes, one reverse pass, grad-mode switches, op and size observers."""
 
 from trainer.autograd.function import Function
 from trainer.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from trainer.autograd.observe import OpEvent, observe_ops
+from trainer.autograd.observe import OpEvent, observe_ops, observe_sizes
 
 
 def Variable(tensor, requires_grad: bool = False):  # noqa: N802 - PyTorch's legacy public name
@@ -13,4 +13,4 @@ def Variable(tensor, requires_grad: bool = False):  # noqa: N802 - PyTorch's leg
 
 
 __all__ = ["Function", "OpEvent", "Variable", "enable_grad", "is_grad_enabled", "no_grad", "observe_ops",
-           "set_grad_enabled"]
+           "observe_sizes", "set_grad_enabled"]

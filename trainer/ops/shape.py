@@ -111,6 +111,11 @@ def _share_version(out, a):
     return out
 
 
+def _size(s) -> int:
+    """``s`` as an int; an int stays the object it is, so that a size a size observer tagged keeps its tag."""
+    return s if isinstance(s, int) else int(s)
+
+
 def _infer_shape(shape, numel: int) -> tuple:
     """Resolve one ``-1`` and check the element count, with PyTorch's message."""
     shape = tuple(int(s) for s in shape)
@@ -138,10 +143,12 @@ def _shape_args(shape):
 
 
 def reshape(a, *shape):
-    shape = _infer_shape(_shape_args(shape), a._data.size)
-    if shape == a._data.shape:
+    """The op records the shape as the caller wrote it (``-1`` included), so an observer sees which size was
+    inferred and which sizes were read from tensors."""
+    requested = tuple(_size(s) for s in _shape_args(shape))
+    if _infer_shape(requested, a._data.size) == a._data.shape:
         return a
-    return _share_version(Reshape.apply(a, shape=shape), a)
+    return _share_version(Reshape.apply(a, shape=requested), a)
 
 
 view = reshape
@@ -223,7 +230,7 @@ def expand(a, *sizes):
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({own}) at "
                                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                                f"{list(shape)}")
-        target.append(int(s))
+        target.append(_size(s))
     target = tuple(target)
     if target == shape:
         return a
