@@ -24,7 +24,7 @@ class NodeArg(NamedTuple):
 
     name: str
     type: str  # e.g. "tensor(float)", "seq(tensor(int64))"
-    shape: list[int | str | None] | None  # ints for fixed dims, names for symbolic ones, None if unknown
+    shape: list[int | str | None]  # ints for fixed dims, names for symbolic ones, None for unknown dims
 
 
 class ModelMetadata(NamedTuple):
@@ -145,7 +145,9 @@ def _device_for(providers) -> str:
 
 
 def _node_arg(value_info: onnx.ValueInfoProto) -> NodeArg:
-    return NodeArg(value_info.name, types.type_string(value_info.type), types.dims(value_info.type))
+    shape = types.dims(value_info.type)
+    # ONNX Runtime shows an unknown rank as [], like a scalar's shape.
+    return NodeArg(value_info.name, types.type_string(value_info.type), [] if shape is None else shape)
 
 
 def _check_operators(proto: onnx.ModelProto) -> None:

@@ -111,10 +111,19 @@ def check_and_infer(proto: onnx.ModelProto) -> onnx.ModelProto:
     """onnx's checker, then shape inference (types the planner and ``get_outputs`` use)."""
     small = proto.ByteSize() < _PROTOBUF_LIMIT
     if small:
+        # The checker insists that graph inputs and outputs state a shape; ONNX Runtime runs models
+        # that leave it out (unknown rank), and so do we: check with a placeholder, then take it away.
+        unshaped = [v.type.tensor_type for v in (*proto.graph.input, *proto.graph.output)
+                    if v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape")]
+        for tensor_type in unshaped:
+            tensor_type.shape.SetInParent()
         try:
             onnx.checker.check_model(proto)
         except Exception as exc:  # ValidationError, and C++ errors surfaced as other types
             raise InvalidModelError(f"the model is not valid ONNX: {exc}") from exc
+        finally:
+            for tensor_type in unshaped:
+                tensor_type.ClearField("shape")
     if not small:
         return proto
     try:

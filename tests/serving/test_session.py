@@ -249,3 +249,17 @@ def test_randomly_damaged_models_load_or_raise_the_runtimes_error():
         except SessionError:
             pass
     assert loaded and refused
+
+
+def test_outputs_without_a_declared_shape_run_as_in_onnxruntime():
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.array([[-1.0, 2.0]], np.float32)
+    session = InferenceSession(model)
+    np.testing.assert_array_equal(session.run(None, {"x": x})[0], ort.InferenceSession(
+        model.SerializeToString()).run(None, {"x": x})[0])
+    assert session.get_inputs()[0].shape == ort.InferenceSession(model.SerializeToString()).get_inputs()[0].shape
