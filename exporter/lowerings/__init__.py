@@ -1,0 +1,42 @@
+"""The lowering table: trainer op name (its ``Function`` class) -> a small function that emits its ONNX nodes.
+
+A lowering is ``fn(g, *inputs, **attrs)`` (see ``exporter.emitter``) and returns the output value
+name(s), one per output of the trainer op. Lowerings read ``g.opset`` to pick the nodes each opset has.
+"""
+
+from collections.abc import Callable
+
+LOWERINGS: dict[str, Callable] = {}
+
+
+def lowering(*ops: str):
+    """Register the decorated function as the lowering of each trainer op in ``ops``."""
+
+    def register(fn: Callable) -> Callable:
+        for op in ops:
+            if op in LOWERINGS:
+                raise ValueError(f"two lowerings registered for trainer op {op}")
+            LOWERINGS[op] = fn
+        return fn
+
+    return register
+
+
+from exporter.lowerings import (  # the families register themselves on import
+    activation,
+    arithmetic,
+    compare,
+    conv,
+    embedding,
+    indexing,
+    join,
+    linalg,
+    normalization,
+    pool,
+    reduce,
+    rnn,
+    shape,
+    tensor_ops,
+    unary,
+    upsample,
+)

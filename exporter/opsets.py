@@ -1,0 +1,58 @@
+"""Which opsets an export may target: 13 up to the newest that both onnx and ONNX Runtime (if installed) know."""
+
+from __future__ import annotations
+
+import functools
+
+import onnx
+from onnx import helper
+
+from exporter.errors import OpsetError
+
+MIN_OPSET = 13
+
+
+@functools.cache
+def newest_opset() -> int:
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        import onnxruntime
+    except ImportError:
+        return newest
+    for opset in range(newest, MIN_OPSET - 1, -1):
+        if _runtime_accepts(onnxruntime, opset):
+            return opset
+    return MIN_OPSET
+
+
+def _runtime_accepts(onnxruntime, opset: int) -> bool:
+    """Whether ONNX Runtime loads a one-node model stamped with ``opset`` (it refuses opsets it does not know)."""
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", [x], [y])
+    model = make_model(graph, opset)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception:  # ORT raises its own exception types; any refusal means: not this opset
+        return False
+    return True
+
+
+def make_model(graph, opset: int, **kwargs) -> onnx.ModelProto:
+    imports = [helper.make_opsetid("", opset)]
+    return helper.make_model(graph, opset_imports=imports, ir_version=helper.find_min_ir_version_for(imports),
+                             **kwargs)
+
+
+def resolve_opset(opset_version: int | None) -> int:
+    newest = newest_opset()
+    if opset_version is None:
+        return newest
+    if not isinstance(opset_version, int) or isinstance(opset_version, bool):
+        raise OpsetError(f"opset_version must be an int, got {opset_version!r}")
+    if not MIN_OPSET <= opset_version <= newest:
+        raise OpsetError(f"opset_version={opset_version} is outside the supported range {MIN_OPSET}..{newest} "
+                         f"(the newest opset that the installed onnx {onnx.__version__} and ONNX Runtime both support)")
+    return opset_version
