@@ -57,10 +57,6 @@ class SymInt(int):
         return self._combine(other, "Div", operator.floordiv, reflected=True)
 
 
-def is_symbolic(value) -> bool:
-    return isinstance(value, SymInt)
-
-
 def contains_symbolic(value) -> bool:
     """Whether a (nested) attribute value holds a ``SymInt`` (slices, tuples and lists are searched)."""
     if isinstance(value, SymInt):

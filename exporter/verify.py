@@ -69,7 +69,7 @@ def verify(model, args, onnx_path, *, atol: float = DEFAULT_ATOL, raise_on_misma
         except Exception as exc:  # the report names whatever the runtime raised
             report[runtime] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
-        report[runtime] = {name: _max_diff(e, g) for name, e, g in zip(names, expected, got)}
+        report[runtime] = {name: max_abs_diff(e, g) for name, e, g in zip(names, expected, got)}
     if raise_on_mismatch:
         problems = [f"{runtime}: {diffs}" for runtime, diffs in report.items()
                     if "error" in diffs or any(d > atol for d in diffs.values())]
@@ -79,9 +79,16 @@ def verify(model, args, onnx_path, *, atol: float = DEFAULT_ATOL, raise_on_misma
     return report
 
 
-def _max_diff(expected: np.ndarray, got: np.ndarray) -> float:
+def max_abs_diff(expected: np.ndarray, got: np.ndarray) -> float:
+    """The largest elementwise difference; equal values (infinities, NaN against NaN) differ by 0, a NaN against
+    a number by infinity, and a shape mismatch is infinitely far."""
     if expected.shape != got.shape:
         return float("inf")
     if expected.size == 0:
         return 0.0
-    return float(np.max(np.abs(expected.astype(np.float64) - got.astype(np.float64))))
+    e, g = np.atleast_1d(expected.astype(np.float64)), np.atleast_1d(got.astype(np.float64))
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(e - g)
+    diff[(e == g) | (np.isnan(e) & np.isnan(g))] = 0.0
+    diff[np.isnan(diff)] = np.inf
+    return float(diff.max())

@@ -158,3 +158,20 @@ def test_verify_reports_the_max_difference_per_output_and_runtime(tmp_path):
     for diffs in report.values():
         assert set(diffs) == {"output"} and diffs["output"] <= 1e-4
     export(model, x, tmp_path / "again.onnx", verify=True)
+
+
+def test_arithmetic_on_read_sizes_is_recomputed(runtime, roundtrip):
+    class Merge(nn.Module):
+        def forward(self, x):
+            batch, steps = x.shape[0], x.size(1)
+            return x.reshape(batch * steps, -1)[: steps + batch - 1].reshape(-1, x.shape[-1] // 2, 2)
+
+    proto, _ = roundtrip(Merge(), trainer.randn(2, 3, 4), runtime, dynamic=[0, 1], variants=({0: 1, 1: 5},
+                                                                                            {0: 4, 1: 2}))
+    assert {"Mul", "Add", "Sub"} <= {n.op_type for n in proto.graph.node}
+
+
+def test_without_constant_folding_the_graph_still_runs(runtime, roundtrip):
+    proto, _ = roundtrip(zoo.LSTMClassifier(8, 16), trainer.randn(2, 5, 8), runtime, dynamic=[0, 1],
+                         variants=({0: 1, 1: 3},), do_constant_folding=False)
+    assert {"Split", "Shape"} & {n.op_type for n in proto.graph.node}
