@@ -1,0 +1,71 @@
+"""`sardonyx-serve`: serve a model repository over gRPC until SIGINT/SIGTERM, then exit 0."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from serving.server.repository import CONTROL_MODES
+from serving.server.server import InferenceServer, ServerOptions
+
+log = logging.getLogger("sardonyx.serve")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sardonyx-serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--model-repository", default="models", help="Triton-style model repository (default: models)")
+    parser.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001; 0 picks a free port)")
+    parser.add_argument("--grpc-address", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--metrics-port", type=int, default=8002,
+                        help="Prometheus /metrics port (default 8002; 0 picks a free port, -1 disables it)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--model-control-mode", choices=CONTROL_MODES, default="none",
+                        help="none: load every model at start; explicit: load/unload RPCs and --load-model; "
+                             "poll: also follow changes in the repository")
+    parser.add_argument("--load-model", action="append", default=[], metavar="NAME",
+                        help="with --model-control-mode explicit: a model to load at start (repeatable; * for all)")
+    parser.add_argument("--repository-poll-secs", type=float, default=15.0,
+                        help="with --model-control-mode poll: seconds between repository scans (default 15)")
+    parser.add_argument("--default-max-batch-size", type=int, default=4,
+                        help="max_batch_size given to batchable models whose config does not set it (default 4)")
+    parser.add_argument("--grpc-max-message-bytes", type=int, default=2**31 - 1,
+                        help="largest request or response message (default 2^31-1, as Triton)")
+    parser.add_argument("--shutdown-timeout", type=float, default=30.0,
+                        help="seconds in-flight requests get to finish after SIGINT/SIGTERM (default 30)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        type=str.upper, help="(default INFO)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = ServerOptions(
+        model_repository=args.model_repository, grpc_port=args.grpc_port, grpc_address=args.grpc_address,
+        metrics_port=None if args.metrics_port < 0 else args.metrics_port, device=args.device,
+        model_control_mode=args.model_control_mode, load_models=args.load_model,
+        repository_poll_secs=args.repository_poll_secs, default_max_batch_size=args.default_max_batch_size,
+        max_message_bytes=args.grpc_max_message_bytes, shutdown_timeout=args.shutdown_timeout)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: stop.set())
+    try:
+        server = InferenceServer(options)
+        server.start()
+    except (OSError, ValueError, RuntimeError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    # Tests and scripts read this line to learn the ports when they asked for free ones.
+    print(f"sardonyx-serve ready: grpc {server.grpc_port} metrics {server.metrics_port}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    log.info("signal received: finishing in-flight requests (at most %.0f s)", args.shutdown_timeout)
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

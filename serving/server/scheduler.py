@@ -1,0 +1,212 @@
+"""Running requests on a model's instances: directly, or through Triton's dynamic batcher.
+
+A `Job` is one decoded request. `DirectScheduler` runs it on the calling thread as soon as an
+instance is free. `DynamicBatcher` queues jobs, and an idle instance gathers the queued ones that
+fit together (same input shapes past the batch dimension) into one batch, runs the model once and
+hands each job its slice of the outputs.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from serving.errors import InvalidArgumentError
+from serving.server.errors import InternalError, InvalidRequestError, ServerError, UnavailableError
+from serving.server.stats import ModelStats
+
+
+@dataclass
+class Job:
+    inputs: dict[str, np.ndarray]  # model input name -> array, as the model takes it
+    outputs: list[str]  # model outputs to return, in response order
+    batch: int  # batch elements (1 for a model that does not batch)
+    enqueued_ns: int = field(default_factory=time.perf_counter_ns)
+    future: Future = field(default_factory=Future)
+    started_ns: int = 0
+    infer_ns: int = 0
+    results: dict[str, np.ndarray] | None = None
+
+    def batch_key(self) -> tuple:
+        """Jobs with equal keys can be concatenated along the batch dimension."""
+        return tuple((name, a.dtype.str, a.shape[1:]) for name, a in sorted(self.inputs.items()))
+
+
+class Instance:
+    """One copy of the model (an InferenceSession); runs one batch at a time."""
+
+    def __init__(self, name: str, session):
+        self.name = name
+        self.session = session
+
+    def run(self, model: str, outputs: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            values = self.session.run(outputs, feeds)
+        except InvalidArgumentError as exc:
+            raise InvalidRequestError(f"inference failed for model '{model}': {exc}") from exc
+        except Exception as exc:  # a kernel failure: the request fails, the server keeps serving
+            raise InternalError(f"inference failed for model '{model}': {type(exc).__name__}: {exc}") from exc
+        return dict(zip(outputs, values))
+
+
+class DirectScheduler:
+    """No batching across requests: each job runs as sent, on the first free instance."""
+
+    def __init__(self, model: str, instances: list[Instance], stats: ModelStats):
+        self._model = model
+        self._free: queue.SimpleQueue[Instance] = queue.SimpleQueue()
+        for instance in instances:
+            self._free.put(instance)
+        self._stats = stats
+
+    def infer(self, job: Job) -> dict[str, np.ndarray]:
+        instance = self._free.get()
+        job.started_ns = time.perf_counter_ns()
+        try:
+            results = instance.run(self._model, job.outputs, job.inputs)
+        finally:
+            self._free.put(instance)
+        job.infer_ns = time.perf_counter_ns() - job.started_ns
+        self._stats.execution_done(job.batch, 0, job.infer_ns, 0)
+        return results
+
+    def close(self, timeout: float) -> None:
+        """Jobs run on their callers' threads, so there is nothing of ours to wait for."""
+
+
+class DynamicBatcher:
+    """Triton's dynamic batcher for one model version (see module docstring)."""
+
+    def __init__(self, model: str, instances: list[Instance], stats: ModelStats, max_batch_size: int,
+                 max_queue_delay_us: int = 0, preferred_batch_sizes=(), max_queue_size: int = 0):
+        self._model = model
+        self._stats = stats
+        self._max_batch = max_batch_size
+        self._delay_ns = max_queue_delay_us * 1000
+        self._preferred = sorted(set(preferred_batch_sizes))
+        self._max_queue = max_queue_size
+        self._pending: collections.deque[Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._gather = threading.Lock()  # one idle instance at a time forms the next batch
+        self._closing = False
+        self._workers = [threading.Thread(target=self._work, args=(inst,), name=f"batcher-{inst.name}", daemon=True)
+                         for inst in instances]
+        for worker in self._workers:
+            worker.start()
+
+    def infer(self, job: Job) -> dict[str, np.ndarray]:
+        with self._cond:
+            if self._closing:
+                raise UnavailableError(f"model '{self._model}' is being unloaded")
+            if self._max_queue and len(self._pending) >= self._max_queue:
+                raise UnavailableError(f"Exceeds maximum queue size: model '{self._model}' already queues "
+                                  f"{self._max_queue} requests (dynamic_batching.default_queue_policy.max_queue_size)")
+            self._pending.append(job)
+            self._cond.notify_all()
+        return job.future.result()
+
+    def close(self, timeout: float) -> None:
+        """Stop taking jobs, run the queued ones, and wait up to `timeout` seconds for the workers."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def _work(self, instance: Instance) -> None:
+        while True:
+            with self._gather:
+                batch = self._next_batch()
+            if batch is None:
+                return
+            self._run(instance, batch)
+
+    def _next_batch(self) -> list[Job] | None:
+        with self._cond:
+            while not self._pending:
+                if self._closing:
+                    return None
+                self._cond.wait()
+            deadline = self._pending[0].enqueued_ns + self._delay_ns
+            while True:
+                size = self._fitting_size()
+                now = time.perf_counter_ns()
+                if size >= self._full_size() or now >= deadline or self._closing:
+                    return self._take(size, expired=now >= deadline or self._closing)
+                self._cond.wait((deadline - now) / 1e9)
+
+    def _full_size(self) -> int:
+        """The size that ends gathering at once: the largest preferred size, else max_batch_size."""
+        return self._preferred[-1] if self._preferred else self._max_batch
+
+    def _fitting_size(self) -> int:
+        """Batch elements of the queued jobs that fit with the oldest one, up to max_batch_size."""
+        key, size = self._pending[0].batch_key(), 0
+        for job in self._pending:
+            if job.batch_key() == key and size + job.batch <= self._max_batch:
+                size += job.batch
+        return size
+
+    def _take(self, size: int, expired: bool) -> list[Job]:
+        # When the delay ran out, prefer the largest preferred size the queue can fill over `size`.
+        limit = size
+        if expired and self._preferred:
+            limit = max([p for p in self._preferred if p <= size], default=size)
+        key, taken, total = self._pending[0].batch_key(), [], 0
+        for job in list(self._pending):
+            if job.batch_key() == key and total + job.batch <= limit:
+                taken.append(job)
+                total += job.batch
+                self._pending.remove(job)
+        if not taken:  # a first job bigger than the preferred limit still has to run
+            taken.append(self._pending.popleft())
+        return taken
+
+    def _run(self, instance: Instance, jobs: list[Job]) -> None:
+        start = time.perf_counter_ns()
+        for job in jobs:
+            job.started_ns = start
+        try:
+            results = self._execute(instance, jobs)
+        except ServerError as exc:
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        except Exception as exc:  # never let a worker thread die: the model would stop serving
+            for job in jobs:
+                job.future.set_exception(InternalError(f"batch failed for model '{self._model}': {exc}"))
+            return
+        for job, result in zip(jobs, results):
+            job.future.set_result(result)
+
+    def _execute(self, instance: Instance, jobs: list[Job]) -> list[dict[str, np.ndarray]]:
+        t0 = time.perf_counter_ns()
+        names = list(dict.fromkeys(name for job in jobs for name in job.outputs))
+        if len(jobs) == 1:
+            feeds = jobs[0].inputs
+        else:
+            feeds = {name: np.concatenate([job.inputs[name] for job in jobs]) for name in jobs[0].inputs}
+        t1 = time.perf_counter_ns()
+        outputs = instance.run(self._model, names, feeds)
+        t2 = time.perf_counter_ns()
+        total = sum(job.batch for job in jobs)
+        offsets = np.cumsum([job.batch for job in jobs])[:-1]
+        split = {}
+        for name, value in outputs.items():
+            if value.ndim == 0 or value.shape[0] != total:
+                raise InternalError(f"output '{name}' of model '{self._model}' has shape {list(value.shape)}, whose "
+                               f"first dimension should be the batch size {total}")
+            split[name] = np.split(value, offsets) if len(jobs) > 1 else [value]
+        results = [{name: split[name][i] for name in job.outputs} for i, job in enumerate(jobs)]
+        t3 = time.perf_counter_ns()
+        for job in jobs:
+            job.infer_ns = t2 - t1
+        self._stats.execution_done(total, t1 - t0, t2 - t1, t3 - t2)
+        return results
