@@ -41,7 +41,7 @@ def _grouped(xp, a, b, kv_heads):
 def _softmax(xp, scores):
     """Softmax over the last axis; a row that is entirely -inf becomes all zeros instead of NaN."""
     peak = xp.max(scores, axis=-1, keepdims=True)
-    peak = xp.where(xp.isneginf(peak), 0, peak)
+    peak = xp.where(peak == -np.inf, 0, peak)
     e = xp.exp(scores - peak)
     total = xp.sum(e, axis=-1, keepdims=True)
     e /= xp.where(total == 0, 1, total)
@@ -156,7 +156,7 @@ def Attention(
     probs = _softmax(xp, scores.astype(soft_dtype, copy=False))
     if bias is not None:
         # A query with no attendable key outputs zeros, decided on the mask so NaN logits cannot leak through.
-        blocked = xp.isneginf(xp.max(bias, axis=-1, keepdims=True))
+        blocked = xp.max(bias, axis=-1, keepdims=True) == -np.inf
         probs = xp.where(blocked, probs.dtype.type(0), probs)
     if qk_matmul_output_mode == 3:
         qk_out = probs

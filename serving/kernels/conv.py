@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
+
 from serving.kernels.registry import kernel
 
 
@@ -83,33 +85,118 @@ def _grouped_matmul(xp, cols, w, group):
     return y.reshape(n, m, length)
 
 
-def _depthwise(xp, x, w, out_shape, strides, dilations):
+def _phase_split(xp, x, pads, value, lengths, strides):
+    """The padded input split by stride phase: ``(*strides, N, C, *lengths)`` with
+    ``phases[p][..., j, ...] = padded[..., p + stride * j, ...]``, built in one allocation."""
+    nd = len(strides)
+    phases = xp.full((*strides, *x.shape[:2], *lengths), value, dtype=x.dtype)
+    for phase in itertools.product(*(range(s) for s in strides)):
+        target, source = [slice(None)] * 2, [slice(None)] * 2
+        for p, s, begin, size, count in zip(phase, strides, pads[:nd], x.shape[2:], lengths):
+            first = max(0, -((p - begin) // s))  # first j whose padded position lands inside the input
+            last = min(count, (begin + size - 1 - p) // s + 1)
+            if last <= first:
+                break
+            start = p + s * first - begin
+            target.append(slice(first, last))
+            source.append(slice(start, start + s * (last - first - 1) + 1, s))
+        else:
+            phases[phase][tuple(target)] = x[tuple(source)]
+    return phases
+
+
+class WindowTaps:
+    """The inputs each kernel tap meets, as flat views, for ops that combine taps elementwise.
+
+    ``x`` is padded by ``pads`` with ``value`` and, when a stride is above 1, split into its stride phases,
+    so that every tap reads one contiguous run per ``(n, c)`` plane: ``view(tap)`` is ``(N, C, span)``.
+    A result accumulated over those runs, shaped ``(..., size)`` with ``span <= size``, becomes the
+    ``(..., *out)`` output through ``collect``: the run covers each output row plus the gaps between rows,
+    which ``collect`` drops. Long inner loops are what make NumPy's elementwise loops fast.
+    """
+
+    def __init__(self, xp, x, kernel_shape, out_shape, *, strides, dilations, pads, value=0):
+        self.xp, self.out_shape = xp, tuple(out_shape)
+        offsets = [
+            [o * d for o, d in zip(offset, dilations)] for offset in itertools.product(*map(range, kernel_shape))
+        ]
+        if all(s == 1 for s in strides):
+            padded = pad_spatial(xp, x, pads, value)
+            grid = padded.shape[2:]
+            self._sources = padded.reshape(1, *padded.shape[:2], -1)
+            phase_of = [0] * len(offsets)
+            starts = offsets
+        else:
+            # Long enough along each axis for the last tap's last window.
+            grid = [(k - 1) * d // s + n for k, d, s, n in zip(kernel_shape, dilations, strides, out_shape)]
+            phases = _phase_split(xp, x, pads, value, grid, strides)
+            self._sources = phases.reshape(-1, *x.shape[:2], math.prod(grid))
+            phase_of = [int(np.ravel_multi_index([t % s for t, s in zip(taps, strides)], strides)) for taps in offsets]
+            starts = [[t // s for t, s in zip(taps, strides)] for taps in offsets]
+        self._grid = (self.out_shape[0], *grid[1:])
+        row = [math.prod(grid[i + 1 :]) for i in range(len(grid))]
+        self._taps = [(phase, sum(a * r for a, r in zip(start, row))) for phase, start in zip(phase_of, starts)]
+        self.span = sum((n - 1) * r for n, r in zip(self.out_shape, row)) + 1
+        self.size = math.prod(self._grid)
+
+    def __len__(self):
+        return len(self._taps)
+
+    def view(self, tap):
+        phase, start = self._taps[tap]
+        return self._sources[phase, :, :, start : start + self.span]
+
+    def collect(self, acc):
+        shaped = acc.reshape(*acc.shape[:-1], *self._grid)
+        crop = (Ellipsis, *(slice(0, n) for n in self.out_shape))
+        return self.xp.ascontiguousarray(shaped[crop])
+
+
+def _depthwise(xp, x, w, out_shape, strides, dilations, pads):
     """group == channels: one multiply-add over the whole tensor per kernel tap, no per-channel loop."""
     n, c = x.shape[:2]
     mult = w.shape[0] // c
-    kernel_shape = w.shape[2:]
-    y = xp.zeros((n, c, mult, *out_shape), dtype=xp.result_type(x, w))
     taps = w.reshape(c, mult, -1)
-    tmp = xp.empty_like(y)
-    for index, offset in enumerate(itertools.product(*(range(k) for k in kernel_shape))):
-        window = (slice(None), slice(None)) + tuple(
-            slice(o * d, o * d + (size - 1) * s + 1, s) for o, d, s, size in zip(offset, dilations, strides, out_shape)
+    dtype = xp.result_type(x, w)
+    y = xp.empty((n, c, mult, *out_shape), dtype=dtype)
+    # A few images at a time keep the accumulator in cache across the taps: this is bandwidth-bound.
+    chunk = max(1, (1 << 20) // max(x[0].nbytes, 1))
+    for begin in range(0, n, chunk):
+        windows = WindowTaps(
+            xp, x[begin : begin + chunk], w.shape[2:], out_shape, strides=strides, dilations=dilations, pads=pads
         )
-        tap = taps[:, :, index].reshape(c, mult, *([1] * len(out_shape)))
-        xp.multiply(x[window][:, :, None], tap, out=tmp)
-        y += tmp
+        images = min(chunk, n - begin)
+        acc = xp.zeros((images, c, mult, windows.size), dtype=dtype)
+        scratch = xp.empty((images, c, mult, windows.span), dtype=dtype)
+        for tap in range(len(windows)):
+            xp.multiply(windows.view(tap)[:, :, None], taps[:, :, tap, None], out=scratch)
+            acc[..., : windows.span] += scratch
+        y[begin : begin + chunk] = windows.collect(acc)
     return y.reshape(n, c * mult, *out_shape)
+
+
+def _im2col(xp, x, w, out_shape, strides, dilations, group):
+    """The generic path, on a padded input: every window copied out once, then one (batched, grouped) matmul."""
+    n, c = x.shape[:2]
+    kernel_shape = w.shape[2:]
+    length = math.prod(out_shape)
+    if all(k == 1 for k in kernel_shape) and all(s == 1 for s in strides):
+        cols = x.reshape(n, c, 1, length)
+    else:
+        windows = sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations)
+        cols = windows.reshape(n, c, math.prod(kernel_shape), length)
+    return _grouped_matmul(xp, cols, w, group).reshape(n, w.shape[0], *out_shape)
 
 
 def convolve(xp, x, w, *, strides, pads, dilations, group=1):
     """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, no bias."""
-    if x.dtype.kind == "f" and x.dtype.itemsize < 4:
+    if x.dtype.kind in "fV" and x.dtype.itemsize < 4:
         # Half-precision sums lose too much over C*K terms: accumulate in float32 as other runtimes do.
         wide = convolve(
             xp, x.astype(xp.float32), w.astype(xp.float32), strides=strides, pads=pads, dilations=dilations, group=group
         )
         return wide.astype(x.dtype)
-    n, c = x.shape[:2]
+    c = x.shape[1]
     m, cg = w.shape[:2]
     kernel_shape = tuple(w.shape[2:])
     if x.ndim != w.ndim or c != cg * group or m % group:
@@ -117,17 +204,15 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1):
             f"Conv input {tuple(x.shape)} and weight {tuple(w.shape)} do not fit group={group}: "
             f"expected weight (M, {c // max(group, 1)}, *kernel) with M divisible by {group}"
         )
-    x = pad_spatial(xp, x, pads)
-    out_shape = tuple(output_size(x.shape[2 + i], k, strides[i], dilations[i]) for i, k in enumerate(kernel_shape))
+    nd = len(kernel_shape)
+    out_shape = tuple(
+        output_size(x.shape[2 + i] + pads[i] + pads[i + nd], k, strides[i], dilations[i])
+        for i, k in enumerate(kernel_shape)
+    )
     if group == c and cg == 1 and group > 1:
-        return _depthwise(xp, x, w, out_shape, strides, dilations)
-    length = math.prod(out_shape)
-    if all(k == 1 for k in kernel_shape) and all(s == 1 for s in strides):
-        cols = x.reshape(n, c, 1, length)
-    else:
-        windows = sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations)
-        cols = windows.reshape(n, c, math.prod(kernel_shape), length)
-    return _grouped_matmul(xp, cols, w, group).reshape(n, m, *out_shape)
+        return _depthwise(xp, x, w, out_shape, strides, dilations, pads)
+    x = pad_spatial(xp, x, pads)
+    return _im2col(xp, x, w, out_shape, strides, dilations, group)
 
 
 def _add_bias(y, b):
@@ -250,7 +335,7 @@ def _bilinear_columns(xp, x, positions, offset_group):
             flat = flat * in_shape[axis] + xp.clip(coord, 0, in_shape[axis] - 1)
         weight = xp.where(valid, weight, 0).astype(x.dtype)
         index = flat.reshape(n, offset_group, 1, -1)
-        gathered = xp.take_along_axis(flat_x, index, axis=3)
+        gathered = xp.take_along_axis(flat_x, xp.broadcast_to(index, (*flat_x.shape[:3], index.shape[3])), axis=3)
         cols = cols + gathered * weight.reshape(n, offset_group, 1, -1)
     k = positions.shape[3]
     return cols.reshape(n, c, k, -1)

@@ -12,7 +12,7 @@ from serving.kernels.registry import kernel
 
 def _compute_dtype(xp, dtype):
     """Statistics are taken in float32 at least: half precision loses too much over a reduction."""
-    return xp.float32 if dtype.kind == "f" and dtype.itemsize < 4 else dtype
+    return xp.float32 if dtype.kind in "fV" and dtype.itemsize < 4 else dtype
 
 
 def _per_channel(v, ndim):

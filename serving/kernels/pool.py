@@ -6,12 +6,11 @@ is vectorised over batch, channels and output positions.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 
-from serving.kernels.conv import pad_spatial, resolve_pads, window_defaults
+from serving.kernels.conv import WindowTaps, resolve_pads, window_defaults
 from serving.kernels.registry import kernel
 
 
@@ -45,16 +44,6 @@ class _Windows:
             for i in range(nd)
         ]
 
-    def taps(self):
-        """``(flat tap index, per-axis tap offsets, slice of the padded input)`` for every kernel tap."""
-        ranges = [range(k) for k in self.kernel_shape]
-        for index, offset in enumerate(itertools.product(*ranges)):
-            window = (slice(None), slice(None)) + tuple(
-                slice(o * d, o * d + (n - 1) * s + 1, s)
-                for o, d, s, n in zip(offset, self.dilations, self.strides, self.out_shape)
-            )
-            yield index, offset, window
-
     def counts(self, in_shape, include_pad):
         """How many taps of each window land inside the input (or its explicit padding): a host array."""
         nd = len(in_shape)
@@ -73,7 +62,7 @@ class _Windows:
 
 def _lowest(dtype):
     dtype = np.dtype(dtype)
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return -np.inf if dtype.kind in "fV" else np.iinfo(dtype).min
 
 
 def _windows_for(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode):
@@ -88,6 +77,19 @@ def _windows_for(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
         pads=pads,
         auto_pad=auto_pad,
         ceil_mode=ceil_mode,
+    )
+
+
+def _taps(xp, x, win, value):
+    return WindowTaps(
+        xp,
+        x,
+        win.kernel_shape,
+        win.out_shape,
+        strides=win.strides,
+        dilations=win.dilations,
+        pads=win.applied,
+        value=value,
     )
 
 
@@ -124,39 +126,37 @@ def MaxPool(
 ):
     xp = ctx.xp
     win = _windows_for(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
-    padded = pad_spatial(xp, x, win.applied, value=_lowest(x.dtype))
     want_indices = ctx.n_outputs > 1 and ctx.outputs_wanted[1]
-    y = None
-    for index, _, window in win.taps():
-        part = padded[window]
-        if y is None:
-            y = part.copy()
-            best = xp.zeros(y.shape, dtype=xp.int64) if want_indices else None
-        elif want_indices:
-            better = part > y
-            y = xp.where(better, part, y)
-            best = xp.where(better, index, best)
-        else:
-            xp.maximum(y, part, out=y)
+    windows = _taps(xp, x, win, _lowest(x.dtype))
+    y = xp.empty((*x.shape[:2], windows.size), dtype=x.dtype)
+    head = y[..., : windows.span]
+    head[...] = windows.view(0)
+    if want_indices:
+        best = xp.zeros(y.shape, dtype=xp.int64)
+        for tap in range(1, len(windows)):
+            part = windows.view(tap)
+            better = part > head
+            head[better] = part[better]
+            best[..., : windows.span][better] = tap
+    else:
+        for tap in range(1, len(windows)):
+            xp.maximum(head, windows.view(tap), out=head)
+    y = windows.collect(y)
     if not want_indices:
         return (y, None) if ctx.n_outputs > 1 else y
-    return y, _max_indices(xp, best, win, x.shape[2:], x.shape[0], x.shape[1], storage_order)
+    return y, _max_indices(xp, windows.collect(best), win, x.shape[2:], x.shape[0], x.shape[1], storage_order)
 
 
 def _window_sum(xp, x, win, acc_dtype):
-    padded = pad_spatial(xp, x.astype(acc_dtype, copy=False), win.applied)
-    total = None
-    for _, _, window in win.taps():
-        part = padded[window]
-        if total is None:
-            total = part.copy()
-        else:
-            total += part
-    return total
+    windows = _taps(xp, x.astype(acc_dtype, copy=False), win, 0)
+    total = xp.zeros((*x.shape[:2], windows.size), dtype=acc_dtype)
+    for tap in range(len(windows)):
+        total[..., : windows.span] += windows.view(tap)
+    return windows.collect(total)
 
 
 def _accumulator(xp, dtype):
-    return xp.float32 if dtype.kind == "f" and dtype.itemsize < 4 else dtype
+    return xp.float32 if dtype.kind in "fV" and dtype.itemsize < 4 else dtype
 
 
 @kernel("AveragePool")
@@ -307,7 +307,7 @@ def RoiAlign(
         valid = np.outer(vy, vx)
         image = x[int(batch)]
         corners = [
-            image[:, ys][:, :, xs] * xp.asarray((np.outer(wy, wx) * valid).astype(x.dtype))
+            image[:, xp.asarray(ys)][:, :, xp.asarray(xs)] * xp.asarray((np.outer(wy, wx) * valid).astype(x.dtype))
             for ys, wy in ((ylo, wyl), (yhi, wyh))
             for xs, wx in ((xlo, wxl), (xhi, wxh))
         ]
