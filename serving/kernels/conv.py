@@ -175,17 +175,29 @@ def _depthwise(xp, x, w, out_shape, strides, dilations, pads):
     return y.reshape(n, c * mult, *out_shape)
 
 
+_SINGLE_GEMM_PIXELS = 256  # output pixels per image up to which one gemm over the batch is faster
+
+
 def _im2col(xp, x, w, out_shape, strides, dilations, group):
     """The generic path, on a padded input: every window copied out once, then one (batched, grouped) matmul."""
     n, c = x.shape[:2]
+    m = w.shape[0]
     kernel_shape = w.shape[2:]
+    nd = len(kernel_shape)
     length = math.prod(out_shape)
-    if all(k == 1 for k in kernel_shape) and all(s == 1 for s in strides):
-        cols = x.reshape(n, c, 1, length)
-    else:
-        windows = sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations)
-        cols = windows.reshape(n, c, math.prod(kernel_shape), length)
-    return _grouped_matmul(xp, cols, w, group).reshape(n, w.shape[0], *out_shape)
+    pointwise = all(k == 1 for k in kernel_shape) and all(s == 1 for s in strides)
+    windows = (
+        x[(slice(None), slice(None)) + (None,) * nd]
+        if pointwise
+        else sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations)
+    )
+    if group == 1 and n > 1 and length <= _SINGLE_GEMM_PIXELS:
+        # Small feature maps: one (M, C*K) x (C*K, N*L) product beats N thin ones; the output is transposed back.
+        cols = windows.transpose(1, *range(2, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd)).reshape(-1, n * length)
+        y = xp.matmul(w.reshape(m, -1), cols).reshape(m, n, length)
+        return xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(n, m, *out_shape)
+    cols = windows.reshape(n, c, math.prod(kernel_shape), length)
+    return _grouped_matmul(xp, cols, w, group).reshape(n, m, *out_shape)
 
 
 def convolve(xp, x, w, *, strides, pads, dilations, group=1):
