@@ -185,3 +185,50 @@ def test_weights_used_from_an_initializer_run_through_a_session():
     np.testing.assert_allclose(
         got, ort_run("Conv", [x, w], {"group": 8, "pads": [1] * 4, "strides": [2, 2]}), atol=1e-4
     )
+
+
+def _on_device(fn, args, attrs, n_outputs=1, opset=22):
+    """``fn`` on CuPy and on NumPy: the pair of results, both on the host."""
+    import cupy
+
+    host = fn(ctx(opset, n_outputs), *args, **attrs)
+    device_ctx = KernelContext(cupy, opset, n_outputs, (True,) * n_outputs, None)
+    device = fn(device_ctx, *[cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args], **attrs)
+    pair = (host, device) if isinstance(host, tuple) else ((host,), (device,))
+    return [(h, cupy.asnumpy(d)) for h, d in zip(*pair)]
+
+
+DEVICE_CASES = {
+    "conv": (
+        conv.Conv,
+        [RNG.standard_normal((2, 4, 9, 9), dtype=np.float32), RNG.standard_normal((6, 2, 3, 3), dtype=np.float32)],
+        {"group": 2, "strides": [2, 1], "pads": [1, 1, 1, 1]},
+    ),
+    "depthwise": (
+        conv.Conv,
+        [RNG.standard_normal((2, 4, 9, 9), dtype=np.float32), RNG.standard_normal((8, 1, 3, 3), dtype=np.float32)],
+        {"group": 4, "strides": [2, 2], "pads": [1, 1, 1, 1]},
+    ),
+    "conv_transpose": (
+        conv.ConvTranspose,
+        [RNG.standard_normal((2, 4, 5, 5), dtype=np.float32), RNG.standard_normal((4, 3, 3, 3), dtype=np.float32)],
+        {"strides": [2, 2], "output_padding": [1, 1]},
+    ),
+    "deform_conv": (
+        conv.DeformConv,
+        [
+            RNG.standard_normal((1, 2, 6, 6), dtype=np.float32),
+            RNG.standard_normal((3, 2, 3, 3), dtype=np.float32),
+            RNG.standard_normal((1, 18, 4, 4), dtype=np.float32),
+        ],
+        {},
+    ),
+}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", sorted(DEVICE_CASES))
+def test_cupy_matches_numpy(name):
+    fn, args, attrs = DEVICE_CASES[name]
+    for host, device in _on_device(fn, args, attrs, opset=22):
+        np.testing.assert_allclose(device, host, rtol=1e-4, atol=1e-4)
