@@ -60,8 +60,12 @@ def load_version(model_dir: Path, name: str, version: int, file: model_config.Co
                     config = model_config.complete(file, name, session.get_inputs(), session.get_outputs(),
                                                    default_max_batch_size)
                 instances.append(Instance(f"{config.instance_group[group_index].name}_{index}", session))
+    except ModelLoadError:
+        raise
     except SessionError as exc:
         raise ModelLoadError(f"failed to load '{name}' version {version}: {exc}") from exc
+    except Exception as exc:  # a runtime bug must cost this version only, never the server
+        raise ModelLoadError(f"failed to load '{name}' version {version}: {type(exc).__name__}: {exc}") from exc
     for sample in config.model_warmup:
         try:
             _warm_up(model_dir, config, sample, instances)

@@ -13,7 +13,7 @@ import numpy as np
 from serving.server import tensors, validation
 from serving.server.config import wire_shape
 from serving.server.dtypes import from_config
-from serving.server.errors import InvalidRequestError, ModelLoadError, ServerError, UnimplementedError
+from serving.server.errors import InternalError, InvalidRequestError, ModelLoadError, ServerError, UnimplementedError
 from serving.server.protocol import grpc_pb, pb
 from serving.server.stats import PHASES
 
@@ -117,7 +117,7 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
             response = _response(request, model, job, results)
         except ServerError as exc:
             model.stats.request_done(False, time.perf_counter_ns() - start)
-            if not isinstance(exc, InvalidRequestError):
+            if isinstance(exc, InternalError):  # the client's own mistakes and overload are not the server's errors
                 log.error("model '%s': %s", model.name, exc.message)
             raise
         except Exception as exc:
