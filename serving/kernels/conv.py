@@ -1,7 +1,9 @@
 """Convolutions: Conv, ConvTranspose, DeformConv, CausalConvWithState.
 
-``convolve`` is the shared engine (im2col through a strided view, then one batched matmul per call);
-the quantized convolutions call it too, so it must stay exact on integer inputs.
+``convolve`` is the shared engine: im2col through a strided view, then one matmul (batched per image, or a
+single one over the batch for small feature maps); depthwise convolutions multiply-add per kernel tap
+instead. The quantized convolutions call it too, so it must stay exact on integer inputs. ``WindowTaps``
+(shared with the pools) gives the inputs of each kernel tap as long contiguous runs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from serving.kernels.registry import kernel
 
 
-def resolve_pads(in_shape, kernel_shape, *, strides, dilations, pads, auto_pad, ceil_mode=0):
+def resolve_pads(in_shape, kernel_shape, *, strides, dilations, pads, auto_pad):
     """The explicit ``[begin..., end...]`` padding of a sliding-window op, from its ``auto_pad``/``pads``."""
     nd = len(in_shape)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
@@ -67,11 +69,11 @@ def sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations):
     return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=steps)
 
 
-def output_size(size, k, stride, dilation, ceil_mode=0):
+def output_size(size, k, stride, dilation):
     span = size - ((k - 1) * dilation + 1)
     if span < 0:
         raise ValueError(f"kernel extent {(k - 1) * dilation + 1} is larger than the padded input ({size})")
-    return (-(-span // stride) if ceil_mode else span // stride) + 1
+    return span // stride + 1
 
 
 def _grouped_matmul(xp, cols, w, group):
@@ -153,7 +155,7 @@ class WindowTaps:
 
 
 def _depthwise(xp, x, w, out_shape, strides, dilations, pads):
-    """group == channels: one multiply-add over the whole tensor per kernel tap, no per-channel loop."""
+    """group == channels: one multiply-add per kernel tap over all channels at once, no per-channel loop."""
     n, c = x.shape[:2]
     mult = w.shape[0] // c
     taps = w.reshape(c, mult, -1)
