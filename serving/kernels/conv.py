@@ -177,7 +177,7 @@ def _depthwise(xp, x, w, out_shape, strides, dilations, pads):
     return y.reshape(n, c * mult, *out_shape)
 
 
-_SINGLE_GEMM_PIXELS = 256  # output pixels per image up to which one gemm over the batch is faster
+_SINGLE_GEMM_PIXELS = 1024  # output pixels per image up to which one gemm over the batch is faster
 
 
 def _im2col(xp, x, w, out_shape, strides, dilations, group):
@@ -194,7 +194,8 @@ def _im2col(xp, x, w, out_shape, strides, dilations, group):
         else sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations)
     )
     if group == 1 and n > 1 and length <= _SINGLE_GEMM_PIXELS:
-        # Small feature maps: one (M, C*K) x (C*K, N*L) product beats N thin ones; the output is transposed back.
+        # Small feature maps: one (M, C*K) x (C*K, N*L) product beats N thin ones (and syncs BLAS threads once);
+        # the output is transposed back.
         cols = windows.transpose(1, *range(2, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd)).reshape(-1, n * length)
         y = xp.matmul(w.reshape(m, -1), cols).reshape(m, n, length)
         return xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(n, m, *out_shape)
