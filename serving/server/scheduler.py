@@ -9,6 +9,7 @@ hands each job its slice of the outputs.
 from __future__ import annotations
 
 import collections
+import functools
 import queue
 import threading
 import time
@@ -33,6 +34,7 @@ class Job:
     infer_ns: int = 0
     results: dict[str, np.ndarray] | None = None
 
+    @functools.cached_property
     def batch_key(self) -> tuple:
         """Jobs with equal keys can be concatenated along the batch dimension."""
         return tuple((name, a.dtype.str, a.shape[1:]) for name, a in sorted(self.inputs.items()))
@@ -92,6 +94,7 @@ class DynamicBatcher:
         self._preferred = sorted(set(preferred_batch_sizes))
         self._max_queue = max_queue_size
         self._pending: collections.deque[Job] = collections.deque()
+        self._pending_rows = 0  # batch elements queued, whatever their shapes
         self._cond = threading.Condition()
         self._gather = threading.Lock()  # one idle instance at a time forms the next batch
         self._closing = False
@@ -108,7 +111,11 @@ class DynamicBatcher:
                 raise UnavailableError(f"Exceeds maximum queue size: model '{self._model}' already queues "
                                   f"{self._max_queue} requests (dynamic_batching.default_queue_policy.max_queue_size)")
             self._pending.append(job)
-            self._cond.notify_all()
+            self._pending_rows += job.batch
+            # Wake the gathering instance only when it has something to decide: a first job, or
+            # possibly a full batch; otherwise it wakes at its deadline anyway.
+            if len(self._pending) == 1 or self._pending_rows >= self._full_size():
+                self._cond.notify()
         return job.future.result()
 
     def close(self, timeout: float) -> None:
@@ -148,9 +155,9 @@ class DynamicBatcher:
 
     def _fitting_size(self) -> int:
         """Batch elements of the queued jobs that fit with the oldest one, up to max_batch_size."""
-        key, size = self._pending[0].batch_key(), 0
+        key, size = self._pending[0].batch_key, 0
         for job in self._pending:
-            if job.batch_key() == key and size + job.batch <= self._max_batch:
+            if job.batch_key == key and size + job.batch <= self._max_batch:
                 size += job.batch
         return size
 
@@ -159,14 +166,17 @@ class DynamicBatcher:
         limit = size
         if expired and self._preferred:
             limit = max([p for p in self._preferred if p <= size], default=size)
-        key, taken, total = self._pending[0].batch_key(), [], 0
-        for job in list(self._pending):
-            if job.batch_key() == key and total + job.batch <= limit:
+        key, taken, kept, total = self._pending[0].batch_key, [], collections.deque(), 0
+        for job in self._pending:
+            if job.batch_key == key and total + job.batch <= limit:
                 taken.append(job)
                 total += job.batch
-                self._pending.remove(job)
+            else:
+                kept.append(job)
         if not taken:  # a first job bigger than the preferred limit still has to run
-            taken.append(self._pending.popleft())
+            taken.append(kept.popleft())
+        self._pending = kept
+        self._pending_rows -= sum(job.batch for job in taken)
         return taken
 
     def _run(self, instance: Instance, jobs: list[Job]) -> None:
