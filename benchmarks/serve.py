@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -91,14 +90,11 @@ def write_repository(root: Path, loads: list[Workload]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(repository: Path, blas_threads: int | None):
-    env = dict(os.environ)
-    if blas_threads:
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(blas_threads)
+def running_server(repository: Path, blas_threads: int):
     command = [sys.executable, "-m", "serving.server.cli", "--model-repository", str(repository), "--grpc-port", "0",
-               "--grpc-address", HOST, "--metrics-port", "-1", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+               "--grpc-address", HOST, "--metrics-port", "-1", "--log-level", "warning",
+               "--blas-threads", str(blas_threads)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
         if not line.startswith("sardonyx-serve ready:"):
@@ -180,9 +176,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (default 5)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--server-blas-threads", type=int, default=None,
-                        help="OPENBLAS/OMP/MKL_NUM_THREADS for the server process (default: the BLAS default)")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="sardonyx-serve's --blas-threads, and the same limit for the in-process runs (default 1; "
+                             "0: the BLAS library's own choice)")
     args = parser.parse_args(argv)
+    if args.blas_threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads, user_api="blas")  # the in-process baseline runs as the server
     loads = workloads()
     rows, errors = [], 0
     baseline = {}
@@ -192,7 +193,7 @@ def main(argv=None) -> int:
         rows.append((load.name, "in-process run", 1, stats))
     with tempfile.TemporaryDirectory() as tmp:
         write_repository(Path(tmp), loads)
-        with running_server(Path(tmp), args.server_blas_threads) as port:
+        with running_server(Path(tmp), args.blas_threads) as port:
             for load in loads:
                 for suffix, label in (("", "served, no batching"), ("_batched", "served, dynamic batching")):
                     for concurrency in args.concurrency:

@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+from threadpoolctl import threadpool_limits
+
 from serving.server.repository import CONTROL_MODES
 from serving.server.server import InferenceServer, ServerOptions
 
@@ -35,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="largest request or response message (default 2^31-1, as Triton)")
     parser.add_argument("--shutdown-timeout", type=float, default=30.0,
                         help="seconds in-flight requests get to finish after SIGINT/SIGTERM (default 30)")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="threads per BLAS call (default 1: the server's parallelism is its instances and batches, "
+                             "and a multi-threaded BLAS on busy cores stalls every call; 0 keeps the library's choice)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         type=str.upper, help="(default INFO)")
     return parser.parse_args(argv)
@@ -49,6 +54,10 @@ def main(argv=None) -> int:
         model_control_mode=args.model_control_mode, load_models=args.load_model,
         repository_poll_secs=args.repository_poll_secs, default_max_batch_size=args.default_max_batch_size,
         max_message_bytes=args.grpc_max_message_bytes, shutdown_timeout=args.shutdown_timeout)
+    if args.blas_threads > 0:
+        # Process-wide, before any model runs; the returned controller is kept so the limit stays.
+        blas_limit = threadpool_limits(limits=args.blas_threads, user_api="blas")
+        log.debug("BLAS threads limited to %d (%s)", args.blas_threads, blas_limit.get_original_num_threads())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, frame: stop.set())
