@@ -16,6 +16,12 @@ from serving.server.server import InferenceServer, ServerOptions
 log = logging.getLogger("sardonyx.serve")
 
 
+def _boolean(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1", "yes")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sardonyx-serve", description=__doc__.splitlines()[0])
     parser.add_argument("--model-repository", default="models", help="Triton-style model repository (default: models)")
@@ -37,6 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="largest request or response message (default 2^31-1, as Triton)")
     parser.add_argument("--shutdown-timeout", type=float, default=30.0,
                         help="seconds in-flight requests get to finish after SIGINT/SIGTERM (default 30)")
+    parser.add_argument("--strict-readiness", type=_boolean, default=True, metavar="true|false",
+                        help="ready (and health SERVING) only while every model it tried to load serves "
+                             "(default true, as Triton)")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads per BLAS call (default 1: the server's parallelism is its instances and batches, "
                              "and a multi-threaded BLAS on busy cores stalls every call; 0 keeps the library's choice)")
@@ -53,7 +62,8 @@ def main(argv=None) -> int:
         metrics_port=None if args.metrics_port < 0 else args.metrics_port, device=args.device,
         model_control_mode=args.model_control_mode, load_models=args.load_model,
         repository_poll_secs=args.repository_poll_secs, default_max_batch_size=args.default_max_batch_size,
-        max_message_bytes=args.grpc_max_message_bytes, shutdown_timeout=args.shutdown_timeout)
+        max_message_bytes=args.grpc_max_message_bytes, shutdown_timeout=args.shutdown_timeout,
+        strict_readiness=args.strict_readiness)
     if args.blas_threads > 0:
         # Process-wide, before any model runs; the returned controller is kept so the limit stays.
         blas_limit = threadpool_limits(limits=args.blas_threads, user_api="blas")

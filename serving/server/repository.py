@@ -62,6 +62,7 @@ class ModelRepository:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()  # guards _entries; loads themselves are serialised by _load_lock
         self._load_lock = threading.Lock()
+        self.on_change = lambda: None  # called after every load and unload (the server refreshes health)
 
     # Discovery.
 
@@ -101,6 +102,12 @@ class ModelRepository:
 
     def load(self, name: str, config_json: str | None = None) -> None:
         """Load (or reload) every version the policy selects. Raises ModelLoadError if none became ready."""
+        try:
+            self._load(name, config_json)
+        finally:
+            self.on_change()
+
+    def _load(self, name: str, config_json: str | None) -> None:
         folder = self.root / name
         if not folder.is_dir() or name.startswith(".") or "/" in name or name in ("", ".."):
             raise NotFoundError(
@@ -140,11 +147,12 @@ class ModelRepository:
             raise ModelLoadError(f"failed to load '{name}': " + "; ".join(r for _, r in states.values()))
 
     def unload(self, name: str) -> None:
+        """Unload every version; a model that failed to load is cleared too (its failure no longer counts)."""
         with self._load_lock:
             with self._lock:
                 entry = self._entries.get(name)
-                if entry is None or not entry.versions:
-                    if name not in self.model_names() and entry is None:
+                if entry is None:
+                    if name not in self.model_names():
                         raise NotFoundError(f"failed to unload '{name}': no model of that name in the repository")
                     return
                 for version in entry.versions:
@@ -152,9 +160,8 @@ class ModelRepository:
                 old, entry.versions = entry.versions, {}
             self._close(name, old)
             with self._lock:
-                for version in old:
-                    entry.states[version] = (UNAVAILABLE, "unloaded")
-                entry.states.pop(None, None)
+                entry.states = {v: (UNAVAILABLE, "unloaded") for v in entry.states if v is not None}
+        self.on_change()
 
     def poll(self) -> None:
         """`poll` mode: load new or changed models, unload removed ones."""
@@ -231,6 +238,14 @@ class ModelRepository:
                 raise UnavailableError(f"Request for unavailable model: '{name}' version {version} is {state}"
                                   + (f": {reason}" if reason else ""))
             raise NotFoundError(f"Request for unknown model: '{name}' version {version} is not found")
+
+    def all_ready(self) -> bool:
+        """Triton's strict readiness: every model the repository tried to load serves (or was unloaded)."""
+        with self._lock:
+            for entry in self._entries.values():
+                if not entry.versions and any(s != (UNAVAILABLE, "unloaded") for s in entry.states.values()):
+                    return False
+        return True
 
     def is_ready(self, name: str, version: str = "") -> bool:
         try:

@@ -35,6 +35,7 @@ class ServerOptions:
     repository_poll_secs: float = 15.0
     default_max_batch_size: int = 4
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    strict_readiness: bool = True  # Triton's default: ready only while every model tried serves
     threads: int = 64  # gRPC handler threads: the most requests in flight at once
     shutdown_timeout: float = 30.0  # seconds in-flight requests get to finish at stop()
 
@@ -44,8 +45,9 @@ class InferenceServer:
         self.options = options
         self.repository = ModelRepository(options.model_repository, options.device, options.model_control_mode,
                                           options.default_max_batch_size, options.shutdown_timeout)
-        self.service = InferenceService(self.repository)
+        self.service = InferenceService(self.repository, self.is_ready)
         self.health = health.HealthServicer()
+        self._started = False
         limit = options.max_message_bytes
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=options.threads, thread_name_prefix="grpc"),
@@ -62,7 +64,11 @@ class InferenceServer:
         self._poller: threading.Thread | None = None
 
     def start(self) -> None:
-        """Load the models the control mode asks for, then serve; health turns SERVING once ready."""
+        """Load the models the control mode asks for, then serve; health turns SERVING once ready.
+
+        With strict readiness (Triton's default) the server is ready, and health SERVING, only while
+        every model it tried to load has a version serving.
+        """
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self._server.start()
         if self.options.metrics_port is not None:
@@ -73,8 +79,9 @@ class InferenceServer:
         if self.options.model_control_mode == "poll":
             self._poller = threading.Thread(target=self._poll, name="repository-poll", daemon=True)
             self._poller.start()
-        self.service.ready = True
-        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        self._started = True
+        self.repository.on_change = self._refresh_health
+        self._refresh_health()
         log.info("serving gRPC on %s:%d%s", self.options.grpc_address, self.grpc_port,
                  f", metrics on :{self.metrics_port}/metrics" if self.metrics_port else "")
 
@@ -82,7 +89,6 @@ class InferenceServer:
         """Stop accepting requests, let in-flight ones finish (at most `timeout` s), unload the models."""
         timeout = self.options.shutdown_timeout if timeout is None else timeout
         self._stopping.set()
-        self.service.ready = False
         self.health.enter_graceful_shutdown()
         self._server.stop(grace=timeout).wait()
         if self._poller is not None:
@@ -95,6 +101,15 @@ class InferenceServer:
 
     def wait(self) -> None:
         self._server.wait_for_termination()
+
+    def is_ready(self) -> bool:
+        if not self._started or self._stopping.is_set():
+            return False
+        return self.repository.all_ready() if self.options.strict_readiness else True
+
+    def _refresh_health(self) -> None:
+        status = health_pb2.HealthCheckResponse
+        self._set_health(status.SERVING if self.is_ready() else status.NOT_SERVING)
 
     def _set_health(self, status) -> None:
         for name in ("", SERVICE_NAME):

@@ -52,10 +52,10 @@ def _unimplemented(what: str):
 
 
 class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
-    def __init__(self, repository, version: str = VERSION):
+    def __init__(self, repository, server_ready=lambda: True, version: str = VERSION):
         self._repository = repository
+        self._server_ready = server_ready
         self._version = version
-        self.ready = False  # set by the server once the initial models are loaded
 
     # Health and metadata.
 
@@ -63,7 +63,7 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
         return pb.ServerLiveResponse(live=True)
 
     def ServerReady(self, request, context):
-        return pb.ServerReadyResponse(ready=self.ready)
+        return pb.ServerReadyResponse(ready=self._server_ready())
 
     @_rpc
     def ModelReady(self, request, context):

@@ -170,3 +170,26 @@ def test_ignored_fields_lists_unknown_and_unused_settings(tmp_path):
     assert "instance_group.rate_limiter" in file.unknown
     assert "dynamic_batching.priority_levels" in model_config.ignored_fields(file)
     assert "max_batch_size" in file.mentioned
+
+
+def _health(server):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with serverkit.channel(server) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def test_strict_readiness_follows_the_models(tmp_path):
+    write_model(tmp_path, "good", add_model(1.0))
+    write_model(tmp_path, "broken", b"not an onnx model")
+    with serverkit.running_server(tmp_path, model_control_mode="explicit", load_models=["*"]) as server, \
+            serverkit.client(server) as client:
+        assert client.is_server_live() and not client.is_server_ready() and _health(server) == "NOT_SERVING"
+        client.unload_model("broken")  # an unloaded model no longer holds the server back, as in Triton
+        assert client.is_server_ready() and _health(server) == "SERVING"
+        with pytest.raises(InferenceServerException):
+            client.load_model("broken")
+        assert not client.is_server_ready() and _health(server) == "NOT_SERVING"
+    with serverkit.running_server(tmp_path, strict_readiness=False) as server, serverkit.client(server) as client:
+        assert client.is_server_ready() and _health(server) == "SERVING"
