@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -60,10 +61,9 @@ def mnist_cnn_onnx() -> bytes:
 
 
 def simple_onnx() -> bytes:
-    sys.path.insert(0, str(ROOT / "models"))
-    from generate import simple_model
-
-    return simple_model().SerializeToString()
+    """The default repository's `simple` model, from the script that made it."""
+    namespace = runpy.run_path(str(ROOT / "models" / "generate.py"))
+    return namespace["simple_model"]().SerializeToString()
 
 
 class Workload:

@@ -67,7 +67,9 @@ class ModelRepository:
     # Discovery.
 
     def model_names(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        # Hidden folders and Python's bytecode cache (beside a script such as models/generate.py) are no models.
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and p.name != "__pycache__")
 
     def _signature(self, name: str) -> tuple:
         """Changes when any file of the model changes: what `poll` mode watches."""

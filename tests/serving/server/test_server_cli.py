@@ -87,3 +87,11 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_0(tmp_path):
     for y in results:
         np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
     assert "signal received: finishing in-flight requests" in "".join(lines)
+
+
+def test_the_server_imports_nothing_of_the_training_side_or_the_client():
+    code = ("import serving.server.cli, sys\n"
+            "loaded = sorted({'trainer', 'exporter', 'torch', 'tritonclient'} & set(sys.modules))\n"
+            "assert not loaded, f'sardonyx-serve imported {loaded}'\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
