@@ -100,7 +100,7 @@ class ModelRepository:
     def require_explicit(self) -> None:
         if self.control_mode != "explicit":
             raise UnavailableError(f"explicit model load / unload is not allowed when the model control mode is "
-                              f"'{self.control_mode}'; start the server with --model-control-mode explicit")
+                                   f"'{self.control_mode}'; start the server with --model-control-mode explicit")
 
     def load(self, name: str, config_json: str | None = None) -> None:
         """Load (or reload) every version the policy selects. Raises ModelLoadError if none became ready."""
@@ -129,8 +129,9 @@ class ModelRepository:
             available = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
             wanted = select_versions(available, file.config.version_policy)
             if not wanted:
-                self._fail(name, f"no version folder (1, 2, ...) under {folder} for model '{name}'")
-                raise ModelLoadError(self._entries[name].states[None][1])
+                reason = f"no version folder (1, 2, ...) under {folder} for model '{name}'"
+                self._fail(name, reason)
+                raise ModelLoadError(reason)
             loaded, states = {}, {}
             for version in wanted:
                 log.info("loading model '%s' version %d", name, version)
@@ -191,6 +192,7 @@ class ModelRepository:
                 # Triton's rule: a failed reload leaves the versions that were serving untouched.
                 entry.states.update({v: s for v, s in states.items() if v not in entry.versions})
                 entry.states.pop(None, None)
+                entry.signature = signature  # `poll` retries only once the files change again
                 return
             old = {v: m for v, m in entry.versions.items()}
             entry.versions = loaded

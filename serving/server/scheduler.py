@@ -108,8 +108,9 @@ class DynamicBatcher:
             if self._closing:
                 raise UnavailableError(f"model '{self._model}' is being unloaded")
             if self._max_queue and len(self._pending) >= self._max_queue:
-                raise UnavailableError(f"Exceeds maximum queue size: model '{self._model}' already queues "
-                                  f"{self._max_queue} requests (dynamic_batching.default_queue_policy.max_queue_size)")
+                raise UnavailableError(
+                    f"Exceeds maximum queue size: model '{self._model}' already queues {self._max_queue} requests "
+                    "(dynamic_batching.default_queue_policy.max_queue_size)")
             self._pending.append(job)
             self._pending_rows += job.batch
             # Wake the gathering instance only when it has something to decide: a first job, or
@@ -212,7 +213,7 @@ class DynamicBatcher:
         for name, value in outputs.items():
             if value.ndim == 0 or value.shape[0] != total:
                 raise InternalError(f"output '{name}' of model '{self._model}' has shape {list(value.shape)}, whose "
-                               f"first dimension should be the batch size {total}")
+                                    f"first dimension should be the batch size {total}")
             split[name] = np.split(value, offsets) if len(jobs) > 1 else [value]
         results = [{name: split[name][i] for name in job.outputs} for i, job in enumerate(jobs)]
         t3 = time.perf_counter_ns()

@@ -157,7 +157,7 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
                 config_json = value.string_param
             else:
                 raise InvalidRequestError(f"unsupported load parameter '{key}' for model '{request.model_name}' "
-                                      "(sardonyx-serve accepts 'config', a JSON ModelConfig)")
+                                          "(sardonyx-serve accepts 'config', a JSON ModelConfig)")
         try:
             self._repository.load(request.model_name, config_json)
         except ModelLoadError as exc:

@@ -57,7 +57,7 @@ def from_contents(contents, datatype: str, shape: list[int], where: str) -> np.n
     others = [f.name for f, _ in contents.ListFields() if f.name != field]
     if others:
         raise InvalidRequestError(f"{where} has datatype {datatype}, which travels in '{field}', but the request "
-                              f"sets {', '.join(repr(o) for o in others)}")
+                                  f"sets {', '.join(repr(o) for o in others)}")
     values = getattr(contents, field)
     count = element_count(shape)
     if len(values) != count:

@@ -26,16 +26,16 @@ def decode(request, config) -> Job:
         for tensor in inputs:
             if tensor.HasField("contents"):
                 raise InvalidRequestError(f"contents field must not be specified when using raw_input_contents for "
-                                      f"'{tensor.name}' for model '{model}'")
+                                          f"'{tensor.name}' for model '{model}'")
         if len(raw) != len(inputs):
             raise InvalidRequestError(f"expected {len(inputs)} raw_input_contents (one per input) but got {len(raw)} "
-                                  f"for model '{model}'")
+                                      f"for model '{model}'")
     declared = {tensor.name: tensor for tensor in config.input}
     seen: set[str] = set()
     for tensor in inputs:
         if tensor.name not in declared:
             raise InvalidRequestError(f"unexpected inference input '{tensor.name}' for model '{model}', allowed inputs "
-                                  f"are: {', '.join(declared)}")
+                                      f"are: {', '.join(declared)}")
         if tensor.name in seen:
             raise InvalidRequestError(
                 f"input '{tensor.name}' appears more than once in the request for model '{model}'")
@@ -43,7 +43,7 @@ def decode(request, config) -> Job:
         expected_type = from_config(declared[tensor.name].data_type)
         if tensor.datatype != expected_type:
             raise InvalidRequestError(f"inference input '{tensor.name}' data-type is '{tensor.datatype}', but model "
-                                  f"'{model}' expects '{expected_type}'")
+                                      f"'{model}' expects '{expected_type}'")
     required = [name for name, spec in declared.items() if not spec.optional]
     missing = [name for name in required if name not in seen]
     if missing:
@@ -81,17 +81,17 @@ def _batch_size(inputs, config) -> int:
         if (len(shape) != len(expected) or any(d < 0 for d in shape)
                 or any(e != -1 and e != d for e, d in zip(expected, shape))):
             raise InvalidRequestError(f"unexpected shape for input '{tensor.name}' for model '{model}'. Expected "
-                                  f"{_dims(expected)}, got {_dims(shape)}")
+                                      f"{_dims(expected)}, got {_dims(shape)}")
         if not batching:
             continue
         if shape[0] < 1:
             raise InvalidRequestError(f"inference request batch-size must be >= 1 for '{model}', got {shape[0]} for "
-                                  f"input '{tensor.name}'")
+                                      f"input '{tensor.name}'")
         if shape[0] > config.max_batch_size:
             raise InvalidRequestError(f"inference request batch-size must be <= {config.max_batch_size} for '{model}'")
         if batch is not None and shape[0] != batch:
             raise InvalidRequestError(f"input '{tensor.name}' has batch size {shape[0]} but the other inputs have "
-                                  f"{batch} for model '{model}'; all inputs of a request share the batch size")
+                                      f"{batch} for model '{model}'; all inputs of a request share the batch size")
         batch = shape[0]
     return batch or 1
 
@@ -104,11 +104,11 @@ def _requested_outputs(request, config) -> list[str]:
     for output in request.outputs:
         if output.name not in names:
             raise InvalidRequestError(f"unexpected inference output '{output.name}' for model '{config.name}', "
-                                  f"allowed outputs are: {', '.join(names)}")
+                                      f"allowed outputs are: {', '.join(names)}")
         count = output.parameters.get("classification")
         if count is not None and count.int64_param > 0:
             raise InvalidRequestError(f"output '{output.name}' of model '{config.name}' asks for classification, "
-                                  "which sardonyx-serve does not offer; request the raw output")
+                                      "which sardonyx-serve does not offer; request the raw output")
         if output.name not in wanted:
             wanted.append(output.name)
     return wanted
