@@ -193,3 +193,22 @@ def test_strict_readiness_follows_the_models(tmp_path):
         assert not client.is_server_ready() and _health(server) == "NOT_SERVING"
     with serverkit.running_server(tmp_path, strict_readiness=False) as server, serverkit.client(server) as client:
         assert client.is_server_ready() and _health(server) == "SERVING"
+
+
+def test_reshape_between_wire_and_model(tmp_path):
+    """`reshape`: clients send [batch, 4]; the model takes [batch, 2, 2] and the output goes back as [batch, 4]."""
+    from onnx import TensorProto, helper
+
+    shape = ["batch", 2, 2]
+    graph = helper.make_graph([helper.make_node("Neg", ["x"], ["y"])], "neg",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    config = ('max_batch_size: 4\ninput [{ name: "x" data_type: TYPE_FP32 dims: [4] reshape: { shape: [2, 2] } }]\n'
+              'output [{ name: "y" data_type: TYPE_FP32 dims: [4] reshape: { shape: [2, 2] } }]\n')
+    write_model(tmp_path, "neg", model, config)
+    with serverkit.running_server(tmp_path) as server, serverkit.client(server) as client:
+        x = np.arange(12, dtype=np.float32).reshape(3, 4)
+        y = client.infer("neg", [infer_input("x", x, "FP32")]).as_numpy("y")
+        np.testing.assert_array_equal(y, -x)
