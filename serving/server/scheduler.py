@@ -98,6 +98,7 @@ class DynamicBatcher:
         self._cond = threading.Condition()
         self._gather = threading.Lock()  # one idle instance at a time forms the next batch
         self._closing = False
+        self._running = len(instances)  # workers that will still look at the queue
         self._workers = [threading.Thread(target=self._work, args=(inst,), name=f"batcher-{inst.name}", daemon=True)
                          for inst in instances]
         for worker in self._workers:
@@ -105,8 +106,9 @@ class DynamicBatcher:
 
     def infer(self, job: Job) -> dict[str, np.ndarray]:
         with self._cond:
-            if self._closing:
-                raise UnavailableError(f"model '{self._model}' is being unloaded")
+            # A request that found this version just before an unload still runs while a worker is left.
+            if self._running == 0:
+                raise UnavailableError(f"model '{self._model}' was unloaded")
             if self._max_queue and len(self._pending) >= self._max_queue:
                 raise UnavailableError(
                     f"Exceeds maximum queue size: model '{self._model}' already queues {self._max_queue} requests "
@@ -120,7 +122,7 @@ class DynamicBatcher:
         return job.future.result()
 
     def close(self, timeout: float) -> None:
-        """Stop taking jobs, run the queued ones, and wait up to `timeout` seconds for the workers."""
+        """Let the workers finish what is queued and then stop; wait up to `timeout` seconds for them."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -140,6 +142,7 @@ class DynamicBatcher:
         with self._cond:
             while not self._pending:
                 if self._closing:
+                    self._running -= 1
                     return None
                 self._cond.wait()
             deadline = self._pending[0].enqueued_ns + self._delay_ns
