@@ -99,7 +99,12 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
         # Errors travel in error_message so one bad request does not end the stream.
         for request in request_iterator:
             try:
-                yield pb.ModelStreamInferResponse(infer_response=self._infer(request))
+                response = self._infer(request)
+                flag = request.parameters.get("triton_enable_empty_final_response")
+                if flag is not None and flag.bool_param:
+                    # Our models answer once per request, so that one response is also the final one.
+                    response.parameters["triton_final_response"].bool_param = True
+                yield pb.ModelStreamInferResponse(infer_response=response)
             except ServerError as exc:
                 yield pb.ModelStreamInferResponse(error_message=exc.message)
             except Exception as exc:

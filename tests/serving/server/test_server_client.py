@@ -104,7 +104,7 @@ def test_streaming(client):
         for i in range(4):
             a, b, inputs = _simple_inputs(i + 1)
             sent.append(a - b)
-            client.async_stream_infer("simple", inputs, request_id=str(i))
+            client.async_stream_infer("simple", inputs, request_id=str(i), enable_empty_final_response=i == 3)
         client.async_stream_infer("no_such_model", _simple_inputs()[2])
         got = [responses.get(timeout=10) for _ in range(5)]
     finally:
@@ -113,6 +113,8 @@ def test_streaming(client):
         assert error is None
         assert result.get_response().id == str(i)
         np.testing.assert_array_equal(result.as_numpy("OUTPUT1"), sent[i])
+        final = result.get_response().parameters.get("triton_final_response")
+        assert (final is not None and final.bool_param) == (i == 3)
     assert got[4][0] is None and "unknown model" in str(got[4][1])
 
 
