@@ -150,7 +150,7 @@ class DynamicBatcher:
                 size = self._fitting_size()
                 now = time.perf_counter_ns()
                 if size >= self._full_size() or now >= deadline or self._closing:
-                    return self._take(size, expired=now >= deadline or self._closing)
+                    return self._take(size)
                 self._cond.wait((deadline - now) / 1e9)
 
     def _full_size(self) -> int:
@@ -165,11 +165,9 @@ class DynamicBatcher:
                 size += job.batch
         return size
 
-    def _take(self, size: int, expired: bool) -> list[Job]:
-        # When the delay ran out, prefer the largest preferred size the queue can fill over `size`.
-        limit = size
-        if expired and self._preferred:
-            limit = max([p for p in self._preferred if p <= size], default=size)
+    def _take(self, size: int) -> list[Job]:
+        # Triton's rule: the largest preferred size the queue can fill, else all that fits.
+        limit = max([p for p in self._preferred if p <= size], default=size)
         key, taken, kept, total = self._pending[0].batch_key, [], collections.deque(), 0
         for job in self._pending:
             if job.batch_key == key and total + job.batch <= limit:

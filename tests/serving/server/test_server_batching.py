@@ -57,7 +57,9 @@ def test_preferred_batch_size_and_incompatible_shapes():
     with ThreadPoolExecutor(8) as pool:
         first = _submit(batcher, pool, 1)
         time.sleep(0.05)
-        rest = [_submit(batcher, pool, 1) for _ in range(5)] + [_submit(batcher, pool, 1, width=5)]
+        rest = [_submit(batcher, pool, 1) for _ in range(5)]
+        time.sleep(0.05)
+        rest.append(_submit(batcher, pool, 1, width=5))
         time.sleep(0.05)
         session.gate.set()
         for x, future in [first] + rest:
