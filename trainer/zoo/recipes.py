@@ -82,7 +82,7 @@ _RECIPES = [
     _classifier("mlp-digits", "MLP 64-512-10 on the 8x8 digits", lambda: MLP(64, (512,), 10, dropout=0.2),
                 lambda root: datasets.digits_flat(), scheduler=None, epochs=20, batch_size=64, lr=1e-3),
     _classifier("cnn-digits", "the seed MNIST CNN on digits resized to 28x28", MnistCNN,
-                lambda root: datasets.digits_images(28, scale=(-1.0, 1.0)), loss=nn.NLLLoss, epochs=6,
+                lambda root: datasets.digits_images(28, scale=(-1.0, 1.0)), loss=nn.NLLLoss, epochs=8,
                 batch_size=16, lr=3e-3),
     _classifier("lenet-digits", "LeNet-5 on digits resized to 28x28", LeNet5,
                 lambda root: datasets.digits_images(28, scale=(-1.0, 1.0)), epochs=10, batch_size=32, lr=3e-3),
