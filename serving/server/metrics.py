@@ -32,6 +32,13 @@ _FAMILIES = (
 )
 
 
+# (name, help, value of a ModelVersion) for what is read live rather than counted
+_GAUGES = (
+    ("nv_inference_pending_request_count", "Instantaneous number of pending requests awaiting execution",
+     lambda m: m.scheduler.pending),
+)
+
+
 class RepositoryCollector:
     """A prometheus-client collector over every loaded model version of a repository."""
 
@@ -39,11 +46,17 @@ class RepositoryCollector:
         self._repository = repository
 
     def collect(self):
-        snapshots = [(m.name, str(m.version), m.stats.snapshot()) for m in self._repository.loaded()]
+        models = self._repository.loaded()
+        snapshots = [(m.name, str(m.version), m.stats.snapshot()) for m in models]
         for name, documentation, value in _FAMILIES:
             family = Metric(name, documentation, "unknown")
             for model, version, stats in snapshots:
                 family.add_sample(name, {"model": model, "version": version}, value(stats))
+            yield family
+        for name, documentation, value in _GAUGES:
+            family = Metric(name, documentation, "gauge")
+            for model in models:
+                family.add_sample(name, {"model": model.name, "version": str(model.version)}, value(model))
             yield family
 
 

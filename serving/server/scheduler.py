@@ -66,9 +66,22 @@ class DirectScheduler:
         for instance in instances:
             self._free.put(instance)
         self._stats = stats
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Requests waiting for an instance."""
+        return self._waiting
 
     def infer(self, job: Job) -> dict[str, np.ndarray]:
-        instance = self._free.get()
+        with self._lock:
+            self._waiting += 1
+        try:
+            instance = self._free.get()
+        finally:
+            with self._lock:
+                self._waiting -= 1
         job.started_ns = time.perf_counter_ns()
         try:
             results = instance.run(self._model, job.outputs, job.inputs)
@@ -103,6 +116,11 @@ class DynamicBatcher:
                          for inst in instances]
         for worker in self._workers:
             worker.start()
+
+    @property
+    def pending(self) -> int:
+        """Requests queued and not yet taken into a batch."""
+        return len(self._pending)
 
     def infer(self, job: Job) -> dict[str, np.ndarray]:
         with self._cond:

@@ -22,11 +22,20 @@ class _RecordingSession:
         self.batches = []
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()
 
     def run(self, outputs, feeds):
+        self.entered.set()
         self.gate.wait(10)
         self.batches.append(len(feeds["x"]))
         return [feeds["x"] * 2]
+
+
+def _until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the batcher did not get there in time"
+        time.sleep(0.002)
 
 
 def _batcher(session, **kwargs):
@@ -56,11 +65,11 @@ def test_preferred_batch_size_and_incompatible_shapes():
     session.gate.clear()  # hold the instance so everything below queues up
     with ThreadPoolExecutor(8) as pool:
         first = _submit(batcher, pool, 1)
-        time.sleep(0.05)
         rest = [_submit(batcher, pool, 1) for _ in range(5)]
-        time.sleep(0.05)
+        session.entered.wait(5)  # the first 4 rows run (held) ...
+        _until(lambda: batcher.pending == 2)  # ... and two width-3 jobs wait
         rest.append(_submit(batcher, pool, 1, width=5))
-        time.sleep(0.05)
+        _until(lambda: batcher.pending == 3)
         session.gate.set()
         for x, future in [first] + rest:
             np.testing.assert_array_equal(future.result(5)["y"], x * 2)
@@ -76,9 +85,9 @@ def test_full_queue_rejects_clearly():
     batcher = _batcher(session, max_queue_size=2)
     with ThreadPoolExecutor(8) as pool:
         running = _submit(batcher, pool, 1)
-        time.sleep(0.05)  # the first job is taken by the instance, which is held
+        session.entered.wait(5)  # the first job is taken by the instance, which is held
         queued = [_submit(batcher, pool, 1) for _ in range(2)]
-        time.sleep(0.05)
+        _until(lambda: batcher.pending == 2)
         with pytest.raises(UnavailableError, match="Exceeds maximum queue size"):
             batcher.infer(Job(inputs={"x": np.zeros((1, 3), np.float32)}, outputs=["y"], batch=1))
         session.gate.set()
@@ -93,7 +102,8 @@ def test_close_runs_the_queued_jobs():
     batcher = _batcher(session)
     with ThreadPoolExecutor(4) as pool:
         sent = [_submit(batcher, pool, 1) for _ in range(3)]
-        time.sleep(0.05)
+        session.entered.wait(5)
+        _until(lambda: batcher.pending == 2)
         closer = threading.Thread(target=batcher.close, args=(5,))
         closer.start()
         session.gate.set()

@@ -11,7 +11,7 @@ from tritonclient.utils import InferenceServerException
 NAMES = ["nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count",
          "nv_inference_exec_count", "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
          "nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us",
-         "nv_inference_compute_output_duration_us"]
+         "nv_inference_compute_output_duration_us", "nv_inference_pending_request_count"]
 
 
 def _scrape(port) -> dict[str, float]:
@@ -42,3 +42,4 @@ def test_metrics_match_statistics(tmp_path):
     assert samples["nv_inference_count" + labels] == stats.inference_count == 12
     assert samples["nv_inference_exec_count" + labels] == stats.execution_count == 3
     assert samples["nv_inference_compute_infer_duration_us" + labels] == stats.inference_stats.compute_infer.ns // 1000
+    assert samples["nv_inference_pending_request_count" + labels] == 0
