@@ -1,7 +1,14 @@
 """Fixtures for the server tests; the helpers themselves are in serverkit.py."""
 
+import sys
+from pathlib import Path
+
 import pytest
-import serverkit
+
+# The test modules import serverkit by name; with --import-mode=importlib pytest puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import serverkit  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -101,8 +101,9 @@ def test_close_runs_the_queued_jobs():
     session.gate.clear()
     batcher = _batcher(session)
     with ThreadPoolExecutor(4) as pool:
-        sent = [_submit(batcher, pool, 1) for _ in range(3)]
-        session.entered.wait(5)
+        sent = [_submit(batcher, pool, 1)]
+        session.entered.wait(5)  # the first runs, held; two more queue behind it
+        sent += [_submit(batcher, pool, 1) for _ in range(2)]
         _until(lambda: batcher.pending == 2)
         closer = threading.Thread(target=batcher.close, args=(5,))
         closer.start()
