@@ -10,17 +10,25 @@ import numpy as np
 from serving.errors import KernelError, SessionError
 from serving.kernels.registry import KernelContext
 
+# Step.memo_mode: how a step reuses what it computed on an earlier run (see Planner._mark_shape_steps).
+NO_MEMO, SAME_VALUE, SAME_INPUTS = 0, 1, 2
+# Only values this small are kept between runs: shape vectors, not activations.
+_MEMO_MAX_ELEMENTS = 64
+
 
 class Step:
     """One node, ready to run: its kernel, context, decoded attributes and compiled subgraphs."""
 
-    __slots__ = ("kernel", "ctx", "inputs", "outputs", "attrs", "graphs", "release")
+    __slots__ = ("kernel", "ctx", "inputs", "outputs", "attrs", "graphs", "release", "memo_mode", "memo")
 
     def __init__(self, kernel, ctx: KernelContext, inputs: list[str], outputs: list[str], attrs: dict,
                  graphs: dict[str, Any]):
         self.kernel, self.ctx, self.inputs, self.outputs = kernel, ctx, inputs, outputs
         self.attrs, self.graphs = attrs, graphs
         self.release: tuple[str, ...] = ()  # values last used here, set by Graph
+        self.memo_mode = NO_MEMO
+        # (inputs, outputs) of the last run, replaced as one tuple so concurrent runs read a consistent pair.
+        self.memo: tuple[tuple, tuple] | None = None
 
     def run(self, env: dict) -> None:
         try:
@@ -30,6 +38,18 @@ class Step:
                 f"node {self.ctx.node.name!r} ({self.ctx.node.op_type}) reads {exc.args[0]!r}, which no earlier "
                 "node produced (an optional output the producing node did not compute?)"
             ) from None
+        memo = self.memo
+        if self.memo_mode == SAME_INPUTS and memo is not None and all(a is b for a, b in zip(args, memo[0])):
+            outputs = memo[1]
+        else:
+            outputs = self._call(env, args)
+            if self.memo_mode:
+                outputs = self._remember(args, outputs, memo)
+        for name, value in zip(self.outputs, outputs):
+            if name:
+                env[name] = value
+
+    def _call(self, env: dict, args: list) -> tuple:
         attrs = self.attrs
         if self.graphs:
             attrs = {**attrs, **{k: _bind(g, env) for k, g in self.graphs.items()}}
@@ -45,11 +65,21 @@ class Step:
             ) from exc
         xp = self.ctx.xp
         if type(result) is tuple:
-            for name, value in zip(self.outputs, result):
-                if name:
-                    env[name] = _as_value(value, xp)
-        elif self.outputs[0]:
-            env[self.outputs[0]] = _as_value(result, xp)
+            return tuple(_as_value(value, xp) for value in result)
+        return (_as_value(result, xp),)
+
+    def _remember(self, args: list, outputs: tuple, memo) -> tuple:
+        """Keep small results for the next run. A SAME_VALUE step (Shape, Size) hands back last run's
+        array when the value is unchanged, so the steps it feeds see identical inputs and skip their work."""
+        if not all(getattr(v, "size", _MEMO_MAX_ELEMENTS + 1) <= _MEMO_MAX_ELEMENTS for v in outputs):
+            return outputs
+        if self.memo_mode == SAME_VALUE and memo is not None and all(
+            new.shape == old.shape and new.dtype == old.dtype and new.tobytes() == old.tobytes()
+            for new, old in zip(outputs, memo[1])
+        ):
+            return memo[1]
+        self.memo = (tuple(args), outputs)
+        return outputs
 
 
 def _as_value(value, xp):

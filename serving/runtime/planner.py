@@ -19,7 +19,7 @@ from serving.errors import InvalidModelError, UnsupportedOperatorError
 from serving.kernels import registry
 from serving.runtime import functions, fusion
 from serving.runtime.device import Device
-from serving.runtime.executor import Graph, Step, reads
+from serving.runtime.executor import SAME_INPUTS, SAME_VALUE, Graph, Step, reads
 from serving.runtime.opsets import Opsets
 from serving.runtime.values import sparse_to_array, tensor_to_array
 
@@ -62,6 +62,7 @@ class Planner:
         steps = [self._step(node, node_opsets, visible) for node, node_opsets in ordered]
         steps = _fold_constants(steps, constants)
         _drop_unread(constants, steps, output_names)
+        _mark_shape_steps(steps, constants)
         return Graph(
             name=graph.name, input_names=input_names, output_names=output_names,
             constants=constants, defaults=defaults, steps=steps, outer_scope=outer_scope,
@@ -245,3 +246,25 @@ def _drop_unread(constants: dict, steps: list[Step], output_names: list[str]) ->
     read = {name for step in steps for name in reads(step)} | set(output_names)
     for name in [n for n in constants if n not in read]:
         del constants[name]
+
+
+def _mark_shape_steps(steps: list[Step], constants: dict) -> None:
+    """Let the shape arithmetic of dynamic-shape exports run once per input shape, not once per run.
+
+    Exporters compute reshape targets at run time (Shape -> Gather -> Unsqueeze -> Concat -> Reshape):
+    often half of a graph's nodes, each costing more in dispatch than its arithmetic. Shape and Size
+    hand back last run's array when their value repeats, and every deterministic step that reads only
+    such values and constants reuses its last outputs when handed the very same input arrays.
+    """
+    derived = set(constants)
+    for step in steps:
+        op = step.ctx.node.op_type
+        if step.graphs or step.ctx.node.domain or op in _NONDETERMINISTIC:
+            continue
+        if op in ("Shape", "Size"):
+            step.memo_mode = SAME_VALUE
+        elif all(not name or name in derived for name in step.inputs) and any(step.inputs):
+            step.memo_mode = SAME_INPUTS
+        else:
+            continue
+        derived.update(name for name in step.outputs if name)

@@ -263,3 +263,32 @@ def test_outputs_without_a_declared_shape_run_as_in_onnxruntime():
     np.testing.assert_array_equal(session.run(None, {"x": x})[0], ort.InferenceSession(
         model.SerializeToString()).run(None, {"x": x})[0])
     assert session.get_inputs()[0].shape == ort.InferenceSession(model.SerializeToString()).get_inputs()[0].shape
+
+
+def test_shape_arithmetic_is_reused_per_input_shape_and_redone_when_it_changes():
+    """Shape -> Gather -> Unsqueeze -> Concat -> Reshape, as dynamic-batch exports write x.view(x.size(0), -1)."""
+    const = {name: numpy_helper.from_array(np.array(value, np.int64), name)
+             for name, value in (("zero", 0), ("axes", [0]), ("minus_one", [-1]))}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Shape", ["x"], ["shape"]),
+            helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+            helper.make_node("Unsqueeze", ["batch", "axes"], ["batch_1d"]),
+            helper.make_node("Concat", ["batch_1d", "minus_one"], ["target"], axis=0),
+            helper.make_node("Reshape", ["x", "target"], ["y"]),
+        ],
+        "flatten", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 6])], list(const.values()),
+    )
+    session = InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    modes = {step.ctx.node.op_type: step.memo_mode for step in session._graph.steps}
+    assert modes["Shape"] and modes["Gather"] and modes["Concat"] and not modes["Reshape"]
+    concat = next(step for step in session._graph.steps if step.ctx.node.op_type == "Concat")
+    targets = []
+    for n in (2, 5, 5, 2):
+        x = np.arange(n * 6, dtype=np.float32).reshape(n, 2, 3)
+        np.testing.assert_array_equal(session.run(None, {"x": x})[0], x.reshape(n, 6))
+        targets.append(concat.memo[1][0])
+    assert targets[1] is targets[2]  # same shape: the Concat reused its last result
+    assert targets[0] is not targets[1] and targets[3] is not targets[2]  # new shape: computed again
+    np.testing.assert_array_equal(targets[3], [2, -1])
