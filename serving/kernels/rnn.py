@@ -252,6 +252,58 @@ def GRU(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_
     return _outputs(ctx, None if Y is None else Y.astype(X.dtype, copy=False), lay.final(h, X.dtype))
 
 
+def _standard(activations, defaults) -> bool:
+    """Whether the node uses the schema's default activations (given or not), whatever the directions."""
+    if not activations:
+        return True
+    per_dir = len(defaults)
+    return all(name.lower() == defaults[k % per_dir].lower() for k, name in enumerate(activations))
+
+
+def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
+    """The common LSTM (sigmoid, tanh, tanh; no peepholes, clip, input_forget or padding) on preallocated buffers.
+
+    sigmoid(z) = (1 + tanh(z / 2)) / 2: halving the i, o, f rows of W, R and the bias (exact in binary floating
+    point) lets one tanh call cover all four gates of a step. Each step is one matmul into the gate buffer and a
+    few in-place ufuncs; h is written straight into Y. Returns Y in time order, the last h and c.
+    """
+    D, G, H = W.shape[0], W.shape[1], R.shape[-1]
+    T, B = lay.T, lay.B
+    half = xp.ones(G, dtype=dtype)
+    half[: 3 * H] = 0.5
+    X = lay.X.astype(dtype, copy=False).reshape(T * B, lay.X.shape[2])
+    flat = X @ (W.astype(dtype, copy=False) * half[:, None]).reshape(D * G, -1).T  # (T*B, D*G)
+    if bias is not None:
+        flat += (bias * half).reshape(D * G)
+    proj = flat.reshape(T, B, D, G).transpose(0, 2, 1, 3)  # (T, D, B, G), step t's projection contiguous per d
+    if any(lay.reverse):
+        proj = xp.stack([lay.order(proj[:, d], rev) for d, rev in enumerate(lay.reverse)], axis=1)
+    RT = xp.array(xp.swapaxes(R, 1, 2), dtype=dtype, order="C", copy=True)  # (D, H, G), BLAS wants it contiguous
+    RT *= half
+    gates = xp.empty((D, B, G), dtype=dtype)
+    iof, i, o, f, g = gates[..., : 3 * H], gates[..., :H], gates[..., H: 2 * H], gates[..., 2 * H: 3 * H], \
+        gates[..., 3 * H:]
+    c = xp.array(c, dtype=dtype, copy=True)
+    tmp = xp.empty_like(c)
+    Y = xp.empty((T, D, B, H), dtype=dtype)
+    for t in range(T):
+        xp.matmul(h, RT, out=gates)
+        gates += proj[t]
+        xp.tanh(gates, out=gates)
+        iof *= 0.5
+        iof += 0.5
+        c *= f
+        xp.multiply(i, g, out=tmp)
+        c += tmp
+        xp.tanh(c, out=tmp)
+        h = xp.multiply(o, tmp, out=Y[t])
+    h = h.copy()  # Y is reordered below and may be dropped; Y_h must not alias it
+    for d, rev in enumerate(lay.reverse):
+        if rev:
+            Y[:, d] = Y[::-1, d].copy()
+    return (xp.moveaxis(Y, 2, 0) if lay.layout else Y), h, c
+
+
 @kernel("LSTM")
 def LSTM(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *,
          activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
@@ -266,6 +318,11 @@ def LSTM(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=Non
     if B is not None:
         B = B.astype(dtype, copy=False)
         bias = B[:, : 4 * H] + B[:, 4 * H:]
+    if xp is np and lay.mask is None and P is None and clip is None and not input_forget and \
+            _standard(activations, ("Sigmoid", "Tanh", "Tanh")):
+        Y, h, c = _lstm_standard(xp, lay, W, R, bias, lay.state(initial_h, H, dtype), lay.state(initial_c, H, dtype),
+                                 dtype)
+        return _outputs(ctx, Y.astype(X.dtype, copy=False), lay.final(h, X.dtype), lay.final(c, X.dtype))
     proj = lay.project(W, bias, dtype)
     RT = _transposed(xp, R, dtype)  # gates in i, o, f, c order
     if P is not None:

@@ -155,3 +155,24 @@ def test_cuda_matches_cpu(op, attrs):
     cuda = InferenceSession(model, device="cuda").run(None, feeds)
     for a, b in zip(cuda, cpu):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", [0, 1])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_lstm_fast_path_matches_the_generic_loop(monkeypatch, direction, layout):
+    """The NumPy LSTM on preallocated buffers (default activations, full-length sequences) against the generic
+    step loop, which a no-op clip selects."""
+    from serving.kernels import rnn
+
+    taken = []
+    fast = rnn._lstm_standard
+    monkeypatch.setattr(rnn, "_lstm_standard", lambda *args: taken.append(1) or fast(*args))
+    dirs = 2 if direction == "bidirectional" else 1
+    feeds = _inputs("LSTM", dirs, np.random.default_rng(8), layout=layout)
+    ours = InferenceSession(_model("LSTM", feeds, direction=direction, layout=layout).SerializeToString())
+    generic = InferenceSession(_model("LSTM", feeds, direction=direction, layout=layout, clip=1e30).SerializeToString())
+    got, expected = ours.run(None, feeds), generic.run(None, feeds)
+    assert taken == [1]
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
