@@ -85,3 +85,29 @@ def test_softmax_family_coerces_to_2d_before_opset_13():
 def test_swiglu_rejects_broadcasting():
     with pytest.raises(ValueError, match="one shape"):
         act.SwiGLU(KernelContext(np, 28, 1, (True,), None), np.zeros((2, 3)), np.zeros((3,)))
+
+
+class _GenericXp:
+    """NumPy behind a different object: kernels take their generic (CuPy-style) path with it."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("fn", [act._softmax, act._log_softmax], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [-1, 1])
+@pytest.mark.parametrize("case", ["narrow", "wide", "masked", "nan"])
+def test_softmax_fast_path_matches_the_generic_one(fn, axis, case):
+    """One shift for the whole tensor (small spread) and BLAS row sums against the per-row max and sum."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((4, 6, 32)) * 2).astype(np.float32)
+    if case == "wide":
+        x[0] -= 30  # spread past the global-shift limit: rows keep their own max
+    elif case == "masked":
+        x[:, :, 5:] = -np.inf  # attention masks: exp gives exact zeros, no NaN
+    elif case == "nan":
+        x[1, 2, 3] = np.nan
+    with np.errstate(invalid="ignore"):
+        got, expected = fn(np, x, axis), fn(_GenericXp(), x, axis)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6 if fn is act._log_softmax else 0)
