@@ -109,6 +109,25 @@ def _stash_dtype(xp, dtype, stash_type):
     return dtype
 
 
+def _standardise_rows(xp, x, epsilon):
+    """``_standardise`` over the rows of a 2-D float32/float64 NumPy array, mean and 1/std per row.
+
+    Row sums are BLAS matrix-vector products with a ones vector: NumPy reduces a short last axis row by row,
+    several times slower than the whole normalisation otherwise costs.
+    """
+    n = x.shape[1]
+    ones = xp.ones(n, dtype=x.dtype)
+    mean = x @ ones
+    mean /= n
+    centred = x - mean[:, None]
+    var = (centred * centred) @ ones
+    var /= n
+    var += epsilon
+    inv_std = xp.reciprocal(xp.sqrt(var, out=var), out=var)
+    centred *= inv_std[:, None]
+    return centred, mean, inv_std
+
+
 @kernel("LayerNormalization", since=17)
 def LayerNormalization(ctx, x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     xp = ctx.xp
@@ -116,7 +135,14 @@ def LayerNormalization(ctx, x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_ty
     if not 0 <= axis < x.ndim:
         raise ValueError(f"LayerNormalization axis {axis} is out of range for rank {x.ndim}")
     stash = _stash_dtype(xp, x.dtype, stash_type)
-    normed, mean, inv_std = _standardise(xp, x.astype(stash, copy=False), tuple(range(axis, x.ndim)), epsilon)
+    if xp is np and stash in (np.float32, np.float64) and x.size:
+        lead = x.shape[:axis]
+        normed, mean, inv_std = _standardise_rows(xp, x.astype(stash, copy=False).reshape(math.prod(lead), -1),
+                                                  epsilon)
+        stats = lead + (1,) * (x.ndim - axis)
+        normed, mean, inv_std = normed.reshape(x.shape), mean.reshape(stats), inv_std.reshape(stats)
+    else:
+        normed, mean, inv_std = _standardise(xp, x.astype(stash, copy=False), tuple(range(axis, x.ndim)), epsilon)
     normed *= scale.astype(stash, copy=False)
     if b is not None:
         normed += b.astype(stash, copy=False)

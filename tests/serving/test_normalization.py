@@ -133,3 +133,23 @@ def test_cupy_matches_numpy():
     np.testing.assert_allclose(
         cupy.asnumpy(layer), norm.LayerNormalization(ctx(17), x, np.ones(5, np.float32)), atol=1e-5
     )
+
+
+class _GenericXp:
+    """NumPy behind a different object: kernels take their generic (CuPy-style) path with it."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("axis", [-1, 1, 0])
+def test_layer_norm_numpy_rows_path_matches_the_generic_one(axis, dtype):
+    x = (RNG.standard_normal((3, 4, 16)) * 3 + 1).astype(dtype)
+    scale, bias = (RNG.standard_normal(x.shape[axis:]).astype(dtype) for _ in range(2))
+    fast = norm.LayerNormalization(ctx(17, 3), x, scale, bias, axis=axis)
+    generic = norm.LayerNormalization(KernelContext(_GenericXp(), 17, 3, (True,) * 3, None), x, scale, bias,
+                                      axis=axis)
+    for a, b in zip(fast, generic):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-3 if dtype == np.float16 else 1e-5, atol=1e-5)
