@@ -7,6 +7,8 @@ import pytest
 from onnx import helper, numpy_helper
 
 from serving import InferenceSession
+from serving.kernels import indexing
+from serving.kernels.registry import KernelContext
 from tests.serving.test_tensor import i64, run_both
 
 pytest.importorskip("onnxruntime")
@@ -71,3 +73,27 @@ def test_tensor_scatter_circular_write():
         for s in range(3):
             expected[b, :, (start + s) % 6] = update[b, :, s]
     np.testing.assert_array_equal(y, expected)
+
+
+class _GenericXp:
+    """NumPy behind a different object: kernels take their generic (CuPy-style) path with it."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize(("data", "indices", "axis"), [
+    (DATA, np.array(-1), 0), (DATA, np.array(2, dtype=np.int32), 2), (DATA, np.array([[-1, 0], [2, -4]]), 2),
+    (np.array([3, 32, 16], dtype=np.int64), np.array(1), 0), (DATA, np.zeros((0,), dtype=np.int64), 1),
+], ids=["scalar-negative", "scalar-int32-axis2", "matrix", "shape-vector", "empty"])
+def test_gather_numpy_path_matches_the_generic_one(data, indices, axis):
+    fast = indexing.Gather(KernelContext(np, 13, 1, (True,), None), data, indices, axis=axis)
+    generic = indexing.Gather(KernelContext(_GenericXp(), 13, 1, (True,), None), data, indices, axis=axis)
+    assert isinstance(fast, np.ndarray) and fast.shape == generic.shape and fast.dtype == generic.dtype
+    np.testing.assert_array_equal(fast, generic)
+
+
+@pytest.mark.parametrize("indices", [np.array(4), np.array(-5), np.array([0, 4])])
+def test_gather_out_of_range_is_reported(indices):
+    with pytest.raises(ValueError, match=r"indices must lie in \[-4, 3\]"):
+        indexing.Gather(KernelContext(np, 13, 1, (True,), None), DATA, indices, axis=2)
