@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: venv
-	$(BIN)/python examples/digits_mlp.py
+	$(BIN)/python examples/quickstart.py
 
 lint: venv
 	$(BIN)/ruff check .
