@@ -17,6 +17,8 @@ def host(a):
 
 def ints(a) -> list[int]:
     """A 1-D (or scalar) integer control tensor as a list of Python ints."""
+    if type(a) is np.ndarray and a.dtype.kind in "iu":
+        return a.reshape(-1).tolist()  # one C call, where converting element by element costs microseconds
     return [int(v) for v in host(a).reshape(-1)]
 
 
@@ -38,22 +40,22 @@ def _np_dtype(onnx_type: int):
 # ---- reshape-like -------------------------------------------------------------------------------------------
 
 
-def _reshape(xp, data, shape: list[int], allowzero: int):
+def _reshape(data, shape: list[int], allowzero: int):
     if not allowzero:
         shape = [data.shape[i] if s == 0 else s for i, s in enumerate(shape)]
     if shape.count(-1) > 1:
         raise ValueError(f"Reshape: at most one dimension may be -1, got shape {shape}")
-    return xp.reshape(data, shape)
+    return data.reshape(shape)
 
 
 @kernel("Reshape")
 def Reshape_1(ctx, data, *, shape=None, consumed_inputs=None):
-    return _reshape(ctx.xp, data, list(shape), 0)
+    return _reshape(data, list(shape), 0)
 
 
 @kernel("Reshape", since=5)
 def Reshape(ctx, data, shape, *, allowzero=0):
-    return _reshape(ctx.xp, data, ints(shape), allowzero)
+    return _reshape(data, ints(shape), allowzero)
 
 
 @kernel("Flatten")
@@ -64,27 +66,27 @@ def Flatten(ctx, x, *, axis=1):
     return ctx.xp.reshape(x, (math.prod(x.shape[:axis]), math.prod(x.shape[axis:])))
 
 
-def _squeeze(xp, data, axes):
+def _squeeze(data, axes):
     if axes is None:
-        return xp.reshape(data, [d for d in data.shape if d != 1])
+        return data.reshape([d for d in data.shape if d != 1])
     axes = {normalize_axis(a, data.ndim, "Squeeze") for a in axes}
     for a in axes:
         if data.shape[a] != 1:
             raise ValueError(f"Squeeze: dimension {a} has size {data.shape[a]}, expected 1")
-    return xp.reshape(data, [d for i, d in enumerate(data.shape) if i not in axes])
+    return data.reshape([d for i, d in enumerate(data.shape) if i not in axes])
 
 
 @kernel("Squeeze")
 def Squeeze_1(ctx, data, *, axes=None):
-    return _squeeze(ctx.xp, data, axes)
+    return _squeeze(data, axes)
 
 
 @kernel("Squeeze", since=13)
 def Squeeze(ctx, data, axes=None):
-    return _squeeze(ctx.xp, data, None if axes is None else ints(axes))
+    return _squeeze(data, None if axes is None else ints(axes))
 
 
-def _unsqueeze(xp, data, axes):
+def _unsqueeze(data, axes):
     rank = data.ndim + len(axes)
     axes = sorted(normalize_axis(a, rank, "Unsqueeze") for a in axes)
     if len(set(axes)) != len(axes):
@@ -92,17 +94,17 @@ def _unsqueeze(xp, data, axes):
     shape = list(data.shape)
     for a in axes:
         shape.insert(a, 1)
-    return xp.reshape(data, shape)
+    return data.reshape(shape)
 
 
 @kernel("Unsqueeze")
 def Unsqueeze_1(ctx, data, *, axes):
-    return _unsqueeze(ctx.xp, data, axes)
+    return _unsqueeze(data, axes)
 
 
 @kernel("Unsqueeze", since=13)
 def Unsqueeze(ctx, data, axes):
-    return _unsqueeze(ctx.xp, data, ints(axes))
+    return _unsqueeze(data, ints(axes))
 
 
 @kernel("Transpose")
