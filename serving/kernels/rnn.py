@@ -283,7 +283,7 @@ def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
     gates = xp.empty((D, B, G), dtype=dtype)
     iof, i, o, f, g = gates[..., : 3 * H], gates[..., :H], gates[..., H: 2 * H], gates[..., 2 * H: 3 * H], \
         gates[..., 3 * H:]
-    c = xp.array(c, dtype=dtype, copy=True)
+    c = xp.array(c, dtype=dtype, order="C", copy=True)  # updated in place; layout=1 hands in a strided view
     tmp = xp.empty_like(c)
     Y = xp.empty((T, D, B, H), dtype=dtype)
     for t in range(T):
