@@ -2,8 +2,10 @@
 
 ``convolve`` is the shared engine: im2col through a strided view, then one matmul (batched per image, or a
 single one over the batch for small feature maps); depthwise convolutions multiply-add per kernel tap
-instead. The quantized convolutions call it too, so it must stay exact on integer inputs. ``WindowTaps``
-(shared with the pools) gives the inputs of each kernel tap as long contiguous runs.
+instead. On NumPy, float convolutions with one group take ``_chunked_gemm``: im2col and GEMM a few images at
+a time through one reused, cache-sized column buffer. The quantized convolutions call ``convolve`` too, so it
+must stay exact on integer inputs. ``WindowTaps`` (shared with the pools) gives the inputs of each kernel tap
+as long contiguous runs.
 """
 
 from __future__ import annotations
@@ -128,7 +130,9 @@ class WindowTaps:
             self._sources = padded.reshape(1, *padded.shape[:2], -1)
             phase_of = [0] * len(offsets)
             starts = offsets
+            self._kernel = tuple(kernel_shape)
         else:
+            self._kernel = None
             # Long enough along each axis for the last tap's last window.
             grid = [(k - 1) * d // s + n for k, d, s, n in zip(kernel_shape, dilations, strides, out_shape)]
             phases = _phase_split(xp, x, pads, value, grid, strides)
@@ -138,8 +142,19 @@ class WindowTaps:
         self._grid = (self.out_shape[0], *grid[1:])
         row = [math.prod(grid[i + 1 :]) for i in range(len(grid))]
         self._taps = [(phase, sum(a * r for a, r in zip(start, row))) for phase, start in zip(phase_of, starts)]
+        self._kernel_steps = [d * r for d, r in zip(dilations, row)]
         self.span = sum((n - 1) * r for n, r in zip(self.out_shape, row)) + 1
         self.size = math.prod(self._grid)
+
+    def stacked(self):
+        """Every tap's run at once, ``(N, C, *kernel, span)``; None when strides split the input into phases."""
+        if self._kernel is None:
+            return None
+        source = self._sources[0]
+        item = source.strides[-1]
+        steps = (*source.strides[:2], *(step * item for step in self._kernel_steps), item)
+        shape = (*source.shape[:2], *self._kernel, self.span)
+        return self.xp.lib.stride_tricks.as_strided(source, shape=shape, strides=steps)
 
     def __len__(self):
         return len(self._taps)
@@ -148,10 +163,12 @@ class WindowTaps:
         phase, start = self._taps[tap]
         return self._sources[phase, :, :, start : start + self.span]
 
-    def collect(self, acc):
+    def collect_view(self, acc):
         shaped = acc.reshape(*acc.shape[:-1], *self._grid)
-        crop = (Ellipsis, *(slice(0, n) for n in self.out_shape))
-        return self.xp.ascontiguousarray(shaped[crop])
+        return shaped[(Ellipsis, *(slice(0, n) for n in self.out_shape))]
+
+    def collect(self, acc):
+        return self.xp.ascontiguousarray(self.collect_view(acc))
 
 
 def _depthwise(xp, x, w, out_shape, strides, dilations, pads):
@@ -203,12 +220,112 @@ def _im2col(xp, x, w, out_shape, strides, dilations, group):
     return _grouped_matmul(xp, cols, w, group).reshape(n, m, *out_shape)
 
 
-def convolve(xp, x, w, *, strides, pads, dilations, group=1):
-    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, no bias."""
+class _RunColumns:
+    """im2col rows filled from ``WindowTaps`` runs: one long contiguous copy per tap, image and channel.
+
+    A run also spans the gaps between output rows, so the GEMM computes a few columns that ``kept`` drops.
+    """
+
+    def __init__(self, x, kernel_shape, out_shape, *, strides, dilations, pads):
+        self._windows = WindowTaps(np, x, kernel_shape, out_shape, strides=strides, dilations=dilations, pads=pads)
+        self.taps, self.size = len(self._windows), self._windows.size
+
+    def columns(self, channels, chunk, dtype):
+        cols = np.empty((channels, self.taps, chunk, self.size), dtype=dtype)
+        cols[..., self._windows.span :] = 0  # only dropped columns read these; zeroed so those stay finite
+        return cols
+
+    def fill(self, cols, begin, images):
+        span = self._windows.span
+        stacked = self._windows.stacked()
+        if stacked is not None:
+            # One copy for all taps: fewer NumPy calls matter when chunks are single small images.
+            nd = stacked.ndim - 3
+            target = cols.reshape(cols.shape[0], *stacked.shape[2:-1], *cols.shape[2:])[..., :images, :span]
+            target[...] = stacked[begin : begin + images].transpose(1, *range(2, 2 + nd), 0, 2 + nd)
+            return
+        for tap in range(self.taps):
+            cols[:, tap, :images, :span] = self._windows.view(tap)[begin : begin + images].transpose(1, 0, 2)
+
+    def kept(self, product):
+        return self._windows.collect_view(product)
+
+
+class _WindowColumns:
+    """im2col rows copied window by window: exactly one column per output pixel, but copies as short as a
+    row of the output. Better where ``_RunColumns`` would waste many columns (small padded feature maps)."""
+
+    def __init__(self, x, kernel_shape, out_shape, *, strides, dilations, pads):
+        padded = pad_spatial(np, x, pads)
+        self._windows = sliding_windows(np, padded, kernel_shape, out_shape, strides, dilations)
+        self._kernel, self._out = tuple(kernel_shape), tuple(out_shape)
+        self.taps, self.size = math.prod(kernel_shape), math.prod(out_shape)
+
+    def columns(self, channels, chunk, dtype):
+        return np.empty((channels, self.taps, chunk, self.size), dtype=dtype)
+
+    def fill(self, cols, begin, images):
+        nd = len(self._out)
+        shaped = cols.reshape(cols.shape[0], *self._kernel, cols.shape[2], *self._out)
+        target = shaped[(slice(None),) * (1 + len(self._kernel)) + (slice(0, images),)]
+        source = self._windows[begin : begin + images]
+        target[...] = source.transpose(*range(1, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd))
+
+    def kept(self, product):
+        return product.reshape(*product.shape[:-1], *self._out)
+
+
+_CHUNK_BYTES = 1 << 22  # column and product buffers per batch chunk: they stay in cache between the passes
+_MAX_RUN_WASTE = 1.15  # extra GEMM columns (as a fraction of the output) up to which runs beat window copies
+
+
+def _column_source(x, kernel_shape, out_shape, *, strides, dilations, pads):
+    runs = _RunColumns(x, kernel_shape, out_shape, strides=strides, dilations=dilations, pads=pads)
+    if runs.size <= _MAX_RUN_WASTE * math.prod(out_shape):
+        return runs
+    return _WindowColumns(x, kernel_shape, out_shape, strides=strides, dilations=dilations, pads=pads)
+
+
+def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
+    """The NumPy fast path for group == 1: im2col and one GEMM per batch chunk, reusing one column buffer.
+
+    The GEMM result ``(M, images, *out)`` is transposed to ``(N, M, *out)`` and biased in one pass while it is
+    still in cache.
+    """
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    source = _column_source(x, w.shape[2:], out_shape, strides=strides, dilations=dilations, pads=pads)
+    weights = w.reshape(m, c * source.taps)
+    chunk = max(1, min(n, _CHUNK_BYTES // ((c * source.taps + m) * source.size * x.itemsize)))
+    cols = source.columns(c, chunk, x.dtype)
+    product = np.empty((m, chunk * source.size), dtype=x.dtype)
+    y = np.empty((n, m, *out_shape), dtype=x.dtype)
+    nd = len(out_shape)
+    for begin in range(0, n, chunk):
+        images = min(chunk, n - begin)
+        source.fill(cols, begin, images)
+        part = product[:, : images * source.size]
+        np.matmul(weights, cols[:, :, :images].reshape(c * source.taps, images * source.size), out=part)
+        if bias is not None:
+            # Contiguous and cache-hot here; in the transposing copy below it would run in short rows.
+            part += bias.astype(x.dtype, copy=False)[:, None]
+        y[begin : begin + images] = source.kept(part.reshape(m, images, source.size)).transpose(1, 0, *range(2, 2 + nd))
+    return y
+
+
+def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None):
+    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, plus ``bias`` ``(M,)``."""
     if x.dtype.kind in "fV" and x.dtype.itemsize < 4:
         # Half-precision sums lose too much over C*K terms: accumulate in float32 as other runtimes do.
         wide = convolve(
-            xp, x.astype(xp.float32), w.astype(xp.float32), strides=strides, pads=pads, dilations=dilations, group=group
+            xp,
+            x.astype(xp.float32),
+            w.astype(xp.float32),
+            strides=strides,
+            pads=pads,
+            dilations=dilations,
+            group=group,
+            bias=None if bias is None else bias.astype(xp.float32),
         )
         return wide.astype(x.dtype)
     c = x.shape[1]
@@ -224,10 +341,13 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1):
         output_size(x.shape[2 + i] + pads[i] + pads[i + nd], k, strides[i], dilations[i])
         for i, k in enumerate(kernel_shape)
     )
+    if xp is np and group == 1 and x.dtype in (np.float32, np.float64) and w.dtype == x.dtype:
+        return _chunked_gemm(x, w, bias, out_shape, strides=strides, dilations=dilations, pads=pads)
     if group == c and cg == 1 and group > 1:
-        return _depthwise(xp, x, w, out_shape, strides, dilations, pads)
-    x = pad_spatial(xp, x, pads)
-    return _im2col(xp, x, w, out_shape, strides, dilations, group)
+        y = _depthwise(xp, x, w, out_shape, strides, dilations, pads)
+    else:
+        y = _im2col(xp, pad_spatial(xp, x, pads), w, out_shape, strides, dilations, group)
+    return _add_bias(y, bias)
 
 
 def _add_bias(y, b):
@@ -240,8 +360,7 @@ def _add_bias(y, b):
 def Conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
     pads = resolve_pads(x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad)
-    y = convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group)
-    return _add_bias(y, b)
+    return convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group, bias=b)
 
 
 def _transpose_pads(in_shape, kernel_shape, *, strides, dilations, output_padding, pads, auto_pad, output_shape):

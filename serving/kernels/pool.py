@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from serving.kernels.conv import WindowTaps, resolve_pads, window_defaults
+from serving.kernels.conv import WindowTaps, pad_spatial, resolve_pads, window_defaults
 from serving.kernels.registry import kernel
 
 
@@ -111,6 +111,30 @@ def _max_indices(xp, tap_index, win, in_shape, n, c, storage_order):
     return base + flat
 
 
+def _separable_max(xp, x, win):
+    """Each window's maximum as a running maximum over its taps along one spatial axis after another.
+
+    The max over a box is the max over its rows of the max over its columns, so a k x k window costs
+    2(k-1) passes instead of k*k-1, and the outer axes go first so their taps are long contiguous rows.
+    """
+    y = pad_spatial(xp, x, win.applied, _lowest(x.dtype))
+    for axis, (k, s, d, n) in enumerate(zip(win.kernel_shape, win.strides, win.dilations, win.out_shape), start=2):
+
+        def tap(j, y=y, axis=axis, s=s, d=d, n=n):
+            index = [slice(None)] * y.ndim
+            index[axis] = slice(j * d, j * d + (n - 1) * s + 1, s)
+            return y[tuple(index)]
+
+        if k == 1:
+            y = tap(0)
+            continue
+        acc = xp.maximum(tap(0), tap(1))
+        for j in range(2, k):
+            xp.maximum(acc, tap(j), out=acc)
+        y = acc
+    return xp.ascontiguousarray(y)
+
+
 @kernel("MaxPool")
 def MaxPool(
     ctx,
@@ -127,23 +151,20 @@ def MaxPool(
     xp = ctx.xp
     win = _windows_for(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     want_indices = ctx.n_outputs > 1 and ctx.outputs_wanted[1]
+    if not want_indices:
+        y = _separable_max(xp, x, win)
+        return (y, None) if ctx.n_outputs > 1 else y
     windows = _taps(xp, x, win, _lowest(x.dtype))
     y = xp.empty((*x.shape[:2], windows.size), dtype=x.dtype)
     head = y[..., : windows.span]
     head[...] = windows.view(0)
-    if want_indices:
-        best = xp.zeros(y.shape, dtype=xp.int64)
-        for tap in range(1, len(windows)):
-            part = windows.view(tap)
-            better = part > head
-            head[better] = part[better]
-            best[..., : windows.span][better] = tap
-    else:
-        for tap in range(1, len(windows)):
-            xp.maximum(head, windows.view(tap), out=head)
+    best = xp.zeros(y.shape, dtype=xp.int64)
+    for tap in range(1, len(windows)):
+        part = windows.view(tap)
+        better = part > head
+        head[better] = part[better]
+        best[..., : windows.span][better] = tap
     y = windows.collect(y)
-    if not want_indices:
-        return (y, None) if ctx.n_outputs > 1 else y
     return y, _max_indices(xp, windows.collect(best), win, x.shape[2:], x.shape[0], x.shape[1], storage_order)
 
 

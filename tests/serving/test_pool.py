@@ -1,5 +1,6 @@
 """Pooling kernels against ONNX Runtime on the attribute combinations the conformance cases leave out:
-MaxPool's Indices with strides, dilations, padding and ceil mode in both storage orders, AveragePool's
+MaxPool's Indices with strides, dilations, padding and ceil mode in both storage orders, its separable
+values-only path against the per-tap one, AveragePool's
 padding counts, LpPool, and MaxUnpool inverting MaxPool."""
 
 import numpy as np
@@ -51,6 +52,20 @@ def test_max_pool_values_and_indices_match_onnxruntime(attrs, storage_order):
     ref_y, ref_i = ort_run("MaxPool", x, attrs, n_outputs=2)
     np.testing.assert_array_equal(y, ref_y)
     np.testing.assert_array_equal(indices, ref_i)
+
+
+@pytest.mark.parametrize("attrs", [*WINDOWS, {"kernel_shape": [2, 2], "strides": [2, 2]}, {"kernel_shape": [1, 3]}])
+def test_separable_max_pool_matches_the_per_tap_path(attrs):
+    # Without Indices MaxPool reduces one axis after another; the Indices path compares every tap.
+    x = RNG.standard_normal((2, 3, 9, 10), dtype=np.float32)
+    values, _ = pool.MaxPool(ctx(2), x, **attrs)
+    np.testing.assert_array_equal(pool.MaxPool(ctx(), x, **attrs), values)
+
+
+def test_separable_max_pool_in_three_dimensions_matches_onnxruntime():
+    x = RNG.standard_normal((1, 2, 7, 6, 8), dtype=np.float32)
+    attrs = {"kernel_shape": [3, 2, 2], "strides": [2, 1, 2], "pads": [1, 0, 1, 1, 1, 0], "dilations": [1, 2, 1]}
+    np.testing.assert_array_equal(pool.MaxPool(ctx(), x, **attrs), ort_run("MaxPool", x, attrs)[0])
 
 
 def test_max_pool_on_integers_pads_with_the_dtype_minimum():
