@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 import tritonclient.grpc as grpcclient
 from local_server import sardonyx_serve
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import trainer
@@ -159,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the server is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     start = time.perf_counter()
+    # One BLAS thread, as sardonyx-serve's default: client, server and other work share the cores, and a
+    # multi-threaded BLAS call on busy cores stalls (twice as slow training on a loaded 2-core machine).
     try:
-        summary = run(args.epochs, args.out.resolve())
+        with threadpool_limits(limits=1, user_api="blas"):
+            summary = run(args.epochs, args.out.resolve())
     except KeyboardInterrupt:
         print("\ninterrupted; the server, if it was started, has been stopped", file=sys.stderr)
         return INTERRUPTED
