@@ -147,13 +147,15 @@ def report(summary: dict) -> str:
         accuracy = 100 * float(np.mean(predictions == labels))
         same = int(np.sum(predictions == reference))
         lines.append(f"{name:<22} {accuracy:>8.2f}% {f'{same}/{len(labels)}':>16} {latency:>10.2f} ms")
-    lines.append("files: " + ", ".join(str(f) for f in summary["files"]))
+    shown = [f.relative_to(Path.cwd()) if f.is_relative_to(Path.cwd()) else f for f in summary["files"]]
+    lines.append("files: " + ", ".join(str(f) for f in shown))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs (default 4)")
+    parser.add_argument("--epochs", type=int, default=8,
+                        help="training epochs (default 8, as sardonyx-train cnn-digits: about 98%% accuracy)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models",
                         help="model repository to write digits/ into (default: the repository's models/)")
     args = parser.parse_args(argv)
