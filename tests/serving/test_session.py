@@ -292,3 +292,27 @@ def test_shape_arithmetic_is_reused_per_input_shape_and_redone_when_it_changes()
     assert targets[1] is targets[2]  # same shape: the Concat reused its last result
     assert targets[0] is not targets[1] and targets[3] is not targets[2]  # new shape: computed again
     np.testing.assert_array_equal(targets[3], [2, -1])
+
+
+@pytest.mark.parametrize("op", ["Celu", "HardSwish", "LayerNormalization"])
+def test_schema_function_ops_without_a_kernel_run_as_their_function_body(monkeypatch, op):
+    """Hide the kernel: the planner must expand ONNX's definition of the op and get the same answer."""
+    from serving.kernels import registry
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])]
+    initializers = []
+    if op == "LayerNormalization":
+        initializers = [numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), n) for n in ("s", "b")]
+    node = helper.make_node(op, ["x", *[t.name for t in initializers]], ["y"])
+    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])],
+                              initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    with_kernel = InferenceSession(model)
+    real_lookup = registry.lookup
+    monkeypatch.setattr(registry, "lookup", lambda d, o, v: None if o == op else real_lookup(d, o, v))
+    expanded = InferenceSession(model)
+    assert op not in {step.ctx.node.op_type for step in expanded._graph.steps}
+    np.testing.assert_allclose(expanded.run(None, {"x": x})[0], with_kernel.run(None, {"x": x})[0], rtol=1e-5,
+                               atol=1e-6)
