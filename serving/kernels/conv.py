@@ -130,9 +130,7 @@ class WindowTaps:
             self._sources = padded.reshape(1, *padded.shape[:2], -1)
             phase_of = [0] * len(offsets)
             starts = offsets
-            self._kernel = tuple(kernel_shape)
         else:
-            self._kernel = None
             # Long enough along each axis for the last tap's last window.
             grid = [(k - 1) * d // s + n for k, d, s, n in zip(kernel_shape, dilations, strides, out_shape)]
             phases = _phase_split(xp, x, pads, value, grid, strides)
@@ -142,19 +140,8 @@ class WindowTaps:
         self._grid = (self.out_shape[0], *grid[1:])
         row = [math.prod(grid[i + 1 :]) for i in range(len(grid))]
         self._taps = [(phase, sum(a * r for a, r in zip(start, row))) for phase, start in zip(phase_of, starts)]
-        self._kernel_steps = [d * r for d, r in zip(dilations, row)]
         self.span = sum((n - 1) * r for n, r in zip(self.out_shape, row)) + 1
         self.size = math.prod(self._grid)
-
-    def stacked(self):
-        """Every tap's run at once, ``(N, C, *kernel, span)``; None when strides split the input into phases."""
-        if self._kernel is None:
-            return None
-        source = self._sources[0]
-        item = source.strides[-1]
-        steps = (*source.strides[:2], *(step * item for step in self._kernel_steps), item)
-        shape = (*source.shape[:2], *self._kernel, self.span)
-        return self.xp.lib.stride_tricks.as_strided(source, shape=shape, strides=steps)
 
     def __len__(self):
         return len(self._taps)
@@ -163,12 +150,10 @@ class WindowTaps:
         phase, start = self._taps[tap]
         return self._sources[phase, :, :, start : start + self.span]
 
-    def collect_view(self, acc):
-        shaped = acc.reshape(*acc.shape[:-1], *self._grid)
-        return shaped[(Ellipsis, *(slice(0, n) for n in self.out_shape))]
-
     def collect(self, acc):
-        return self.xp.ascontiguousarray(self.collect_view(acc))
+        shaped = acc.reshape(*acc.shape[:-1], *self._grid)
+        crop = (Ellipsis, *(slice(0, n) for n in self.out_shape))
+        return self.xp.ascontiguousarray(shaped[crop])
 
 
 def _depthwise(xp, x, w, out_shape, strides, dilations, pads):
@@ -220,96 +205,36 @@ def _im2col(xp, x, w, out_shape, strides, dilations, group):
     return _grouped_matmul(xp, cols, w, group).reshape(n, m, *out_shape)
 
 
-class _RunColumns:
-    """im2col rows filled from ``WindowTaps`` runs: one long contiguous copy per tap, image and channel.
-
-    A run also spans the gaps between output rows, so the GEMM computes a few columns that ``kept`` drops.
-    """
-
-    def __init__(self, x, kernel_shape, out_shape, *, strides, dilations, pads):
-        self._windows = WindowTaps(np, x, kernel_shape, out_shape, strides=strides, dilations=dilations, pads=pads)
-        self.taps, self.size = len(self._windows), self._windows.size
-
-    def columns(self, channels, chunk, dtype):
-        cols = np.empty((channels, self.taps, chunk, self.size), dtype=dtype)
-        cols[..., self._windows.span :] = 0  # only dropped columns read these; zeroed so those stay finite
-        return cols
-
-    def fill(self, cols, begin, images):
-        span = self._windows.span
-        stacked = self._windows.stacked()
-        if stacked is not None:
-            # One copy for all taps: fewer NumPy calls matter when chunks are single small images.
-            nd = stacked.ndim - 3
-            target = cols.reshape(cols.shape[0], *stacked.shape[2:-1], *cols.shape[2:])[..., :images, :span]
-            target[...] = stacked[begin : begin + images].transpose(1, *range(2, 2 + nd), 0, 2 + nd)
-            return
-        for tap in range(self.taps):
-            cols[:, tap, :images, :span] = self._windows.view(tap)[begin : begin + images].transpose(1, 0, 2)
-
-    def kept(self, product):
-        return self._windows.collect_view(product)
-
-
-class _WindowColumns:
-    """im2col rows copied window by window: exactly one column per output pixel, but copies as short as a
-    row of the output. Better where ``_RunColumns`` would waste many columns (small padded feature maps)."""
-
-    def __init__(self, x, kernel_shape, out_shape, *, strides, dilations, pads):
-        padded = pad_spatial(np, x, pads)
-        self._windows = sliding_windows(np, padded, kernel_shape, out_shape, strides, dilations)
-        self._kernel, self._out = tuple(kernel_shape), tuple(out_shape)
-        self.taps, self.size = math.prod(kernel_shape), math.prod(out_shape)
-
-    def columns(self, channels, chunk, dtype):
-        return np.empty((channels, self.taps, chunk, self.size), dtype=dtype)
-
-    def fill(self, cols, begin, images):
-        nd = len(self._out)
-        shaped = cols.reshape(cols.shape[0], *self._kernel, cols.shape[2], *self._out)
-        target = shaped[(slice(None),) * (1 + len(self._kernel)) + (slice(0, images),)]
-        source = self._windows[begin : begin + images]
-        target[...] = source.transpose(*range(1, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd))
-
-    def kept(self, product):
-        return product.reshape(*product.shape[:-1], *self._out)
-
-
-_CHUNK_BYTES = 1 << 22  # column and product buffers per batch chunk: they stay in cache between the passes
-_MAX_RUN_WASTE = 1.15  # extra GEMM columns (as a fraction of the output) up to which runs beat window copies
-
-
-def _column_source(x, kernel_shape, out_shape, *, strides, dilations, pads):
-    runs = _RunColumns(x, kernel_shape, out_shape, strides=strides, dilations=dilations, pads=pads)
-    if runs.size <= _MAX_RUN_WASTE * math.prod(out_shape):
-        return runs
-    return _WindowColumns(x, kernel_shape, out_shape, strides=strides, dilations=dilations, pads=pads)
+_CHUNK_BYTES = 1 << 21  # column and product buffers per batch chunk: they stay in cache between the passes
 
 
 def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
     """The NumPy fast path for group == 1: im2col and one GEMM per batch chunk, reusing one column buffer.
 
-    The GEMM result ``(M, images, *out)`` is transposed to ``(N, M, *out)`` and biased in one pass while it is
-    still in cache.
+    Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
+    memory; the bias is added to the contiguous product, which is then transposed to ``(N, M, *out)``.
     """
     n, c = x.shape[:2]
     m = w.shape[0]
-    source = _column_source(x, w.shape[2:], out_shape, strides=strides, dilations=dilations, pads=pads)
-    weights = w.reshape(m, c * source.taps)
-    chunk = max(1, min(n, _CHUNK_BYTES // ((c * source.taps + m) * source.size * x.itemsize)))
-    cols = source.columns(c, chunk, x.dtype)
-    product = np.empty((m, chunk * source.size), dtype=x.dtype)
+    kernel_shape, nd = tuple(w.shape[2:]), len(out_shape)
+    taps, length = math.prod(kernel_shape), math.prod(out_shape)
+    windows = sliding_windows(np, pad_spatial(np, x, pads), kernel_shape, out_shape, strides, dilations)
+    weights = w.reshape(m, c * taps)
+    chunk = max(1, min(n, _CHUNK_BYTES // ((c * taps + m) * length * x.itemsize)))
+    cols = np.empty((c, *kernel_shape, chunk, *out_shape), dtype=x.dtype)
     y = np.empty((n, m, *out_shape), dtype=x.dtype)
-    nd = len(out_shape)
+    # One image per chunk: the GEMM writes straight into the output, no product buffer or transpose.
+    product = None if chunk == 1 else np.empty((m, chunk, length), dtype=x.dtype)
     for begin in range(0, n, chunk):
         images = min(chunk, n - begin)
-        source.fill(cols, begin, images)
-        part = product[:, : images * source.size]
-        np.matmul(weights, cols[:, :, :images].reshape(c * source.taps, images * source.size), out=part)
+        target = cols[(slice(None),) * (1 + nd) + (slice(0, images),)]
+        target[...] = windows[begin : begin + images].transpose(*range(1, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd))
+        part = y[begin].reshape(m, length) if product is None else product[:, :images].reshape(m, images * length)
+        np.matmul(weights, target.reshape(c * taps, images * length), out=part)
         if bias is not None:
-            # Contiguous and cache-hot here; in the transposing copy below it would run in short rows.
             part += bias.astype(x.dtype, copy=False)[:, None]
-        y[begin : begin + images] = source.kept(part.reshape(m, images, source.size)).transpose(1, 0, *range(2, 2 + nd))
+        if product is not None:
+            y[begin : begin + images] = product[:, :images].reshape(m, images, *out_shape).swapaxes(0, 1)
     return y
 
 

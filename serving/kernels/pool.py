@@ -1,7 +1,8 @@
 """Pooling: MaxPool, AveragePool, LpPool, their Global forms, MaxUnpool, MaxRoiPool, RoiAlign.
 
 Windowed pools walk the kernel taps (a handful) and combine whole strided slices per tap, so the work
-is vectorised over batch, channels and output positions.
+is vectorised over batch, channels and output positions. MaxPool without Indices walks the taps of one
+axis at a time instead (a window's maximum is separable).
 """
 
 from __future__ import annotations

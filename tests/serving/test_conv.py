@@ -90,18 +90,18 @@ def test_window_taps_read_what_a_strided_slice_of_the_padded_input_reads(strides
 @pytest.mark.parametrize(
     "shape, kernel, strides, pads, dilations",
     [
-        ((3, 4, 11, 9), (3, 3), [1, 1], [0, 0, 0, 0], [1, 1]),  # runs, one copy for all taps
+        ((3, 4, 11, 9), (3, 3), [1, 1], [0, 0, 0, 0], [1, 1]),
         ((3, 4, 11, 9), (3, 3), [1, 1], [1, 2, 0, 1], [2, 1]),
-        ((3, 4, 12, 13), (3, 3), [2, 2], [1, 1, 1, 1], [1, 1]),  # runs over stride phases
-        ((3, 4, 4, 4), (3, 3), [1, 1], [1, 1, 1, 1], [1, 1]),  # small padded map: window by window
+        ((3, 4, 12, 13), (3, 3), [2, 2], [1, 1, 1, 1], [1, 1]),
         ((2, 5, 17), (4,), [2], [3, 0], [2]),
         ((2, 3, 6, 7, 5), (3, 2, 3), [2, 1, 2], [1, 0, 1, 1, 1, 0], [1, 2, 1]),
         ((3, 6, 8, 8), (1, 1), [2, 2], [0, 0, 0, 0], [1, 1]),
     ],
 )
-@pytest.mark.parametrize("chunk_bytes", [1, 1 << 22])
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 22])
 def test_chunked_gemm_matches_the_generic_path(monkeypatch, shape, kernel, strides, pads, dilations, chunk_bytes):
-    # chunk_bytes=1 makes every image its own chunk; the large one takes the batch in one GEMM.
+    # 1 byte: one image per chunk, written straight into the output; 3000: chunks of a few images and a
+    # shorter last one; 4 MiB: the whole batch in one GEMM.
     monkeypatch.setattr(conv, "_CHUNK_BYTES", chunk_bytes)
     x = RNG.standard_normal(shape, dtype=np.float32)
     w = RNG.standard_normal((7, shape[1], *kernel), dtype=np.float32)
@@ -110,14 +110,6 @@ def test_chunked_gemm_matches_the_generic_path(monkeypatch, shape, kernel, strid
     slow = generic(x, w, strides, pads, dilations, 1) + b.reshape(7, *([1] * len(kernel)))
     assert fast.dtype == np.float32 and fast.flags.c_contiguous
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
-
-
-def test_chunked_gemm_picks_window_copies_where_runs_waste_columns():
-    x = np.zeros((1, 2, 4, 4), np.float32)
-    small = conv._column_source(x, (3, 3), (4, 4), strides=[1, 1], dilations=[1, 1], pads=[1, 1, 1, 1])
-    large = conv._column_source(np.zeros((1, 2, 32, 32), np.float32), (3, 3), (32, 32), strides=[1, 1],
-                                dilations=[1, 1], pads=[1, 1, 1, 1])
-    assert isinstance(small, conv._WindowColumns) and isinstance(large, conv._RunColumns)
 
 
 def test_convolve_is_exact_on_int32():
