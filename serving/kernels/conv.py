@@ -209,10 +209,12 @@ _CHUNK_BYTES = 1 << 23  # columns plus product per batch chunk: L3-resident, and
 
 
 def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
-    """The NumPy fast path for group == 1: im2col and one GEMM per batch chunk, reusing one column buffer.
+    """The NumPy fast path for group == 1: im2col and GEMM per batch chunk, reusing one column buffer.
 
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
-    memory; the bias is added to the contiguous product, which is then transposed to ``(N, M, *out)``.
+    memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
+    image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
+    a transposing copy to ``(N, M, *out)``. The bias is added while the result is contiguous and cache-hot.
     """
     n, c = x.shape[:2]
     m = w.shape[0]
@@ -220,21 +222,29 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
     taps, length = math.prod(kernel_shape), math.prod(out_shape)
     windows = sliding_windows(np, pad_spatial(np, x, pads), kernel_shape, out_shape, strides, dilations)
     weights = w.reshape(m, c * taps)
-    chunk = max(1, min(n, _CHUNK_BYTES // ((c * taps + m) * length * x.itemsize)))
+    per_image = m > c * taps
+    chunk = max(1, min(n, _CHUNK_BYTES // ((c * taps + (0 if per_image else m)) * length * x.itemsize)))
+    per_image = per_image or chunk == 1
     cols = np.empty((c, *kernel_shape, chunk, *out_shape), dtype=x.dtype)
     y = np.empty((n, m, *out_shape), dtype=x.dtype)
-    # One image per chunk: the GEMM writes straight into the output, no product buffer or transpose.
-    product = None if chunk == 1 else np.empty((m, chunk, length), dtype=x.dtype)
+    product = None if per_image else np.empty((m, chunk, length), dtype=x.dtype)
+    if bias is not None:
+        bias = bias.astype(x.dtype, copy=False).reshape((m, 1) if per_image else (m, 1, 1))
     for begin in range(0, n, chunk):
         images = min(chunk, n - begin)
         target = cols[(slice(None),) * (1 + nd) + (slice(0, images),)]
         target[...] = windows[begin : begin + images].transpose(*range(1, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd))
-        part = y[begin].reshape(m, length) if product is None else product[:, :images].reshape(m, images * length)
-        np.matmul(weights, target.reshape(c * taps, images * length), out=part)
+        columns = target.reshape(c * taps, images, length)
+        if per_image:
+            part = y[begin : begin + images].reshape(images, m, length)
+            np.matmul(weights, columns.transpose(1, 0, 2), out=part)
+        else:
+            part = product[:, :images]
+            np.matmul(weights, columns.reshape(c * taps, images * length), out=part.reshape(m, images * length))
         if bias is not None:
-            part += bias.astype(x.dtype, copy=False)[:, None]
-        if product is not None:
-            y[begin : begin + images] = product[:, :images].reshape(m, images, *out_shape).swapaxes(0, 1)
+            part += bias
+        if not per_image:
+            y[begin : begin + images] = part.reshape(m, images, *out_shape).swapaxes(0, 1)
     return y
 
 

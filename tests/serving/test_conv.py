@@ -96,6 +96,7 @@ def test_window_taps_read_what_a_strided_slice_of_the_padded_input_reads(strides
         ((2, 5, 17), (4,), [2], [3, 0], [2]),
         ((2, 3, 6, 7, 5), (3, 2, 3), [2, 1, 2], [1, 0, 1, 1, 1, 0], [1, 2, 1]),
         ((3, 6, 8, 8), (1, 1), [2, 2], [0, 0, 0, 0], [1, 1]),
+        ((5, 1, 10, 10), (2, 2), [1, 1], [1, 0, 0, 1], [1, 1]),  # fewer columns than outputs: GEMMs per image
     ],
 )
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 22])
