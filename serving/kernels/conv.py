@@ -223,7 +223,8 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
     windows = sliding_windows(np, pad_spatial(np, x, pads), kernel_shape, out_shape, strides, dilations)
     weights = w.reshape(m, c * taps)
     per_image = m > c * taps
-    chunk = max(1, min(n, _CHUNK_BYTES // ((c * taps + (0 if per_image else m)) * length * x.itemsize)))
+    image_bytes = (c * taps + (0 if per_image else m)) * length * x.itemsize
+    chunk = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1)))
     per_image = per_image or chunk == 1
     cols = np.empty((c, *kernel_shape, chunk, *out_shape), dtype=x.dtype)
     y = np.empty((n, m, *out_shape), dtype=x.dtype)
