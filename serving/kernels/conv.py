@@ -208,25 +208,56 @@ def _im2col(xp, x, w, out_shape, strides, dilations, group):
 _CHUNK_BYTES = 1 << 23  # columns plus product per batch chunk: L3-resident, and few BLAS calls (each syncs threads)
 
 
+_MAX_RUN_WASTE = 1.1  # extra GEMM columns (fraction of the output) up to which tap runs beat window copies
+
+
+def _tap_runs(x, kernel_shape, out_shape, dilations, pads):
+    """Stride-1 columns as runs: each tap of each ``(n, c)`` plane is one contiguous stretch of the padded
+    input, ``(N, C, *kernel, span)``, covering every output row plus the gaps between rows. Copying long runs
+    costs far less than copying rows as short as the output's; the GEMM then computes the gap columns too.
+    Returns the runs and the padded grid, or None where the gaps would waste more than ``_MAX_RUN_WASTE``.
+    """
+    padded = pad_spatial(np, x, pads)
+    grid = (out_shape[0], *padded.shape[3:])
+    if math.prod(grid) > _MAX_RUN_WASTE * math.prod(out_shape):
+        return None
+    row = [math.prod(padded.shape[3 + i :]) for i in range(len(out_shape))]
+    span = sum((n - 1) * r for n, r in zip(out_shape, row)) + 1
+    item = padded.itemsize
+    steps = (*padded.strides[:2], *(d * r * item for d, r in zip(dilations, row)), item)
+    runs = np.lib.stride_tricks.as_strided(padded, shape=(*padded.shape[:2], *kernel_shape, span), strides=steps)
+    return runs, grid
+
+
 def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
     """The NumPy fast path for group == 1: im2col and GEMM per batch chunk, reusing one column buffer.
 
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
     memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
-    a transposing copy to ``(N, M, *out)``. The bias is added while the result is contiguous and cache-hot.
+    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias is added
+    while the result is contiguous and cache-hot.
     """
     n, c = x.shape[:2]
     m = w.shape[0]
     kernel_shape, nd = tuple(w.shape[2:]), len(out_shape)
-    taps, length = math.prod(kernel_shape), math.prod(out_shape)
-    windows = sliding_windows(np, pad_spatial(np, x, pads), kernel_shape, out_shape, strides, dilations)
-    weights = w.reshape(m, c * taps)
+    taps = math.prod(kernel_shape)
     per_image = m > c * taps
+    runs = None if per_image or any(s != 1 for s in strides) else _tap_runs(x, kernel_shape, out_shape, dilations, pads)
+    if runs is None:
+        windows = sliding_windows(np, pad_spatial(np, x, pads), kernel_shape, out_shape, strides, dilations)
+        grid = tuple(out_shape)
+    else:
+        windows, grid = runs
+    length = math.prod(grid)
+    weights = w.reshape(m, c * taps)
     image_bytes = (c * taps + (0 if per_image else m)) * length * x.itemsize
     chunk = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1)))
-    per_image = per_image or chunk == 1
-    cols = np.empty((c, *kernel_shape, chunk, *out_shape), dtype=x.dtype)
+    per_image = runs is None and (per_image or chunk == 1)
+    cols = np.empty((c, *kernel_shape, chunk, *grid), dtype=x.dtype)
+    if runs is not None:
+        cols = cols.reshape(*cols.shape[: 2 + nd], length)
+        cols[..., windows.shape[-1] :] = 0  # read only into dropped columns; zeroed so those stay finite
     y = np.empty((n, m, *out_shape), dtype=x.dtype)
     product = None if per_image else np.empty((m, chunk, length), dtype=x.dtype)
     if bias is not None:
@@ -234,8 +265,10 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
     for begin in range(0, n, chunk):
         images = min(chunk, n - begin)
         target = cols[(slice(None),) * (1 + nd) + (slice(0, images),)]
-        target[...] = windows[begin : begin + images].transpose(*range(1, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd))
-        columns = target.reshape(c * taps, images, length)
+        if runs is not None:
+            target = target[..., : windows.shape[-1]]
+        target[...] = windows[begin : begin + images].transpose(*range(1, 2 + nd), 0, *range(2 + nd, windows.ndim))
+        columns = cols[(slice(None),) * (1 + nd) + (slice(0, images),)].reshape(c * taps, images, length)
         if per_image:
             part = y[begin : begin + images].reshape(images, m, length)
             np.matmul(weights, columns.transpose(1, 0, 2), out=part)
@@ -245,7 +278,8 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
         if bias is not None:
             part += bias
         if not per_image:
-            y[begin : begin + images] = part.reshape(m, images, *out_shape).swapaxes(0, 1)
+            kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))]
+            y[begin : begin + images] = kept.swapaxes(0, 1)
     return y
 
 

@@ -97,6 +97,9 @@ def test_window_taps_read_what_a_strided_slice_of_the_padded_input_reads(strides
         ((2, 3, 6, 7, 5), (3, 2, 3), [2, 1, 2], [1, 0, 1, 1, 1, 0], [1, 2, 1]),
         ((3, 6, 8, 8), (1, 1), [2, 2], [0, 0, 0, 0], [1, 1]),
         ((5, 1, 10, 10), (2, 2), [1, 1], [1, 0, 0, 1], [1, 1]),  # fewer columns than outputs: GEMMs per image
+        ((2, 4, 6, 40), (3, 3), [1, 1], [0, 0, 0, 0], [1, 1]),  # wide maps: tap runs
+        ((3, 3, 9, 50), (3, 3), [1, 1], [1, 1, 1, 1], [2, 1]),
+        ((2, 3, 70), (3,), [1], [1, 1], [1]),
     ],
 )
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 22])
@@ -111,6 +114,12 @@ def test_chunked_gemm_matches_the_generic_path(monkeypatch, shape, kernel, strid
     slow = generic(x, w, strides, pads, dilations, 1) + b.reshape(7, *([1] * len(kernel)))
     assert fast.dtype == np.float32 and fast.flags.c_contiguous
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+
+
+def test_tap_runs_only_where_their_gap_columns_are_few():
+    x = np.zeros((1, 4, 6, 40), np.float32)
+    assert conv._tap_runs(x, (3, 3), (4, 38), [1, 1], [0, 0, 0, 0]) is not None
+    assert conv._tap_runs(x[..., :8], (3, 3), (4, 6), [1, 1], [0, 0, 0, 0]) is None
 
 
 def test_convolve_is_exact_on_int32():
