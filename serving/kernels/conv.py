@@ -206,9 +206,7 @@ def _im2col(xp, x, w, out_shape, strides, dilations, group):
 
 
 _CHUNK_BYTES = 1 << 23  # columns plus product per batch chunk: L3-resident, and few BLAS calls (each syncs threads)
-
-
-_MAX_RUN_WASTE = 1.1  # extra GEMM columns (fraction of the output) up to which tap runs beat window copies
+_MAX_RUN_WASTE = 1.1  # GEMM columns per output pixel up to which tap runs beat copying window by window
 
 
 def _tap_runs(x, kernel_shape, out_shape, dilations, pads):
@@ -217,11 +215,12 @@ def _tap_runs(x, kernel_shape, out_shape, dilations, pads):
     costs far less than copying rows as short as the output's; the GEMM then computes the gap columns too.
     Returns the runs and the padded grid, or None where the gaps would waste more than ``_MAX_RUN_WASTE``.
     """
-    padded = pad_spatial(np, x, pads)
-    grid = (out_shape[0], *padded.shape[3:])
+    nd = len(out_shape)
+    grid = (out_shape[0], *(x.shape[2 + i] + pads[i] + pads[i + nd] for i in range(1, nd)))
     if math.prod(grid) > _MAX_RUN_WASTE * math.prod(out_shape):
         return None
-    row = [math.prod(padded.shape[3 + i :]) for i in range(len(out_shape))]
+    padded = pad_spatial(np, x, pads)
+    row = [math.prod(padded.shape[3 + i :]) for i in range(nd)]
     span = sum((n - 1) * r for n, r in zip(out_shape, row)) + 1
     item = padded.itemsize
     steps = (*padded.strides[:2], *(d * r * item for d, r in zip(dilations, row)), item)
