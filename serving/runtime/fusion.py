@@ -4,6 +4,9 @@
   shift are folded into the convolution's weights and bias, so the activation is traversed once.
 - MatMul by a constant matrix followed by the addition of a constant bias vector becomes one
   ``MatMulAdd``, which adds the bias into the product's buffer instead of allocating another.
+- A Relu whose input is the fresh result of a Conv, Gemm, MatMul, Add or BatchNormalization becomes
+  ``ReluInPlace``: it overwrites that buffer instead of touching a new one of the same size, which on
+  large activations costs more than the comparison itself.
 
 Each rewrite applies only where the intermediate value has no other reader and is not an output.
 """
@@ -19,6 +22,9 @@ from serving.kernels.fused import FUSED_DOMAIN
 from serving.runtime.opsets import Opsets
 
 _FUSED_OPSET = [helper.make_opsetid(FUSED_DOMAIN, 1)]
+# Ops whose kernels always return a new array, never a view of an input: safe to overwrite.
+_FRESH_RESULTS = {("", "Conv"), ("", "Gemm"), ("", "MatMul"), ("", "Add"), ("", "BatchNormalization"),
+                  (FUSED_DOMAIN, "MatMulAdd")}
 
 
 def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: set[str], xp):
@@ -27,30 +33,34 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
     producers = {out: i for i, (node, _) in enumerate(nodes) for out in node.output}
     fused: list[tuple[onnx.NodeProto, Opsets] | None] = list(nodes)
 
-    def single_use_producer(name: str, op_type: str) -> int | None:
+    def single_use_producer(name: str, *ops: tuple[str, str]) -> int | None:
         index = producers.get(name)
         if index is None or fused[index] is None or readers[name] != 1 or name in outputs:
             return None
         node, opsets = fused[index]
-        return index if node.op_type == op_type and node.domain == "" else None
+        return index if (node.domain, node.op_type) in ops else None
 
     for i, (node, opsets) in enumerate(nodes):
         if node.domain:
             continue
         if node.op_type == "BatchNormalization":
-            conv_index = single_use_producer(node.input[0], "Conv")
+            conv_index = single_use_producer(node.input[0], ("", "Conv"))
             replacement = conv_index is not None and _fold_batch_norm(fused[conv_index][0], node, constants, xp)
             if replacement:
                 fused[conv_index], fused[i] = None, (replacement, fused[conv_index][1])
         elif node.op_type == "Add" and len(node.input) == 2:
             for product, bias in (node.input, reversed(node.input)):
-                matmul_index = single_use_producer(product, "MatMul")
+                matmul_index = single_use_producer(product, ("", "MatMul"))
                 if matmul_index is not None and _is_bias_for(fused[matmul_index][0], bias, constants):
                     matmul = fused[matmul_index][0]
                     merged = helper.make_node("MatMulAdd", [*matmul.input, bias], list(node.output),
                                               name=f"{matmul.name}+{node.name}", domain=FUSED_DOMAIN)
                     fused[matmul_index], fused[i] = None, (merged, opsets.overlaid(_FUSED_OPSET))
                     break
+        elif node.op_type == "Relu" and single_use_producer(node.input[0], *_FRESH_RESULTS) is not None:
+            in_place = helper.make_node("ReluInPlace", list(node.input), list(node.output), name=node.name,
+                                        domain=FUSED_DOMAIN)
+            fused[i] = (in_place, opsets.overlaid(_FUSED_OPSET))
     return [entry for entry in fused if entry is not None]
 
 

@@ -17,6 +17,7 @@ import onnx
 
 from serving.errors import InvalidModelError, UnsupportedOperatorError
 from serving.kernels import registry
+from serving.kernels.fused import FUSED_DOMAIN
 from serving.runtime import functions, fusion
 from serving.runtime.device import Device
 from serving.runtime.executor import SAME_INPUTS, SAME_VALUE, Graph, Step, reads
@@ -257,9 +258,12 @@ def _mark_shape_steps(steps: list[Step], constants: dict) -> None:
     such values and constants reuses its last outputs when handed the very same input arrays.
     """
     derived = set(constants)
+    # A remembered array must stay as computed: never remember what an in-place step overwrites.
+    overwritten = {s.inputs[0] for s in steps
+                   if (s.ctx.node.domain, s.ctx.node.op_type) == (FUSED_DOMAIN, "ReluInPlace")}
     for step in steps:
         op = step.ctx.node.op_type
-        if step.graphs or step.ctx.node.domain or op in _NONDETERMINISTIC:
+        if step.graphs or step.ctx.node.domain or op in _NONDETERMINISTIC or overwritten.intersection(step.outputs):
             continue
         if op in ("Shape", "Size"):
             step.memo_mode = SAME_VALUE

@@ -1,0 +1,81 @@
+"""The planner's load-time rewrites: each applies only where it is safe, and none changes a result."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from serving import InferenceSession
+
+RNG = np.random.default_rng(7)
+
+
+def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
+    tensors = [numpy_helper.from_array(value, name) for name, value in initializers.items()]
+    graph = helper.make_graph(nodes, "g", inputs, outputs, tensors)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _steps(model) -> list[str]:
+    return [step.ctx.node.op_type for step in InferenceSession(model)._graph.steps]
+
+
+def _same_as_onnxruntime(model, feeds):
+    ours = InferenceSession(model).run(None, feeds)
+    theirs = ort.InferenceSession(model.SerializeToString()).run(None, feeds)
+    for got, want in zip(ours, theirs):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _conv_bn_relu(extra_outputs=()):
+    c = 4
+    params = {
+        "w": RNG.standard_normal((c, 3, 3, 3)).astype(np.float32), "cb": RNG.standard_normal(c).astype(np.float32),
+        "scale": RNG.uniform(0.5, 2, c).astype(np.float32), "shift": RNG.standard_normal(c).astype(np.float32),
+        "mean": RNG.standard_normal(c).astype(np.float32), "var": RNG.uniform(0.5, 2, c).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "cb"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["conv", "scale", "shift", "mean", "var"], ["bn"], epsilon=1e-3),
+        helper.make_node("Relu", ["bn"], ["y"]),
+    ]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", *extra_outputs)]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])], outputs, params)
+
+
+def test_conv_batchnorm_relu_become_one_conv_and_an_in_place_relu():
+    model = _conv_bn_relu()
+    assert _steps(model) == ["Conv", "ReluInPlace"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)})
+
+
+def test_values_the_caller_can_see_are_neither_folded_away_nor_overwritten():
+    model = _conv_bn_relu(extra_outputs=("conv", "bn"))
+    assert _steps(model) == ["Conv", "BatchNormalization", "Relu"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)})
+
+
+def test_relu_of_a_view_stays_out_of_place():
+    """Reshape returns a view of its input: overwriting it would change `x`, which is also an output."""
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["flat"]), helper.make_node("Relu", ["flat"], ["y"])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                   [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "x2")],
+                   {"shape": np.array([6], np.int64)})
+    model.graph.node.append(helper.make_node("Identity", ["x"], ["x2"]))
+    assert "ReluInPlace" not in _steps(model)
+    x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
+    y, x2 = InferenceSession(model).run(None, {"x": x})
+    np.testing.assert_array_equal(x2, [[-1, 2, -3], [4, -5, 6]])
+    np.testing.assert_array_equal(y, [0, 2, 0, 4, 0, 6])
+
+
+@pytest.mark.parametrize("bias_first", [False, True])
+def test_matmul_then_bias_becomes_matmuladd(bias_first):
+    params = {"w": RNG.standard_normal((5, 3)).astype(np.float32), "b": RNG.standard_normal(3).astype(np.float32)}
+    add_inputs = ["b", "xw"] if bias_first else ["xw", "b"]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("Add", add_inputs, ["y"])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 5])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], params)
+    assert _steps(model) == ["MatMulAdd"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 4, 5)).astype(np.float32)})
