@@ -260,6 +260,20 @@ def _standard(activations, defaults) -> bool:
     return all(name.lower() == defaults[k % per_dir].lower() for k, name in enumerate(activations))
 
 
+def _biased_projection(xp, lay, W, bias, bias_scale, dtype):
+    """``X @ W^T + bias`` for every step as ``(T, D, B, G)``: a ones column on X (written with the one copy
+    that flattening X takes anyway) carries the bias into the GEMM, sparing a pass over the whole result."""
+    D, G, n_in = W.shape
+    T, B = lay.T, lay.B
+    X1 = xp.empty((T, B, n_in + 1), dtype=dtype)
+    X1[..., :n_in] = lay.X
+    X1[..., n_in] = 1
+    b = xp.zeros((D, G), dtype=dtype) if bias is None else bias * bias_scale
+    W1 = xp.concatenate([W, b[..., None]], axis=2).reshape(D * G, n_in + 1)
+    flat = X1.reshape(T * B, n_in + 1) @ W1.T
+    return flat.reshape(T, B, D, G).transpose(0, 2, 1, 3)  # step t's projection is contiguous per direction
+
+
 def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
     """The common LSTM (sigmoid, tanh, tanh; no peepholes, clip, input_forget or padding) on preallocated buffers.
 
@@ -269,17 +283,12 @@ def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
     """
     D, G, H = W.shape[0], W.shape[1], R.shape[-1]
     T, B = lay.T, lay.B
-    half = xp.ones(G, dtype=dtype)
+    half = xp.ones((G, 1), dtype=dtype)
     half[: 3 * H] = 0.5
-    X = lay.X.astype(dtype, copy=False).reshape(T * B, lay.X.shape[2])
-    flat = X @ (W.astype(dtype, copy=False) * half[:, None]).reshape(D * G, -1).T  # (T*B, D*G)
-    if bias is not None:
-        flat += (bias * half).reshape(D * G)
-    proj = flat.reshape(T, B, D, G).transpose(0, 2, 1, 3)  # (T, D, B, G), step t's projection contiguous per d
+    proj = _biased_projection(xp, lay, W.astype(dtype, copy=False) * half, bias, half[:, 0], dtype)
     if any(lay.reverse):
         proj = xp.stack([lay.order(proj[:, d], rev) for d, rev in enumerate(lay.reverse)], axis=1)
-    RT = xp.array(xp.swapaxes(R, 1, 2), dtype=dtype, order="C", copy=True)  # (D, H, G), BLAS wants it contiguous
-    RT *= half
+    RT = xp.swapaxes(R.astype(dtype, copy=False) * half, 1, 2)  # (D, H, G): BLAS takes the transpose as it is
     gates = xp.empty((D, B, G), dtype=dtype)
     iof, i, o, f, g = gates[..., : 3 * H], gates[..., :H], gates[..., H: 2 * H], gates[..., 2 * H: 3 * H], \
         gates[..., 3 * H:]
