@@ -27,6 +27,7 @@ test: lint
 
 bench: venv
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/runtime.py
 
 # Keeps the virtualenv, which is slow to rebuild; `rm -rf .venv` for a fresh one.
 clean:
