@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import onnx
 
-# onnx TensorProto element types -> Triton DataType names
-_TRITON_TYPES = {
-    onnx.TensorProto.BOOL: "TYPE_BOOL", onnx.TensorProto.UINT8: "TYPE_UINT8", onnx.TensorProto.UINT16: "TYPE_UINT16",
-    onnx.TensorProto.UINT32: "TYPE_UINT32", onnx.TensorProto.UINT64: "TYPE_UINT64", onnx.TensorProto.INT8: "TYPE_INT8",
-    onnx.TensorProto.INT16: "TYPE_INT16", onnx.TensorProto.INT32: "TYPE_INT32", onnx.TensorProto.INT64: "TYPE_INT64",
-    onnx.TensorProto.FLOAT16: "TYPE_FP16", onnx.TensorProto.FLOAT: "TYPE_FP32", onnx.TensorProto.DOUBLE: "TYPE_FP64",
-    onnx.TensorProto.STRING: "TYPE_STRING", onnx.TensorProto.BFLOAT16: "TYPE_BF16",
-}
+from serving.runtime.types import type_string
+from serving.server import dtypes
 
 
 def triton_config(model: onnx.ModelProto, name: str, max_batch_size: int = 0) -> str:
@@ -32,5 +26,13 @@ def _entry(value: onnx.ValueInfoProto, batched: bool) -> str:
     dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
     if batched:
         dims = dims[1:]
-    return (f'  {{\n    name: "{value.name}"\n    data_type: {_TRITON_TYPES[tensor.elem_type]}\n'
+    return (f'  {{\n    name: "{value.name}"\n    data_type: {_config_type(value)}\n'
             f"    dims: [ {', '.join(str(d) for d in dims)} ]\n  }}")
+
+
+def _config_type(value: onnx.ValueInfoProto) -> str:
+    """config.pbtxt's name for a tensor's element type (``TYPE_FP32``), from the server's one table."""
+    datatype = dtypes.from_onnx(type_string(value.type))
+    if datatype is None:
+        raise ValueError(f"{value.name!r} is a {type_string(value.type)}, which Triton's protocol cannot carry")
+    return dtypes.config_pb.DataType.Name(dtypes.to_config(datatype))
