@@ -10,7 +10,7 @@ import onnx
 
 from serving.errors import InvalidArgumentError, InvalidModelError, SessionError, UnsupportedOperatorError
 from serving.kernels import registry
-from serving.runtime import loading, types
+from serving.runtime import loading, scopes, types
 from serving.runtime.device import Device, to_host
 from serving.runtime.opsets import Opsets
 from serving.runtime.planner import Planner
@@ -166,7 +166,7 @@ def _check_operators(proto: onnx.ModelProto) -> None:
                         "function body for it"
                     )
             for attr in node.attribute:
-                for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                for g in scopes.subgraphs(attr):
                     visit(g)
 
     visit(proto.graph)

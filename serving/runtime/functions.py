@@ -10,6 +10,7 @@ from __future__ import annotations
 import onnx
 from onnx import defs
 
+from serving.runtime import scopes
 from serving.runtime.opsets import Opsets
 
 
@@ -87,7 +88,7 @@ def inline(node: onnx.NodeProto, body: onnx.FunctionProto, defaults: dict[str, o
             else:
                 kept = copy.attribute.add()
                 kept.CopyFrom(attr)
-                for graph in _subgraphs(kept):
+                for graph in scopes.subgraphs(kept):
                     _rename_outer_references(graph, names)
         inlined.append(copy)
     return inlined
@@ -98,9 +99,5 @@ def _rename_outer_references(graph: onnx.GraphProto, names: dict[str, str]) -> N
     for node in graph.node:
         node.input[:] = [names.get(n, n) for n in node.input]
         for attr in node.attribute:
-            for g in _subgraphs(attr):
+            for g in scopes.subgraphs(attr):
                 _rename_outer_references(g, names)
-
-
-def _subgraphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
-    return ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)

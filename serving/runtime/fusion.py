@@ -19,6 +19,7 @@ import onnx
 from onnx import helper
 
 from serving.kernels.fused import FUSED_DOMAIN
+from serving.runtime import scopes
 from serving.runtime.opsets import Opsets
 
 _FUSED_OPSET = [helper.make_opsetid(FUSED_DOMAIN, 1)]
@@ -29,7 +30,8 @@ _FRESH_RESULTS = {("", "Conv"), ("", "Gemm"), ("", "MatMul"), ("", "Add"), ("", 
 
 def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: set[str], xp):
     """``nodes`` (in topological order) with the rewrites applied; new weights are added to ``constants``."""
-    readers = Counter(name for node, _ in nodes for name in node.input)
+    # A value an If/Loop/Scan body reads from outside has a reader too, though no node input names it.
+    readers = Counter(name for node, _ in nodes for name in (*node.input, *_subgraph_reads(node)))
     producers = {out: i for i, (node, _) in enumerate(nodes) for out in node.output}
     fused: list[tuple[onnx.NodeProto, Opsets] | None] = list(nodes)
 
@@ -94,3 +96,8 @@ def _is_bias_for(matmul: onnx.NodeProto, bias: str, constants: dict) -> bool:
     b, c = constants.get(matmul.input[1]), constants.get(bias)
     return (b is not None and c is not None and b.ndim == 2 and c.ndim == 1 and c.shape[0] == b.shape[1]
             and c.dtype == b.dtype and b.dtype.kind == "f")
+
+
+def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
+    return {name for attr in node.attribute for graph in scopes.subgraphs(attr)
+            for name in scopes.outer_references(graph)}

@@ -14,6 +14,7 @@ import onnx
 from onnx import external_data_helper
 
 from serving.errors import InvalidModelError
+from serving.runtime import scopes
 
 # The checker and shape inference serialise the model; protobuf refuses messages past 2 GiB.
 _PROTOBUF_LIMIT = 2**31 - 1
@@ -60,9 +61,7 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
             if attr.HasField("t"):
                 yield attr.t
             yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _tensors(attr.g)
-            for g in attr.graphs:
+            for g in scopes.subgraphs(attr):
                 yield from _tensors(g)
 
 

@@ -18,7 +18,7 @@ import onnx
 from serving.errors import InvalidModelError, UnsupportedOperatorError
 from serving.kernels import registry
 from serving.kernels.fused import FUSED_DOMAIN
-from serving.runtime import functions, fusion
+from serving.runtime import functions, fusion, scopes
 from serving.runtime.device import Device
 from serving.runtime.executor import SAME_INPUTS, SAME_VALUE, Graph, Step, reads
 from serving.runtime.opsets import Opsets
@@ -175,7 +175,7 @@ def _topological_order(nodes, known: set[str], graph_name: str):
     consumers: dict[int, list[int]] = {}
     for index, (node, _) in enumerate(nodes):
         needs = set()
-        for name in _used_names(node):
+        for name in scopes.used_names(node):
             if name in known and name not in producers:
                 continue
             if name not in producers:
@@ -201,25 +201,6 @@ def _topological_order(nodes, known: set[str], graph_name: str):
         stuck = [nodes[i][0].name or nodes[i][0].op_type for i, count in enumerate(waiting_on) if count > 0]
         raise InvalidModelError(f"graph {graph_name!r} has a cycle: nodes {stuck[:10]} wait on each other")
     return order
-
-
-def _used_names(node: onnx.NodeProto) -> set[str]:
-    """The values a node reads: its inputs and what its subgraphs take from the enclosing scope."""
-    used = {name for name in node.input if name}
-    for attr in node.attribute:
-        for graph in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-            used |= _outer_references(graph)
-    return used
-
-
-def _outer_references(graph: onnx.GraphProto) -> set[str]:
-    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    defined |= {s.values.name for s in graph.sparse_initializer}
-    defined |= {o for node in graph.node for o in node.output}
-    used = {o.name for o in graph.output}
-    for node in graph.node:
-        used |= _used_names(node)
-    return used - defined
 
 
 def _fold_constants(steps: list[Step], constants: dict) -> list[Step]:

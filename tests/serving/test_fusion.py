@@ -79,3 +79,15 @@ def test_matmul_then_bias_becomes_matmuladd(bias_first):
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], params)
     assert _steps(model) == ["MatMulAdd"]
     _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 4, 5)).astype(np.float32)})
+
+
+def test_a_value_read_inside_a_subgraph_is_neither_folded_away_nor_overwritten():
+    """`conv` feeds the BatchNormalization and, from outside its scope, an If branch."""
+    model = _conv_bn_relu()
+    branch = helper.make_graph([helper.make_node("Identity", ["conv"], ["seen"])], "branch", [],
+                               [helper.make_tensor_value_info("seen", TensorProto.FLOAT, None)])
+    model.graph.initializer.append(numpy_helper.from_array(np.array(True), "flag"))
+    model.graph.node.append(helper.make_node("If", ["flag"], ["from_branch"], then_branch=branch, else_branch=branch))
+    model.graph.output.append(helper.make_tensor_value_info("from_branch", TensorProto.FLOAT, None))
+    assert _steps(model)[:2] == ["Conv", "BatchNormalization"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)})
