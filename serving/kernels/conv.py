@@ -228,15 +228,17 @@ def _tap_runs(x, kernel_shape, out_shape, dilations, pads):
     return runs, grid
 
 
-def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
+def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
     """The NumPy fast path for group == 1: im2col and GEMM per batch chunk, reusing one column buffer.
 
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
     memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
     a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias is added
-    while the result is contiguous and cache-hot.
+    while the result is contiguous and cache-hot. With a kernel ``ctx``, the output and the column and product
+    buffers come from the session's pool, so a repeated run writes memory that is already mapped.
     """
+    empty = np.empty if ctx is None else ctx.empty
     n, c = x.shape[:2]
     m = w.shape[0]
     kernel_shape, nd = tuple(w.shape[2:]), len(out_shape)
@@ -253,12 +255,12 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
     image_bytes = (c * taps + (0 if per_image else m)) * length * x.itemsize
     chunk = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1)))
     per_image = runs is None and (per_image or chunk == 1)
-    cols = np.empty((c, *kernel_shape, chunk, *grid), dtype=x.dtype)
+    cols = buffer = empty((c, *kernel_shape, chunk, *grid), x.dtype)
     if runs is not None:
-        cols = cols.reshape(*cols.shape[: 2 + nd], length)
+        cols = buffer.reshape(*buffer.shape[: 2 + nd], length)
         cols[..., windows.shape[-1] :] = 0  # read only into dropped columns; zeroed so those stay finite
-    y = np.empty((n, m, *out_shape), dtype=x.dtype)
-    product = None if per_image else np.empty((m, chunk, length), dtype=x.dtype)
+    y = empty((n, m, *out_shape), x.dtype)
+    product = None if per_image else empty((m, chunk, length), x.dtype)
     if bias is not None:
         bias = bias.astype(x.dtype, copy=False).reshape((m, 1) if per_image else (m, 1, 1))
     for begin in range(0, n, chunk):
@@ -279,11 +281,16 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads):
         if not per_image:
             kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))]
             y[begin : begin + images] = kept.swapaxes(0, 1)
+    if ctx is not None:
+        ctx.recycle(buffer)
+        if product is not None:
+            ctx.recycle(product)
     return y
 
 
-def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None):
-    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, plus ``bias`` ``(M,)``."""
+def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, ctx=None):
+    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, plus ``bias`` ``(M,)``.
+    ``ctx``, a kernel's context, lends buffers from the session's pool."""
     if x.dtype.kind in "fV" and x.dtype.itemsize < 4:
         # Half-precision sums lose too much over C*K terms: accumulate in float32 as other runtimes do.
         wide = convolve(
@@ -311,7 +318,7 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None):
         for i, k in enumerate(kernel_shape)
     )
     if xp is np and group == 1 and x.dtype in (np.float32, np.float64) and w.dtype == x.dtype:
-        return _chunked_gemm(x, w, bias, out_shape, strides=strides, dilations=dilations, pads=pads)
+        return _chunked_gemm(x, w, bias, out_shape, strides=strides, dilations=dilations, pads=pads, ctx=ctx)
     if group == c and cg == 1 and group > 1:
         y = _depthwise(xp, x, w, out_shape, strides, dilations, pads)
     else:
@@ -329,7 +336,7 @@ def _add_bias(y, b):
 def Conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
     pads = resolve_pads(x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad)
-    return convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group, bias=b)
+    return convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group, bias=b, ctx=ctx)
 
 
 def _transpose_pads(in_shape, kernel_shape, *, strides, dilations, output_padding, pads, auto_pad, output_shape):

@@ -63,3 +63,13 @@ class KernelContext(NamedTuple):
     n_outputs: int  # how many outputs the node declares (trailing optional ones included)
     outputs_wanted: tuple[bool, ...]  # False where an output name is "" (omitted)
     node: Any  # the onnx NodeProto, for error messages and rare lookups
+    pool: Any = None  # the session's serving.runtime.buffers.BufferPool on the CPU; None allocates fresh
+
+    def empty(self, shape: tuple[int, ...], dtype):
+        """A buffer the kernel overwrites entirely: its output, or scratch it hands back with ``recycle``."""
+        return self.xp.empty(shape, dtype) if self.pool is None else self.pool.empty(shape, dtype)
+
+    def recycle(self, array) -> None:
+        """Hand back scratch from ``empty`` that nothing refers to any more."""
+        if self.pool is not None:
+            self.pool.give(array)

@@ -9,6 +9,7 @@ import numpy as np
 
 from serving.errors import KernelError, SessionError
 from serving.kernels.registry import KernelContext
+from serving.runtime.buffers import BufferPool
 
 # Step.memo_mode: how a step reuses what it computed on an earlier run (see Planner._mark_shape_steps).
 NO_MEMO, SAME_VALUE, SAME_INPUTS = 0, 1, 2
@@ -95,8 +96,9 @@ class Graph:
     """A planned graph: the main one of a model, or the body of an If, Loop, Scan or SequenceMap."""
 
     def __init__(self, *, name: str, input_names: list[str], output_names: list[str], constants: dict,
-                 defaults: dict, steps: list[Step], outer_scope: frozenset[str]):
+                 defaults: dict, steps: list[Step], outer_scope: frozenset[str], pool: BufferPool | None = None):
         self.name, self.input_names, self.output_names = name, input_names, output_names
+        self.pool = pool  # where dead values go for reuse
         self.constants, self.defaults, self.steps = constants, defaults, steps
         defined = set(input_names) | set(constants) | set(defaults) | {o for s in steps for o in s.outputs}
         used = [name for step in steps for name in reads(step)] + output_names
@@ -126,10 +128,15 @@ class Graph:
             for name in self.outer_names:
                 env[name] = outer[name]
         env.update(feeds)
+        pool = self.pool
         for step in self.steps:
             step.run(env)
-            for name in step.release:
-                env.pop(name, None)
+            if pool is None:
+                for name in step.release:
+                    env.pop(name, None)
+            else:
+                for name in step.release:
+                    pool.give_if_unused(env.pop(name, None))
         return [env[name] if name else None for name in self.output_names]
 
 

@@ -19,6 +19,7 @@ from serving.errors import InvalidModelError, UnsupportedOperatorError
 from serving.kernels import registry
 from serving.kernels.fused import FUSED_DOMAIN
 from serving.runtime import functions, fusion, scopes
+from serving.runtime.buffers import BufferPool
 from serving.runtime.device import Device
 from serving.runtime.executor import SAME_INPUTS, SAME_VALUE, Graph, Step, reads
 from serving.runtime.opsets import Opsets
@@ -36,6 +37,8 @@ class Planner:
 
     def __init__(self, model: onnx.ModelProto, device: Device):
         self.device = device
+        # One pool for the session's graphs, subgraphs included; CuPy pools device memory itself.
+        self.pool = BufferPool() if device.type == "cpu" else None
         self.local_functions = {(f.domain, f.name): f for f in model.functions}
         self._signatures: dict[Callable, tuple[set[str] | None, int | None]] = {}
         self._expansions = 0
@@ -66,7 +69,7 @@ class Planner:
         _mark_shape_steps(steps, constants)
         return Graph(
             name=graph.name, input_names=input_names, output_names=output_names,
-            constants=constants, defaults=defaults, steps=steps, outer_scope=outer_scope,
+            constants=constants, defaults=defaults, steps=steps, outer_scope=outer_scope, pool=self.pool,
         )
 
     def _expand(self, node, opsets: Opsets, types, depth: int) -> list[tuple[onnx.NodeProto, Opsets]]:
@@ -105,7 +108,7 @@ class Planner:
         self._check_signature(fn, node, version, [*attrs, *graphs])
         ctx = registry.KernelContext(
             xp=self.device.xp, opset=version, n_outputs=len(node.output),
-            outputs_wanted=tuple(bool(o) for o in node.output), node=node,
+            outputs_wanted=tuple(bool(o) for o in node.output), node=node, pool=self.pool,
         )
         return Step(fn, ctx, list(node.input), list(node.output), attrs, graphs)
 
