@@ -242,8 +242,8 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
     memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
-    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs and adds the bias on
-    the way (writing straight into the output, the bias is added in place while cache-hot). With a kernel
+    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias is added
+    while the result is contiguous and cache-hot (a broadcast add into the strided copy is slower). With a kernel
     ``ctx``, the output and the column and product buffers come from the session's pool, so a repeated run
     writes memory that is already mapped.
     """
@@ -271,7 +271,7 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
     y = empty((n, m, *out_shape), x.dtype)
     product = None if per_image else empty((m, chunk, length), x.dtype)
     if bias is not None:
-        bias = bias.astype(x.dtype, copy=False).reshape((m, 1) if per_image else (m, *[1] * nd))
+        bias = bias.astype(x.dtype, copy=False).reshape((m, 1) if per_image else (m, 1, 1))
     for begin in range(0, n, chunk):
         images = min(chunk, n - begin)
         target = cols[(slice(None),) * (1 + nd) + (slice(0, images),)]
@@ -282,16 +282,14 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
         if per_image:
             part = y[begin : begin + images].reshape(images, m, length)
             np.matmul(weights, columns.transpose(1, 0, 2), out=part)
-            if bias is not None:
-                part += bias
         else:
             part = product[:, :images]
             np.matmul(weights, columns.reshape(c * taps, images * length), out=part.reshape(m, images * length))
-            kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))].swapaxes(0, 1)
-            if bias is None:
-                y[begin : begin + images] = kept
-            else:
-                np.add(kept, bias, out=y[begin : begin + images])
+        if bias is not None:
+            part += bias
+        if not per_image:
+            kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))]
+            y[begin : begin + images] = kept.swapaxes(0, 1)
     if ctx is not None:
         ctx.recycle(buffer)
         if product is not None:
