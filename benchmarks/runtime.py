@@ -6,8 +6,9 @@
 Each model of benchmarks/onnx_models.py is exported once by PyTorch and run by all three runtimes on the same
 input. Prints each runtime's median latency per batch, the ratio serving/ORT and serving's speed-up over the
 reference, then the geometric means and the worst ratio against the targets (with ORT's own speed-up over the
-reference beside serving's), and ResNet-18's session-creation time. Both serving and ORT get the same thread count: NumPy's BLAS threads (threadpoolctl, else os.cpu_count()),
-or --threads. Missed targets are printed; the exit status stays 0, since this is a measurement.
+reference beside serving's), and ResNet-18's session-creation time. Both serving and ORT get the same thread
+count: NumPy's BLAS threads (threadpoolctl, else os.cpu_count()), or --threads. Missed targets are printed; the
+exit status stays 0, since this is a measurement.
 """
 
 from __future__ import annotations

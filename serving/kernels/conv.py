@@ -236,16 +236,16 @@ def _tap_runs(x, kernel_shape, out_shape, dilations, pads):
     return runs, grid
 
 
-def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
+def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False, ctx=None):
     """The NumPy fast path for group == 1: im2col and GEMM per batch chunk, reusing one column buffer.
 
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
     memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
-    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias is added
-    while the result is contiguous and cache-hot (a broadcast add into the strided copy is slower). With a kernel
-    ``ctx``, the output and the column and product buffers come from the session's pool, so a repeated run
-    writes memory that is already mapped.
+    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias (and a fused
+    Relu) is applied while the result is contiguous and cache-hot (a broadcast add into the strided copy is
+    slower). With a kernel ``ctx``, the output and the column and product buffers come from the session's pool,
+    so a repeated run writes memory that is already mapped.
     """
     empty = np.empty if ctx is None else ctx.empty
     n, c = x.shape[:2]
@@ -287,6 +287,8 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
             np.matmul(weights, columns.reshape(c * taps, images * length), out=part.reshape(m, images * length))
         if bias is not None:
             part += bias
+        if relu:
+            np.maximum(part, 0, out=part)
         if not per_image:
             kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))]
             y[begin : begin + images] = kept.swapaxes(0, 1)
@@ -297,9 +299,9 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, ctx=None):
     return y
 
 
-def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, ctx=None):
-    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, plus ``bias`` ``(M,)``.
-    ``ctx``, a kernel's context, lends buffers from the session's pool."""
+def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, relu=False, ctx=None):
+    """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, plus ``bias`` ``(M,)``,
+    then Relu when ``relu``. ``ctx``, a kernel's context, lends buffers from the session's pool."""
     if x.dtype.kind in "fV" and x.dtype.itemsize < 4:
         # Half-precision sums lose too much over C*K terms: accumulate in float32 as other runtimes do.
         wide = convolve(
@@ -311,6 +313,7 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, ctx=None
             dilations=dilations,
             group=group,
             bias=None if bias is None else bias.astype(xp.float32),
+            relu=relu,
         )
         return wide.astype(x.dtype)
     c = x.shape[1]
@@ -327,12 +330,14 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, ctx=None
         for i, k in enumerate(kernel_shape)
     )
     if xp is np and group == 1 and x.dtype in (np.float32, np.float64) and w.dtype == x.dtype:
-        return _chunked_gemm(x, w, bias, out_shape, strides=strides, dilations=dilations, pads=pads, ctx=ctx)
+        return _chunked_gemm(x, w, bias, out_shape, strides=strides, dilations=dilations, pads=pads, relu=relu,
+                             ctx=ctx)
     if group == c and cg == 1 and group > 1:
         y = _depthwise(xp, x, w, out_shape, strides, dilations, pads)
     else:
         y = _im2col(xp, pad_spatial(xp, x, pads), w, out_shape, strides, dilations, group)
-    return _add_bias(y, bias)
+    y = _add_bias(y, bias)
+    return xp.maximum(y, 0, out=y) if relu else y
 
 
 def _add_bias(y, b):
@@ -342,10 +347,14 @@ def _add_bias(y, b):
 
 
 @kernel("Conv")
-def Conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+def Conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
+         _relu=False):
+    """ONNX Conv; the fused ConvRelu calls it with ``_relu``, which no model can set: the ONNX checker at load
+    refuses attributes a node's schema lacks."""
     strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
     pads = resolve_pads(x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad)
-    return convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group, bias=b, ctx=ctx)
+    return convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group, bias=b, relu=_relu,
+                    ctx=ctx)
 
 
 def _transpose_pads(in_shape, kernel_shape, *, strides, dilations, output_padding, pads, auto_pad, output_shape):

@@ -3,6 +3,7 @@
 They live in the runtime's private domain so that no model can name them by accident.
 """
 
+from serving.kernels.conv import Conv
 from serving.kernels.registry import kernel
 
 FUSED_DOMAIN = "ai.sardonyx.fused"
@@ -14,6 +15,12 @@ def MatMulAdd(ctx, a, b, bias):
     y = ctx.xp.matmul(a, b)
     y += bias
     return y
+
+
+@kernel("ConvRelu", domain=FUSED_DOMAIN)
+def ConvRelu(ctx, x, w, b=None, **conv_attributes):
+    """Conv then Relu, the Relu applied to each chunk of the convolution while it is in cache."""
+    return Conv(ctx, x, w, b, _relu=True, **conv_attributes)
 
 
 @kernel("ReluInPlace", domain=FUSED_DOMAIN)

@@ -4,7 +4,9 @@
   shift are folded into the convolution's weights and bias, so the activation is traversed once.
 - MatMul by a constant matrix followed by the addition of a constant bias vector becomes one
   ``MatMulAdd``, which adds the bias into the product's buffer instead of allocating another.
-- A Relu whose input is the fresh result of a Conv, Gemm, MatMul, Add or BatchNormalization becomes
+- Conv followed by Relu becomes ``ConvRelu``, which applies the Relu to each chunk of the convolution's
+  result while it is in cache instead of in one more pass over the whole activation.
+- Any other Relu whose input is the fresh result of a Gemm, MatMul, Add or BatchNormalization becomes
   ``ReluInPlace``: it overwrites that buffer instead of touching a new one of the same size, which on
   large activations costs more than the comparison itself.
 
@@ -59,6 +61,12 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
                                               name=f"{matmul.name}+{node.name}", domain=FUSED_DOMAIN)
                     fused[matmul_index], fused[i] = None, (merged, opsets.overlaid(_FUSED_OPSET))
                     break
+        elif node.op_type == "Relu" and (conv_index := single_use_producer(node.input[0], ("", "Conv"))) is not None:
+            conv, conv_opsets = fused[conv_index]
+            merged = helper.make_node("ConvRelu", list(conv.input), list(node.output), name=f"{conv.name}+{node.name}",
+                                      domain=FUSED_DOMAIN)
+            merged.attribute.extend(conv.attribute)
+            fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
         elif node.op_type == "Relu" and single_use_producer(node.input[0], *_FRESH_RESULTS) is not None:
             in_place = helper.make_node("ReluInPlace", list(node.input), list(node.output), name=node.name,
                                         domain=FUSED_DOMAIN)

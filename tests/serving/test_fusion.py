@@ -5,8 +5,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 from serving import InferenceSession
+from serving.errors import InvalidModelError
 
 RNG = np.random.default_rng(7)
 
@@ -44,10 +46,38 @@ def _conv_bn_relu(extra_outputs=()):
     return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])], outputs, params)
 
 
-def test_conv_batchnorm_relu_become_one_conv_and_an_in_place_relu():
+def test_conv_batchnorm_relu_become_one_conv_relu():
     model = _conv_bn_relu()
-    assert _steps(model) == ["Conv", "ReluInPlace"]
+    assert _steps(model) == ["ConvRelu"]
     _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)})
+
+
+@pytest.mark.parametrize("group, dtype", [(1, np.float32), (1, np.float64), (4, np.float32), (2, np.float32),
+                                          (1, np.float16)])
+def test_conv_relu_on_every_convolution_path(group, dtype):
+    """The chunked GEMM (float32/64, group 1), depthwise, grouped im2col and widened float16 paths."""
+    params = {"w": RNG.standard_normal((8, 4 // group, 3, 3)).astype(dtype), "b": RNG.standard_normal(8).astype(dtype)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["conv"], pads=[1, 1, 1, 1], group=group),
+             helper.make_node("Relu", ["conv"], ["y"])]
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    model = _model(nodes, [helper.make_tensor_value_info("x", elem, [3, 4, 9, 9])],
+                   [helper.make_tensor_value_info("y", elem, None)], params)
+    assert _steps(model) == ["ConvRelu"]
+    x = RNG.standard_normal((3, 4, 9, 9)).astype(dtype)
+    (got,) = InferenceSession(model).run(None, {"x": x})
+    (want,) = ReferenceEvaluator(model).run(None, {"x": x})  # ONNX Runtime has no float64 Conv
+    assert got.dtype == dtype and (got >= 0).all()
+    tolerance = 1e-2 if dtype == np.float16 else 1e-5
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+
+
+def test_the_private_relu_switch_of_conv_cannot_be_set_by_a_model():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], _relu=1)]
+    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                   {"w": np.ones((1, 1, 3, 3), np.float32)})
+    with pytest.raises(InvalidModelError, match="Unrecognized attribute: _relu"):
+        InferenceSession(model)
 
 
 def test_values_the_caller_can_see_are_neither_folded_away_nor_overwritten():
