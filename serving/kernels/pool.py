@@ -112,12 +112,14 @@ def _max_indices(xp, tap_index, win, in_shape, n, c, storage_order):
     return base + flat
 
 
-def _separable_max(xp, x, win):
+def _separable_max(ctx, x, win):
     """Each window's maximum as a running maximum over its taps along one spatial axis after another.
 
     The max over a box is the max over its rows of the max over its columns, so a k x k window costs
     2(k-1) passes instead of k*k-1, and the outer axes go first so their taps are long contiguous rows.
+    Each pass writes a buffer from the session's pool; the one before goes back to it.
     """
+    xp = ctx.xp
     y = pad_spatial(xp, x, win.applied, _lowest(x.dtype))
     for axis, (k, s, d, n) in enumerate(zip(win.kernel_shape, win.strides, win.dilations, win.out_shape), start=2):
 
@@ -129,9 +131,12 @@ def _separable_max(xp, x, win):
         if k == 1:
             y = tap(0)
             continue
-        acc = xp.maximum(tap(0), tap(1))
+        first = tap(0)
+        acc = xp.maximum(first, tap(1), out=ctx.empty(first.shape, first.dtype))
         for j in range(2, k):
             xp.maximum(acc, tap(j), out=acc)
+        if y is not x and y.base is None:
+            ctx.recycle(y)  # the previous pass's buffer, read for the last time
         y = acc
     return xp.ascontiguousarray(y)
 
@@ -153,7 +158,7 @@ def MaxPool(
     win = _windows_for(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     want_indices = ctx.n_outputs > 1 and ctx.outputs_wanted[1]
     if not want_indices:
-        y = _separable_max(xp, x, win)
+        y = _separable_max(ctx, x, win)
         return (y, None) if ctx.n_outputs > 1 else y
     windows = _taps(xp, x, win, _lowest(x.dtype))
     y = xp.empty((*x.shape[:2], windows.size), dtype=x.dtype)
