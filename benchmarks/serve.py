@@ -8,7 +8,8 @@ and without dynamic batching; starts `sardonyx-serve` on it in its own process; 
 threads of `tritonclient.grpc` clients, checking every result; and runs the same models
 in-process with `InferenceSession.run` for the serving overhead (and once at batch 32: the most any
 batching can gain). Prints a table and the two figures the issue asks for: dynamic batching's
-throughput gain at concurrency 32 and the p50 overhead over in-process `run` at concurrency 1.
+throughput gain at concurrency 32 and the p50 overhead over in-process `run` at concurrency 1, beside
+the p50 of an empty RPC (`ServerLive`), the floor under that overhead.
 
 Server and clients share the machine; `--blas-threads` is passed to sardonyx-serve (see its help).
 """
@@ -160,6 +161,21 @@ def drive(port: int, model: str, load: Workload, expected: np.ndarray, concurren
     return _summary(latencies, time.perf_counter() - clock["began"], errors[0])
 
 
+def empty_rpc_p50_ms(port: int, calls: int = 2000) -> float:
+    """p50 of `ServerLive`, an RPC with no work behind it: the floor that gRPC in Python and the client
+    put under every request on this machine, which no server-side change can go below."""
+    import tritonclient.grpc as grpcclient
+
+    with grpcclient.InferenceServerClient(f"{HOST}:{port}") as client:
+        client.is_server_live()
+        latencies = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            client.is_server_live()
+            latencies.append(time.perf_counter() - t0)
+    return float(np.percentile(np.asarray(latencies) * 1e3, 50))
+
+
 def in_process(load: Workload, duration: float, batch: int = 1) -> tuple[dict, np.ndarray]:
     """`InferenceSession.run` on one thread; with `batch` > 1 the request is repeated along the batch
     dimension and throughput counts elements, the ceiling any batching can reach."""
@@ -204,6 +220,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write_repository(Path(tmp), loads)
         with running_server(Path(tmp), args.blas_threads) as port:
+            floor_ms = empty_rpc_p50_ms(port)
             for load in loads:
                 for suffix, label in (("", "served, no batching"), ("_batched", "served, dynamic batching")):
                     for concurrency in args.concurrency:
@@ -230,6 +247,7 @@ def main(argv=None) -> int:
             local = table[(load.name, "in-process run", 1)]["p50"]
             print(f"{load.name}: p50 overhead over in-process run at concurrency 1: {served - local:.3f} ms "
                   f"({served:.3f} served vs {local:.3f} in-process)")
+    print(f"an empty RPC (ServerLive) at concurrency 1: p50 {floor_ms:.3f} ms")
     print(f"errors: {errors}")
     return 1 if errors else 0
 
