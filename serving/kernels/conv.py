@@ -242,10 +242,10 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
     memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
-    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias (and a fused
-    Relu) is applied while the result is contiguous and cache-hot (a broadcast add into the strided copy is
-    slower). With a kernel ``ctx``, the output and the column and product buffers come from the session's pool,
-    so a repeated run writes memory that is already mapped.
+    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias rides in the
+    GEMM (a ones row under the columns, the bias beside the weights); a fused Relu is applied while the result
+    is contiguous and cache-hot. With a kernel ``ctx``, the output and the column and product buffers come from
+    the session's pool, so a repeated run writes memory that is already mapped.
     """
     empty = np.empty if ctx is None else ctx.empty
     n, c = x.shape[:2]
@@ -260,33 +260,34 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     else:
         windows, grid = runs
     length = math.prod(grid)
-    weights = w.reshape(m, c * taps)
-    image_bytes = (c * taps + (0 if per_image else m)) * length * x.itemsize
+    k = c * taps
+    weights = w.reshape(m, k)
+    rows = k + (bias is not None)  # a row of ones carries the bias through the GEMM: no pass of its own
+    image_bytes = (rows + (0 if per_image else m)) * length * x.itemsize
     chunk = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1)))
     per_image = runs is None and (per_image or chunk == 1)
-    cols = buffer = empty((c, *kernel_shape, chunk, *grid), x.dtype)
+    buffer = empty((rows, chunk, length), x.dtype)
+    cols = buffer[:k].reshape(c, *kernel_shape, chunk, *(grid if runs is None else (length,)))
     if runs is not None:
-        cols = buffer.reshape(*buffer.shape[: 2 + nd], length)
         cols[..., windows.shape[-1] :] = 0  # read only into dropped columns; zeroed so those stay finite
+    if bias is not None:
+        buffer[k] = 1
+        weights = np.concatenate([weights, bias.astype(x.dtype, copy=False).reshape(m, 1)], axis=1)
     y = empty((n, m, *out_shape), x.dtype)
     product = None if per_image else empty((m, chunk, length), x.dtype)
-    if bias is not None:
-        bias = bias.astype(x.dtype, copy=False).reshape((m, 1) if per_image else (m, 1, 1))
     for begin in range(0, n, chunk):
         images = min(chunk, n - begin)
         target = cols[(slice(None),) * (1 + nd) + (slice(0, images),)]
         if runs is not None:
             target = target[..., : windows.shape[-1]]
         target[...] = windows[begin : begin + images].transpose(*range(1, 2 + nd), 0, *range(2 + nd, windows.ndim))
-        columns = cols[(slice(None),) * (1 + nd) + (slice(0, images),)].reshape(c * taps, images, length)
+        columns = buffer[:, :images]
         if per_image:
             part = y[begin : begin + images].reshape(images, m, length)
             np.matmul(weights, columns.transpose(1, 0, 2), out=part)
         else:
             part = product[:, :images]
-            np.matmul(weights, columns.reshape(c * taps, images * length), out=part.reshape(m, images * length))
-        if bias is not None:
-            part += bias
+            np.matmul(weights, columns.reshape(rows, images * length), out=part.reshape(m, images * length))
         if relu:
             np.maximum(part, 0, out=part)
         if not per_image:
