@@ -293,9 +293,9 @@ def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
     R = R.astype(dtype, copy=False) * half  # (D, G, H)
     gates = xp.empty((D, G, B), dtype=dtype)
     iof, i, o, f, g = gates[:, : 3 * H], gates[:, :H], gates[:, H: 2 * H], gates[:, 2 * H: 3 * H], gates[:, 3 * H:]
-    # Both states are updated in place; copies, since layout=1 hands in strided views.
-    h = xp.ascontiguousarray(xp.swapaxes(h, -1, -2), dtype=dtype).copy()
-    c = xp.ascontiguousarray(xp.swapaxes(c, -1, -2), dtype=dtype).copy()
+    # Both states are updated in place, so each is one fresh contiguous copy (layout=1 hands in strided views).
+    h = xp.array(xp.swapaxes(h, -1, -2), dtype=dtype, order="C", copy=True)
+    c = xp.array(xp.swapaxes(c, -1, -2), dtype=dtype, order="C", copy=True)
     tmp = xp.empty_like(c)
     Y = xp.empty((T, D, B, H), dtype=dtype)
     for t in range(T):

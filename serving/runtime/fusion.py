@@ -25,9 +25,9 @@ from serving.runtime import scopes
 from serving.runtime.opsets import Opsets
 
 _FUSED_OPSET = [helper.make_opsetid(FUSED_DOMAIN, 1)]
-# Ops whose kernels always return a new array, never a view of an input: safe to overwrite.
-_FRESH_RESULTS = {("", "Conv"), ("", "Gemm"), ("", "MatMul"), ("", "Add"), ("", "BatchNormalization"),
-                  (FUSED_DOMAIN, "MatMulAdd")}
+# Ops whose kernels always return a new array, never a view of an input: safe to overwrite. (A Conv's
+# Relu becomes ConvRelu instead.)
+_FRESH_RESULTS = {("", "Gemm"), ("", "MatMul"), ("", "Add"), ("", "BatchNormalization"), (FUSED_DOMAIN, "MatMulAdd")}
 
 
 def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: set[str], xp):
