@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -39,9 +40,34 @@ def _elu(xp, x, alpha):
     return y
 
 
+_ZERO_BLOCK = 1 << 14  # elements: long enough that the loop per row is negligible, small enough to stay in L1/L2
+
+
+@functools.cache
+def _zeros(dtype) -> np.ndarray:
+    zeros = np.zeros(_ZERO_BLOCK, dtype)
+    zeros.flags.writeable = False
+    return zeros
+
+
+def relu(xp, x, out):
+    """max(x, 0) into ``out`` (``x`` itself for in place). NumPy's maximum against a scalar runs 3-5x
+    slower than against an array, so contiguous float arrays are taken as rows of a cached block of zeros.
+    NaN stays NaN, as maximum propagates it."""
+    if xp is not np or x.dtype.kind != "f" or not (x.flags.c_contiguous and out.flags.c_contiguous):
+        return xp.maximum(x, x.dtype.type(0), out=out)
+    zeros, source, target = _zeros(x.dtype), x.reshape(-1), out.reshape(-1)
+    whole = source.size - source.size % _ZERO_BLOCK
+    if whole:
+        np.maximum(source[:whole].reshape(-1, _ZERO_BLOCK), zeros, out=target[:whole].reshape(-1, _ZERO_BLOCK))
+    if whole < source.size:
+        np.maximum(source[whole:], zeros[: source.size - whole], out=target[whole:])
+    return out
+
+
 @kernel("Relu")
 def Relu(ctx, x, *, consumed_inputs=None):
-    return ctx.xp.maximum(x, x.dtype.type(0))
+    return relu(ctx.xp, x, ctx.empty(x.shape, x.dtype))
 
 
 @kernel("LeakyRelu")

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from serving.kernels.activation import relu as relu_into
 from serving.kernels.registry import kernel
 
 
@@ -47,7 +48,9 @@ def window_defaults(x_ndim, kernel_shape, strides, dilations):
     return list(strides) if strides else [1] * nd, list(dilations) if dilations else [1] * nd
 
 
-def pad_spatial(xp, x, pads, value=0):
+def pad_spatial(xp, x, pads, value=0, empty=None):
+    """``x`` ``(N, C, *spatial)`` padded with ``value`` by ``[begin..., end...]`` (negative pads crop); ``x``
+    itself when there is no padding. ``empty(shape, dtype)`` allocates the result (a kernel's ``ctx.empty``)."""
     nd = x.ndim - 2
     if not any(pads):
         return x
@@ -58,8 +61,17 @@ def pad_spatial(xp, x, pads, value=0):
         )
         x = x[crop]
         pads = [max(p, 0) for p in pads]
-    widths = [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)]
-    return xp.pad(x, widths, mode="constant", constant_values=value)
+    # Written directly rather than by xp.pad, whose generic passes cost several times the copy itself.
+    shape = (*x.shape[:2], *(size + pads[i] + pads[i + nd] for i, size in enumerate(x.shape[2:])))
+    y = (xp.empty if empty is None else empty)(shape, x.dtype)
+    y[(slice(None), slice(None), *(slice(pads[i], pads[i] + size) for i, size in enumerate(x.shape[2:])))] = x
+    for i in range(nd):
+        before, after, edge = pads[i], pads[i + nd], (slice(None),) * (2 + i)
+        if before:
+            y[(*edge, slice(0, before))] = value
+        if after:
+            y[(*edge, slice(shape[2 + i] - after, None))] = value
+    return y
 
 
 def sliding_windows(xp, x, kernel_shape, out_shape, strides, dilations):
@@ -217,23 +229,32 @@ _CHUNK_BYTES = 1 << 23  # columns plus product per batch chunk: L3-resident, and
 _MAX_RUN_WASTE = 1.1  # GEMM columns per output pixel up to which tap runs beat copying window by window
 
 
-def _tap_runs(x, kernel_shape, out_shape, dilations, pads):
+def _tap_runs(x, kernel_shape, out_shape, dilations, pads, empty):
     """Stride-1 columns as runs: each tap of each ``(n, c)`` plane is one contiguous stretch of the padded
     input, ``(N, C, *kernel, span)``, covering every output row plus the gaps between rows. Copying long runs
     costs far less than copying rows as short as the output's; the GEMM then computes the gap columns too.
-    Returns the runs and the padded grid, or None where the gaps would waste more than ``_MAX_RUN_WASTE``.
+    Returns the runs, the padded grid and the padded input (from ``empty``), or None where the gaps would
+    waste more than ``_MAX_RUN_WASTE``.
     """
     nd = len(out_shape)
     grid = (out_shape[0], *(x.shape[2 + i] + pads[i] + pads[i + nd] for i in range(1, nd)))
     if math.prod(grid) > _MAX_RUN_WASTE * math.prod(out_shape):
         return None
-    padded = pad_spatial(np, x, pads)
+    padded = pad_spatial(np, x, pads, empty=empty)
     row = [math.prod(padded.shape[3 + i :]) for i in range(nd)]
     span = sum((n - 1) * r for n, r in zip(out_shape, row)) + 1
     item = padded.itemsize
     steps = (*padded.strides[:2], *(d * r * item for d, r in zip(dilations, row)), item)
     runs = strided_view(np, padded, (*padded.shape[:2], *kernel_shape, span), steps)
-    return runs, grid
+    return runs, grid, padded
+
+
+def _gemm_weights(w, bias, dtype):
+    """The ``(M, C*K)`` weight matrix, with the bias as one more column when there is one."""
+    weights = w.reshape(w.shape[0], -1)
+    if bias is None:
+        return weights
+    return np.concatenate([weights, bias.astype(dtype, copy=False).reshape(-1, 1)], axis=1)
 
 
 def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False, ctx=None):
@@ -244,8 +265,9 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
     a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias rides in the
     GEMM (a ones row under the columns, the bias beside the weights); a fused Relu is applied while the result
-    is contiguous and cache-hot. With a kernel ``ctx``, the output and the column and product buffers come from
-    the session's pool, so a repeated run writes memory that is already mapped.
+    is contiguous and cache-hot. With a kernel ``ctx``, the output and the padded, column and product buffers
+    come from the session's pool, so a repeated run writes memory that is already mapped, and the weight
+    matrix is built once per session where the weights are constants.
     """
     empty = np.empty if ctx is None else ctx.empty
     n, c = x.shape[:2]
@@ -253,15 +275,17 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     kernel_shape, nd = tuple(w.shape[2:]), len(out_shape)
     taps = math.prod(kernel_shape)
     per_image = m > c * taps
-    runs = None if per_image or any(s != 1 for s in strides) else _tap_runs(x, kernel_shape, out_shape, dilations, pads)
+    runs = None
+    if not per_image and all(s == 1 for s in strides):
+        runs = _tap_runs(x, kernel_shape, out_shape, dilations, pads, empty)
     if runs is None:
-        windows = sliding_windows(np, pad_spatial(np, x, pads), kernel_shape, out_shape, strides, dilations)
+        padded = pad_spatial(np, x, pads, empty=empty)
+        windows = sliding_windows(np, padded, kernel_shape, out_shape, strides, dilations)
         grid = tuple(out_shape)
     else:
-        windows, grid = runs
+        windows, grid, padded = runs
     length = math.prod(grid)
     k = c * taps
-    weights = w.reshape(m, k)
     rows = k + (bias is not None)  # a row of ones carries the bias through the GEMM: no pass of its own
     image_bytes = (rows + (0 if per_image else m)) * length * x.itemsize
     chunk = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1)))
@@ -272,7 +296,10 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
         cols[..., windows.shape[-1] :] = 0  # read only into dropped columns; zeroed so those stay finite
     if bias is not None:
         buffer[k] = 1
-        weights = np.concatenate([weights, bias.astype(x.dtype, copy=False).reshape(m, 1)], axis=1)
+    if ctx is None:
+        weights = _gemm_weights(w, bias, x.dtype)
+    else:
+        weights = ctx.prepare("gemm_weights", lambda: _gemm_weights(w, bias, x.dtype))
     y = empty((n, m, *out_shape), x.dtype)
     product = None if per_image else empty((m, chunk, length), x.dtype)
     for begin in range(0, n, chunk):
@@ -288,15 +315,16 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
         else:
             part = product[:, :images]
             np.matmul(weights, columns.reshape(rows, images * length), out=part.reshape(m, images * length))
-        if relu:
-            np.maximum(part, 0, out=part)
         if not per_image:
             kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))]
             y[begin : begin + images] = kept.swapaxes(0, 1)
+        if relu:
+            done = y[begin : begin + images]
+            relu_into(np, done, out=done)
     if ctx is not None:
-        ctx.recycle(buffer)
-        if product is not None:
-            ctx.recycle(product)
+        for scratch in (buffer, product, None if padded is x else padded):
+            if scratch is not None:
+                ctx.recycle(scratch)
     return y
 
 
@@ -338,7 +366,7 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, relu=Fal
     else:
         y = _im2col(xp, pad_spatial(xp, x, pads), w, out_shape, strides, dilations, group)
     y = _add_bias(y, bias)
-    return xp.maximum(y, 0, out=y) if relu else y
+    return relu_into(xp, y, out=y) if relu else y
 
 
 def _add_bias(y, b):

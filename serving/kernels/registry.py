@@ -64,10 +64,22 @@ class KernelContext(NamedTuple):
     outputs_wanted: tuple[bool, ...]  # False where an output name is "" (omitted)
     node: Any  # the onnx NodeProto, for error messages and rare lookups
     pool: Any = None  # the session's serving.runtime.buffers.BufferPool on the CPU; None allocates fresh
+    # Where a kernel keeps what it derives from its parameters (packed weights) for the session's life. The
+    # planner gives one only to nodes whose inputs after the first are all model constants, which never change.
+    prepared: dict | None = None
 
     def empty(self, shape: tuple[int, ...], dtype):
         """A buffer the kernel overwrites entirely: its output, or scratch it hands back with ``recycle``."""
         return self.xp.empty(shape, dtype) if self.pool is None else self.pool.empty(shape, dtype)
+
+    def prepare(self, key: str, make: Callable[[], Any]):
+        """``make()``, computed once per session where the node's parameters are constants, else every call."""
+        if self.prepared is None:
+            return make()
+        value = self.prepared.get(key)
+        if value is None:
+            value = self.prepared[key] = make()
+        return value
 
     def recycle(self, array) -> None:
         """Hand back scratch from ``empty`` that nothing refers to any more."""

@@ -66,6 +66,7 @@ class Planner:
         steps = [self._step(node, node_opsets, visible) for node, node_opsets in ordered]
         steps = _fold_constants(steps, constants)
         _drop_unread(constants, steps, output_names)
+        _lend_prepared_stores(steps, constants)
         _mark_shape_steps(steps, constants)
         return Graph(
             name=graph.name, input_names=input_names, output_names=output_names,
@@ -231,6 +232,15 @@ def _drop_unread(constants: dict, steps: list[Step], output_names: list[str]) ->
     read = {name for step in steps for name in reads(step)} | set(output_names)
     for name in [n for n in constants if n not in read]:
         del constants[name]
+
+
+def _lend_prepared_stores(steps: list[Step], constants: dict) -> None:
+    """A store for derived parameters (``KernelContext.prepare``) to each node whose inputs after the first
+    are all constants. Defaults a caller may override are not constants, so nothing derived can go stale."""
+    for step in steps:
+        parameters = [name for name in step.inputs[1:] if name]
+        if parameters and all(name in constants for name in parameters):
+            step.ctx = step.ctx._replace(prepared={})
 
 
 def _mark_shape_steps(steps: list[Step], constants: dict) -> None:

@@ -111,3 +111,31 @@ def test_softmax_fast_path_matches_the_generic_one(fn, axis, case):
         got, expected = fn(np, x, axis), fn(_GenericXp(), x, axis)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6 if fn is act._log_softmax else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("size", [7, act._ZERO_BLOCK, 3 * act._ZERO_BLOCK + 5])
+def test_relu_across_zero_block_rows_and_tail(dtype, size):
+    x = np.random.default_rng(size).standard_normal(size).astype(dtype) if dtype != np.int32 else (
+        np.random.default_rng(size).integers(-9, 9, size, dtype=dtype))
+    x[: min(size, 3)] = [0, -1, 2][: min(size, 3)]
+    got = act.Relu(ctx(), x.reshape(1, -1))
+    np.testing.assert_array_equal(got.reshape(-1), np.maximum(x, 0))
+    assert got.dtype == dtype
+
+
+def test_relu_keeps_nan_and_infinities_and_leaves_its_input():
+    x = np.array([np.nan, -np.nan, -np.inf, np.inf, -0.5, 0.5] * 5000, dtype=np.float32).reshape(3, -1)
+    before = x.copy()
+    got = act.Relu(ctx(), x)
+    expected = np.array([np.nan, np.nan, 0, np.inf, 0, 0.5] * 5000, dtype=np.float32).reshape(3, -1)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_relu_in_place_on_a_strided_view_writes_only_the_view():
+    base = np.full((4, 6), -1.0, dtype=np.float32)
+    view = base[:, ::2]
+    act.relu(np, view, out=view)
+    np.testing.assert_array_equal(base[:, ::2], 0)
+    np.testing.assert_array_equal(base[:, 1::2], -1)

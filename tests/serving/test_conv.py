@@ -118,8 +118,8 @@ def test_chunked_gemm_matches_the_generic_path(monkeypatch, shape, kernel, strid
 
 def test_tap_runs_only_where_their_gap_columns_are_few():
     x = np.zeros((1, 4, 6, 40), np.float32)
-    assert conv._tap_runs(x, (3, 3), (4, 38), [1, 1], [0, 0, 0, 0]) is not None
-    assert conv._tap_runs(x[..., :8], (3, 3), (4, 6), [1, 1], [0, 0, 0, 0]) is None
+    assert conv._tap_runs(x, (3, 3), (4, 38), [1, 1], [0, 0, 0, 0], np.empty) is not None
+    assert conv._tap_runs(x[..., :8], (3, 3), (4, 6), [1, 1], [0, 0, 0, 0], np.empty) is None
 
 
 def test_convolve_is_exact_on_int32():
