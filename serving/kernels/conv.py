@@ -293,7 +293,11 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     buffer = empty((rows, chunk, length), x.dtype)
     cols = buffer[:k].reshape(c, *kernel_shape, chunk, *(grid if runs is None else (length,)))
     if runs is not None:
-        cols[..., windows.shape[-1] :] = 0  # read only into dropped columns; zeroed so those stay finite
+        # Read only into dropped columns; zeroed so those stay finite. One strided pass per gap column
+        # (there are kernel - 1 of them) instead of a short write per row.
+        flat = buffer[:k].reshape(-1)
+        for column in range(windows.shape[-1], length):
+            flat[column::length] = 0
     if bias is not None:
         buffer[k] = 1
     if ctx is None:

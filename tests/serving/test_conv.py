@@ -2,6 +2,8 @@
 exactness of ``convolve`` (the quantized convolutions rely on it), and ConvTranspose/Conv against ONNX Runtime
 beyond the conformance cases."""
 
+import warnings
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -10,6 +12,7 @@ from onnx import helper, numpy_helper
 
 from serving.kernels import conv
 from serving.kernels.registry import KernelContext
+from serving.runtime.buffers import BufferPool
 
 RNG = np.random.default_rng(0)
 
@@ -120,6 +123,27 @@ def test_tap_runs_only_where_their_gap_columns_are_few():
     x = np.zeros((1, 4, 6, 40), np.float32)
     assert conv._tap_runs(x, (3, 3), (4, 38), [1, 1], [0, 0, 0, 0], np.empty) is not None
     assert conv._tap_runs(x[..., :8], (3, 3), (4, 6), [1, 1], [0, 0, 0, 0], np.empty) is None
+
+
+def test_tap_run_gap_columns_never_carry_stale_infinities():
+    """Pool buffers hold whatever an earlier run left; the gap columns the GEMM reads are zeroed first, so a
+    stale inf there neither reaches the output nor raises a floating-point warning."""
+    pool = BufferPool()
+    pooled = KernelContext(np, 22, 1, (True,), None, pool)
+    x = RNG.standard_normal((5, 4, 7, 40)).astype(np.float32)  # wide rows: the tap-run path, 5 images a GEMM
+    w = RNG.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    b = RNG.standard_normal(6).astype(np.float32)
+    args = dict(strides=[1, 1], pads=[0, 0, 0, 0], dilations=[1, 1], bias=b, ctx=pooled)
+    first = conv.convolve(np, x, w, **args).copy()
+    for stack in pool._free.values():
+        for array in stack:
+            array.fill(np.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = conv.convolve(np, x, w, **args)
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_allclose(first, generic(x, w, [1, 1], [0] * 4, [1, 1], 1) + b[:, None, None], rtol=1e-4,
+                               atol=1e-4)
 
 
 def test_convolve_is_exact_on_int32():
