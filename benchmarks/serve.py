@@ -9,7 +9,8 @@ threads of `tritonclient.grpc` clients, checking every result; and runs the same
 in-process with `InferenceSession.run` for the serving overhead (and once at batch 32: the most any
 batching can gain). Prints a table and the two figures the issue asks for: dynamic batching's
 throughput gain at concurrency 32 and the p50 overhead over in-process `run` at concurrency 1, beside
-the p50 of an empty RPC (`ServerLive`), the floor under that overhead.
+the p50 of an empty RPC (`ServerLive`), the floor under that overhead, and the RPC ceiling: `simple`'s
+unbatched throughput at the top concurrency, which no batching of the CNN can exceed on the same machine.
 
 Server and clients share the machine; `--blas-threads` is passed to sardonyx-serve (see its help).
 """
@@ -248,6 +249,14 @@ def main(argv=None) -> int:
             print(f"{load.name}: p50 overhead over in-process run at concurrency 1: {served - local:.3f} ms "
                   f"({served:.3f} served vs {local:.3f} in-process)")
     print(f"an empty RPC (ServerLive) at concurrency 1: p50 {floor_ms:.3f} ms")
+    # Every request pays its RPC however the model runs, so `simple` (next to no compute) served unbatched
+    # at the top concurrency is the throughput no batching of a heavier model can exceed on this machine.
+    ceiling = table[("simple", "served, no batching", top)]["throughput"]
+    for load in loads:
+        if load.name != "simple":
+            plain = table[(load.name, "served, no batching", top)]["throughput"]
+            print(f"{load.name}: RPC ceiling (simple, no batching, concurrency {top}): {ceiling:.0f} req/s, "
+                  f"{ceiling / plain:.2f}x the unbatched throughput: the most any batching could give here")
     print(f"errors: {errors}")
     return 1 if errors else 0
 
