@@ -225,7 +225,7 @@ def _im2col(xp, x, w, out_shape, strides, dilations, group):
     return _grouped_matmul(xp, cols, w, group).reshape(n, m, *out_shape)
 
 
-_CHUNK_BYTES = 1 << 22  # columns plus product per batch chunk: mostly cache-resident, yet few BLAS calls (each syncs threads)
+_CHUNK_BYTES = 1 << 22  # columns plus product per batch chunk: mostly in cache, yet few BLAS calls (each syncs threads)
 _MAX_RUN_WASTE = 1.1  # GEMM columns per output pixel up to which tap runs beat copying window by window
 
 
