@@ -117,10 +117,10 @@ def _separable_max(ctx, x, win):
 
     The max over a box is the max over its rows of the max over its columns, so a k x k window costs
     2(k-1) passes instead of k*k-1, and the outer axes go first so their taps are long contiguous rows.
-    Each pass writes a buffer from the session's pool; the one before goes back to it.
+    The padded input and each pass write buffers from the session's pool; the one before goes back to it.
     """
     xp = ctx.xp
-    y = pad_spatial(xp, x, win.applied, _lowest(x.dtype))
+    y = pad_spatial(xp, x, win.applied, _lowest(x.dtype), empty=ctx.empty)
     for axis, (k, s, d, n) in enumerate(zip(win.kernel_shape, win.strides, win.dilations, win.out_shape), start=2):
 
         def tap(j, y=y, axis=axis, s=s, d=d, n=n):
