@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
 import onnx
 
 from serving.errors import InvalidArgumentError, InvalidModelError, SessionError, UnsupportedOperatorError
 from serving.kernels import registry
 from serving.runtime import loading, scopes, types
 from serving.runtime.device import Device, to_host
+from serving.runtime.feeds import FeedCheck
 from serving.runtime.opsets import Opsets
 from serving.runtime.planner import Planner
-from serving.runtime.values import strings
 
 _PROVIDER_DEVICES = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda"}
 
@@ -60,7 +59,12 @@ class InferenceSession:
         self._inputs = [_node_arg(v) for v in proto.graph.input if v.name not in initializers]
         self._overridable = [_node_arg(v) for v in proto.graph.input if v.name in initializers]
         self._outputs = [_node_arg(v) for v in proto.graph.output]
-        self._input_types = {v.name: v.type for v in proto.graph.input}
+        # Each name at its first position, as list.index would find it.
+        self._output_index = {}
+        for i, arg in enumerate(self._outputs):
+            self._output_index.setdefault(arg.name, i)
+        self._feed_checks = {v.name: FeedCheck(v.type) for v in proto.graph.input}
+        self._required = [arg.name for arg in self._inputs]
         self._meta = ModelMetadata(
             producer_name=proto.producer_name, graph_name=proto.graph.name, domain=proto.domain,
             description=proto.doc_string, graph_description=proto.graph.doc_string, version=proto.model_version,
@@ -103,33 +107,38 @@ class InferenceSession:
         """
         del run_options
         wanted = self._output_indices(output_names)
-        with self._device.scope():
-            feeds = {name: self._device.put(value) for name, value in self._validated(input_feed).items()}
+        feeds = self._validated(input_feed)
+        if self._device.type == "cpu":
             results = self._graph.run(feeds)
+        else:
+            with self._device.scope():
+                results = self._graph.run({name: self._device.put(value) for name, value in feeds.items()})
         picked = [results[i] for i in wanted]
         return picked if keep_on_device else [to_host(v) for v in picked]
 
-    def _output_indices(self, output_names) -> list[int]:
-        names = [o.name for o in self._outputs]
+    def _output_indices(self, output_names) -> list[int] | range:
         if output_names is None:
-            return list(range(len(names)))
+            return range(len(self._outputs))
         if isinstance(output_names, str):
             raise InvalidArgumentError(f"output_names must be a list of names, got the string {output_names!r}")
-        unknown = [n for n in output_names if n not in names]
+        index = self._output_index
+        unknown = [n for n in output_names if n not in index]
         if unknown:
+            names = [o.name for o in self._outputs]
             raise InvalidArgumentError(f"unknown output name(s) {unknown}; the model's outputs are {names}")
-        return [names.index(n) for n in output_names]
+        return [index[n] for n in output_names]
 
     def _validated(self, feed: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(feed, Mapping):
             raise InvalidArgumentError(f"input_feed must be a dict of {{input name: array}}, got {type(feed).__name__}")
-        unknown = [name for name in feed if name not in self._input_types]
+        checks = self._feed_checks
+        unknown = [name for name in feed if name not in checks]
         if unknown:
             raise InvalidArgumentError(f"unknown input name(s) {unknown}; the model expects {self._describe_inputs()}")
-        missing = [arg.name for arg in self._inputs if arg.name not in feed]
+        missing = [name for name in self._required if name not in feed]
         if missing:
             raise InvalidArgumentError(f"missing input(s) {missing}; the model expects {self._describe_inputs()}")
-        return {name: _checked_value(name, value, self._input_types[name]) for name, value in feed.items()}
+        return {name: checks[name].check(name, value) for name, value in feed.items()}
 
     def _describe_inputs(self) -> str:
         return ", ".join(f"{a.name}: {a.type} {a.shape}" for a in self._inputs) or "no inputs"
@@ -178,46 +187,3 @@ def _has_schema(node: onnx.NodeProto, version: int) -> bool:
     except onnx.defs.SchemaError:
         return False
     return schema.has_function or schema.has_context_dependent_function or bool(schema.function_opset_versions)
-
-
-def _checked_value(name: str, value, type_proto: onnx.TypeProto):
-    kind = type_proto.WhichOneof("value")
-    if kind == "tensor_type":
-        return _checked_tensor(name, value, type_proto)
-    if kind == "sequence_type":
-        if not isinstance(value, (list, tuple)):
-            raise InvalidArgumentError(
-                f"input {name!r} is a {types.type_string(type_proto)}: pass a list, got {type(value).__name__}")
-        inner = type_proto.sequence_type.elem_type
-        return [_checked_value(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
-    if kind == "optional_type":
-        return None if value is None else _checked_value(name, value, type_proto.optional_type.elem_type)
-    return value
-
-
-def _checked_tensor(name: str, value, type_proto: onnx.TypeProto):
-    if value is None:
-        raise InvalidArgumentError(f"input {name!r} is None; expected a {types.type_string(type_proto)} array")
-    if not hasattr(value, "dtype") or not hasattr(value, "shape"):
-        value = np.asarray(value)
-    tensor_type = type_proto.tensor_type
-    expected = types.elem_numpy_dtype(tensor_type.elem_type)
-    if expected.kind == "O":
-        if value.dtype.kind not in "OUS":
-            raise InvalidArgumentError(f"input {name!r} expects tensor(string), got an array of {value.dtype}")
-        value = strings(value)
-    elif value.dtype != expected:
-        raise InvalidArgumentError(
-            f"input {name!r} expects {types.type_string(type_proto)} (numpy {expected}), got an array of "
-            f"{value.dtype}; convert it with .astype(numpy.{expected})"
-        )
-    shape = types.dims(type_proto)
-    if shape is not None:
-        if len(shape) != value.ndim:
-            raise InvalidArgumentError(
-                f"input {name!r} expects rank {len(shape)} with shape {shape}, got shape {list(value.shape)}")
-        for axis, (want, got) in enumerate(zip(shape, value.shape)):
-            if isinstance(want, int) and want != got:
-                raise InvalidArgumentError(
-                    f"input {name!r} expects shape {shape}, got {list(value.shape)}: dimension {axis} must be {want}")
-    return value
