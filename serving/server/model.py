@@ -15,6 +15,7 @@ from serving.server.dtypes import NUMPY, from_config
 from serving.server.errors import ModelLoadError, ServerError
 from serving.server.scheduler import DirectScheduler, DynamicBatcher, Instance, Job
 from serving.server.stats import ModelStats
+from serving.server.validation import RequestSchema
 
 log = logging.getLogger("sardonyx.serve")
 
@@ -24,6 +25,7 @@ class ModelVersion:
         self.name = name
         self.version = version
         self.config = config
+        self.schema = RequestSchema(config)
         self.instances = instances
         self.stats = ModelStats()
         if config.HasField("dynamic_batching"):

@@ -29,7 +29,7 @@ class Job:
     outputs: list[str]  # model outputs to return, in response order
     batch: int  # batch elements (1 for a model that does not batch)
     enqueued_ns: int = field(default_factory=time.perf_counter_ns)
-    future: Future = field(default_factory=Future)
+    future: Future | None = None  # set by the dynamic batcher, which answers on another thread
     started_ns: int = 0
     infer_ns: int = 0
     results: dict[str, np.ndarray] | None = None
@@ -131,6 +131,7 @@ class DynamicBatcher:
                 raise UnavailableError(
                     f"Exceeds maximum queue size: model '{self._model}' already queues {self._max_queue} requests "
                     "(dynamic_batching.default_queue_policy.max_queue_size)")
+            job.future = Future()
             self._pending.append(job)
             self._pending_rows += job.batch
             # Wake the gathering instance only when it has something to decide: a first job, or

@@ -115,7 +115,7 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
         start = time.perf_counter_ns()
         model = self._repository.get(request.model_name, request.model_version)
         try:
-            job = validation.decode(request, model.config)
+            job = validation.decode(request, model.schema)
             decoded = time.perf_counter_ns()
             results = model.infer(job)
             computed = time.perf_counter_ns()
@@ -198,16 +198,14 @@ def _tensor_metadata(config, tensor):
 
 
 def _response(request, model, job, results: dict[str, np.ndarray]):
-    config = model.config
-    specs = {tensor.name: tensor for tensor in config.output}
+    specs = model.schema.outputs
     response = pb.ModelInferResponse(model_name=model.name, model_version=str(model.version), id=request.id)
     for name in job.outputs:
         spec, value = specs[name], results[name]
-        if spec.HasField("reshape"):
-            value = value.reshape(([job.batch] if config.max_batch_size > 0 else []) + list(spec.dims))
-        datatype = from_config(spec.data_type)
-        response.outputs.add(name=name, datatype=datatype, shape=value.shape)
-        response.raw_output_contents.append(tensors.to_raw(value, datatype))
+        if spec.reshape is not None:
+            value = value.reshape(((job.batch,) if model.schema.max_batch_size > 0 else ()) + spec.reshape)
+        response.outputs.add(name=name, datatype=spec.datatype, shape=value.shape)
+        response.raw_output_contents.append(tensors.to_raw(value, spec.datatype))
     return response
 
 

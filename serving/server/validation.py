@@ -1,9 +1,13 @@
 """Check a ModelInferRequest against a model's configuration and decode it into a `Job`.
 
-Messages follow Triton's wording, so users find them familiar (see PROTOCOL.md).
+Messages follow Triton's wording, so users find them familiar (see PROTOCOL.md). What decoding needs
+from the config is read once per loaded version, into a `RequestSchema`: for small tensors, walking the
+config's protobuf fields on every request cost more than running the model.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,96 +22,121 @@ def _dims(dims) -> str:
     return "[" + ",".join(str(int(d)) for d in dims) + "]"
 
 
-def decode(request, config) -> Job:
-    model = config.name
-    inputs = list(request.inputs)
-    raw = list(request.raw_input_contents)
+@dataclass(frozen=True)
+class InputSpec:
+    datatype: str  # the protocol's name, e.g. "FP32"
+    wire_shape: tuple[int, ...]  # as clients send it: -1 for the batch dimension and variable dims
+    reshape: tuple[int, ...] | None  # the model's own shape past the batch dimension, when the config reshapes
+    optional: bool
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    datatype: str
+    reshape: tuple[int, ...] | None  # the shape clients receive past the batch dimension, when it differs
+
+
+class RequestSchema:
+    """A model config's inputs and outputs as decoding and encoding need them."""
+
+    def __init__(self, config):
+        self.model = config.name
+        self.max_batch_size = config.max_batch_size
+        self.inputs = {t.name: InputSpec(from_config(t.data_type), tuple(wire_shape(config, t)),
+                                         tuple(t.reshape.shape) if t.HasField("reshape") else None, t.optional)
+                       for t in config.input}
+        self.required = [name for name, spec in self.inputs.items() if not spec.optional]
+        self.outputs = {t.name: OutputSpec(from_config(t.data_type), tuple(t.dims) if t.HasField("reshape") else None)
+                        for t in config.output}
+
+
+def decode(request, schema: RequestSchema) -> Job:
+    model = schema.model
+    raw = request.raw_input_contents
+    # Each protobuf field read costs more than the check made on it, so the inputs are read in one pass.
+    given = [(t.name, t.datatype, tuple(t.shape), t.HasField("contents"), t) for t in request.inputs]
     if raw:
-        for tensor in inputs:
-            if tensor.HasField("contents"):
+        for name, _, _, typed, _ in given:
+            if typed:
                 raise InvalidRequestError(f"contents field must not be specified when using raw_input_contents for "
-                                          f"'{tensor.name}' for model '{model}'")
-        if len(raw) != len(inputs):
-            raise InvalidRequestError(f"expected {len(inputs)} raw_input_contents (one per input) but got {len(raw)} "
+                                          f"'{name}' for model '{model}'")
+        if len(raw) != len(given):
+            raise InvalidRequestError(f"expected {len(given)} raw_input_contents (one per input) but got {len(raw)} "
                                       f"for model '{model}'")
-    declared = {tensor.name: tensor for tensor in config.input}
+    declared = schema.inputs
     seen: set[str] = set()
-    for tensor in inputs:
-        if tensor.name not in declared:
-            raise InvalidRequestError(f"unexpected inference input '{tensor.name}' for model '{model}', allowed inputs "
+    for name, datatype, _, _, _ in given:
+        spec = declared.get(name)
+        if spec is None:
+            raise InvalidRequestError(f"unexpected inference input '{name}' for model '{model}', allowed inputs "
                                       f"are: {', '.join(declared)}")
-        if tensor.name in seen:
-            raise InvalidRequestError(
-                f"input '{tensor.name}' appears more than once in the request for model '{model}'")
-        seen.add(tensor.name)
-        expected_type = from_config(declared[tensor.name].data_type)
-        if tensor.datatype != expected_type:
-            raise InvalidRequestError(f"inference input '{tensor.name}' data-type is '{tensor.datatype}', but model "
-                                      f"'{model}' expects '{expected_type}'")
-    required = [name for name, spec in declared.items() if not spec.optional]
-    missing = [name for name in required if name not in seen]
+        if name in seen:
+            raise InvalidRequestError(f"input '{name}' appears more than once in the request for model '{model}'")
+        seen.add(name)
+        if datatype != spec.datatype:
+            raise InvalidRequestError(f"inference input '{name}' data-type is '{datatype}', but model "
+                                      f"'{model}' expects '{spec.datatype}'")
+    missing = [name for name in schema.required if name not in seen]
     if missing:
         raise InvalidRequestError(
-            f"expected {len(required)} inputs but got {len(inputs)} inputs for model '{model}'. Got input(s) "
+            f"expected {len(schema.required)} inputs but got {len(given)} inputs for model '{model}'. Got input(s) "
             f"{sorted(seen)}, but missing required input(s) {missing}. Please provide all required input(s).")
-    batch = _batch_size(inputs, config)
+    batch = _batch_size(given, schema)
+    lead = (batch,) if schema.max_batch_size > 0 else ()
     feeds = {}
-    for index, tensor in enumerate(inputs):
-        spec = declared[tensor.name]
-        where = f"input '{tensor.name}' for model '{model}'"
-        shape = [int(d) for d in tensor.shape]
+    for index, (name, datatype, shape, typed, tensor) in enumerate(given):
+        where = f"input '{name}' for model '{model}'"
         if raw:
-            array = tensors.from_raw(raw[index], tensor.datatype, shape, where)
-        elif tensor.HasField("contents"):
-            array = tensors.from_contents(tensor.contents, tensor.datatype, shape, where)
+            array = tensors.from_raw(raw[index], datatype, shape, where)
+        elif typed:
+            array = tensors.from_contents(tensor.contents, datatype, shape, where)
         elif tensors.element_count(shape) == 0:
-            array = np.empty(shape, dtype=NUMPY[tensor.datatype])
+            array = np.empty(shape, dtype=NUMPY[datatype])
         else:
             raise InvalidRequestError(f"{where} has no data: set its contents or raw_input_contents")
-        if spec.HasField("reshape"):
-            array = array.reshape(([batch] if config.max_batch_size > 0 else []) + list(spec.reshape.shape))
-        feeds[tensor.name] = array
-    return Job(inputs=feeds, outputs=_requested_outputs(request, config), batch=batch)
+        reshape = declared[name].reshape
+        if reshape is not None:
+            array = array.reshape(lead + reshape)
+        feeds[name] = array
+    return Job(inputs=feeds, outputs=_requested_outputs(request, schema), batch=batch)
 
 
-def _batch_size(inputs, config) -> int:
+def _batch_size(given, schema: RequestSchema) -> int:
     """Check every input's shape; return the request's batch size (1 for a model that does not batch)."""
-    model, batching = config.name, config.max_batch_size > 0
-    specs = {tensor.name: tensor for tensor in config.input}
+    model, max_batch = schema.model, schema.max_batch_size
     batch = None
-    for tensor in inputs:
-        expected = wire_shape(config, specs[tensor.name])
-        shape = list(tensor.shape)
+    for name, _, shape, _, _ in given:
+        expected = schema.inputs[name].wire_shape
         if (len(shape) != len(expected) or any(d < 0 for d in shape)
                 or any(e != -1 and e != d for e, d in zip(expected, shape))):
-            raise InvalidRequestError(f"unexpected shape for input '{tensor.name}' for model '{model}'. Expected "
+            raise InvalidRequestError(f"unexpected shape for input '{name}' for model '{model}'. Expected "
                                       f"{_dims(expected)}, got {_dims(shape)}")
-        if not batching:
+        if max_batch <= 0:
             continue
         if shape[0] < 1:
             raise InvalidRequestError(f"inference request batch-size must be >= 1 for '{model}', got {shape[0]} for "
-                                      f"input '{tensor.name}'")
-        if shape[0] > config.max_batch_size:
-            raise InvalidRequestError(f"inference request batch-size must be <= {config.max_batch_size} for '{model}'")
+                                      f"input '{name}'")
+        if shape[0] > max_batch:
+            raise InvalidRequestError(f"inference request batch-size must be <= {max_batch} for '{model}'")
         if batch is not None and shape[0] != batch:
-            raise InvalidRequestError(f"input '{tensor.name}' has batch size {shape[0]} but the other inputs have "
+            raise InvalidRequestError(f"input '{name}' has batch size {shape[0]} but the other inputs have "
                                       f"{batch} for model '{model}'; all inputs of a request share the batch size")
         batch = shape[0]
     return batch or 1
 
 
-def _requested_outputs(request, config) -> list[str]:
-    names = [tensor.name for tensor in config.output]
+def _requested_outputs(request, schema: RequestSchema) -> list[str]:
+    names = schema.outputs
     if not request.outputs:
-        return names
+        return list(names)
     wanted = []
     for output in request.outputs:
         if output.name not in names:
-            raise InvalidRequestError(f"unexpected inference output '{output.name}' for model '{config.name}', "
+            raise InvalidRequestError(f"unexpected inference output '{output.name}' for model '{schema.model}', "
                                       f"allowed outputs are: {', '.join(names)}")
         count = output.parameters.get("classification")
         if count is not None and count.int64_param > 0:
-            raise InvalidRequestError(f"output '{output.name}' of model '{config.name}' asks for classification, "
+            raise InvalidRequestError(f"output '{output.name}' of model '{schema.model}' asks for classification, "
                                       "which sardonyx-serve does not offer; request the raw output")
         if output.name not in wanted:
             wanted.append(output.name)
