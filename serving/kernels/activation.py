@@ -230,6 +230,11 @@ def _as_matrix(x, axis):
 # cannot underflow, and rounding x - max adds a relative error of at most spread * 2**-24 (~1e-6 in float32),
 # what a single row spanning that range gets from the per-row shift too.
 _GLOBAL_SHIFT_SPREAD = 16.0
+_FEW_ROWS = 8  # rows up to which NumPy's own per-row reductions beat the whole-array tricks below
+
+
+def _few_rows(x, axis) -> bool:
+    return x.size <= _FEW_ROWS * x.shape[axis]
 
 
 def _shift(xp, x, axis):
@@ -237,8 +242,9 @@ def _shift(xp, x, axis):
 
     NumPy reduces a short inner axis row by row, several times slower than the rest of the softmax; the
     tensor's max and min are two fast whole-array passes. NaN or inf fail the comparison and keep rows.
+    A tensor of a few rows (a classifier's output at batch 1) is reduced per row at once.
     """
-    if xp is np and x.dtype in (np.float32, np.float64):
+    if xp is np and x.dtype in (np.float32, np.float64) and not _few_rows(x, axis):
         top = x.max()
         if top - x.min() < _GLOBAL_SHIFT_SPREAD:
             return top
@@ -248,7 +254,8 @@ def _shift(xp, x, axis):
 def _row_sum(xp, e, axis):
     """``e.sum(axis, keepdims=True)``; on NumPy a contiguous last axis is summed by BLAS (a matrix-vector
     product), which is much faster than a row-by-row reduction."""
-    if xp is np and axis in (-1, e.ndim - 1) and e.flags.c_contiguous and e.dtype in (np.float32, np.float64):
+    if (xp is np and axis in (-1, e.ndim - 1) and e.flags.c_contiguous and e.dtype in (np.float32, np.float64)
+            and not _few_rows(e, axis)):
         return xp.matmul(e, xp.ones(e.shape[-1], dtype=e.dtype))[..., None]
     return e.sum(axis=axis, keepdims=True)
 
