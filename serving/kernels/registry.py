@@ -14,7 +14,7 @@ kernel with the greatest ``since`` that is <= the model's opset for that domain.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 ONNX_DOMAIN = ""
@@ -64,17 +64,22 @@ class KernelContext(NamedTuple):
     outputs_wanted: tuple[bool, ...]  # False where an output name is "" (omitted)
     node: Any  # the onnx NodeProto, for error messages and rare lookups
     pool: Any = None  # the session's serving.runtime.buffers.BufferPool on the CPU; None allocates fresh
-    # Where a kernel keeps what it derives from its parameters (packed weights) for the session's life. The
-    # planner gives one only to nodes whose inputs after the first are all model constants, which never change.
+    # Where a kernel keeps what it derives from its parameters (packed weights) for the session's life: given
+    # by the planner to nodes with model constants among their inputs after the first (see ``prepare``).
     prepared: dict | None = None
+    constant_inputs: frozenset[int] = frozenset()  # positions of inputs that never change: constants or absent
 
     def empty(self, shape: tuple[int, ...], dtype):
         """A buffer the kernel overwrites entirely: its output, or scratch it hands back with ``recycle``."""
         return self.xp.empty(shape, dtype) if self.pool is None else self.pool.empty(shape, dtype)
 
-    def prepare(self, key: str, make: Callable[[], Any]):
-        """``make()``, computed once per session where the node's parameters are constants, else every call."""
+    def prepare(self, key: str, make: Callable[[], Any], inputs: Iterable[int] | None = None):
+        """``make()``, computed once per session where the inputs it derives from are model constants, else on
+        every call. ``inputs`` are their positions among the node's inputs; by default all after the first."""
         if self.prepared is None:
+            return make()
+        count = len(self.node.input)
+        if not all(i in self.constant_inputs or i >= count for i in (range(1, count) if inputs is None else inputs)):
             return make()
         value = self.prepared.get(key)
         if value is None:

@@ -260,48 +260,45 @@ def _standard(activations, defaults) -> bool:
     return all(name.lower() == defaults[k % per_dir].lower() for k, name in enumerate(activations))
 
 
-def _biased_projection(xp, lay, W, bias, bias_scale, dtype):
-    """``W @ X^T + bias`` for every step as ``(D, G, T, B)``: step t's gates, transposed, are the ``[:, :, t]``
-    view (rows of B contiguous values). A ones column on X (written with the one copy that flattening X takes
-    anyway) carries the bias into the GEMM, sparing a pass over the whole result."""
-    D, G, n_in = W.shape
-    T, B = lay.T, lay.B
-    X1 = xp.empty((T, B, n_in + 1), dtype=dtype)
-    X1[..., :n_in] = lay.X
-    X1[..., n_in] = 1
-    b = xp.zeros((D, G), dtype=dtype) if bias is None else bias * bias_scale
-    W1 = xp.concatenate([W, b[..., None]], axis=2).reshape(D * G, n_in + 1)
-    return (W1 @ X1.reshape(T * B, n_in + 1).T).reshape(D, G, T, B)
+def _lstm_weights(xp, W, R, B, dtype):
+    """``[R W b]`` per direction, ``(D, 4H, H + I + 1)`` with b the two biases summed, its i, o, f rows halved
+    (see ``_lstm_standard``)."""
+    D, G, H = W.shape[0], W.shape[1], R.shape[-1]
+    b = xp.zeros((D, G), dtype=dtype) if B is None else B[:, :G].astype(dtype) + B[:, G:]
+    weights = xp.concatenate([R.astype(dtype, copy=False), W.astype(dtype, copy=False), b[..., None]], axis=2)
+    weights[:, : 3 * H] *= 0.5
+    return weights
 
 
-def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
+def _lstm_standard(xp, lay, weights, H, h, c, dtype):
     """The common LSTM (sigmoid, tanh, tanh; no peepholes, clip, input_forget or padding) on preallocated buffers.
 
     sigmoid(z) = (1 + tanh(z / 2)) / 2: halving the i, o, f rows of W, R and the bias (exact in binary floating
     point) lets one tanh call cover all four gates of a step. The state is kept transposed, ``(D, H, B)``, so
-    each step's product is ``R @ h^T``, ``(4H, H) x (H, B)``: the orientation OpenBLAS runs fastest for a small
-    batch (nearly twice ``h @ R^T``). Each step is that matmul into the gate buffer, a few in-place ufuncs and a
-    transposing copy of h into Y. Returns Y in time order, the last h and c.
+    each step's product is ``[R W b] @ [h; x_t; 1]``, ``(4H, H + I + 1) x (H + I + 1, B)``: the orientation
+    OpenBLAS runs fastest for a small batch (nearly twice ``h @ R^T``), with the input projection and the bias
+    in the same GEMM rather than in one over the whole sequence whose result each step reads back as strided
+    rows. h is the top rows of that right-hand operand, so each step writes it in place. A step is then the
+    matmul into the gate buffer, a few in-place ufuncs and a transposing copy of h into Y. Returns Y in time
+    order, the last h and c.
     """
-    D, G, H = W.shape[0], W.shape[1], R.shape[-1]
+    D, G, n_in = weights.shape[0], weights.shape[1], weights.shape[2] - H - 1
     T, B = lay.T, lay.B
-    half = xp.ones((G, 1), dtype=dtype)
-    half[: 3 * H] = 0.5
-    proj = _biased_projection(xp, lay, W.astype(dtype, copy=False) * half, bias, half[:, 0], dtype)
-    if any(lay.reverse):
-        proj = xp.stack([proj[d, :, ::-1] if rev else proj[d] for d, rev in enumerate(lay.reverse)])
-    R = R.astype(dtype, copy=False) * half  # (D, G, H)
+    XT = xp.ascontiguousarray(xp.swapaxes(lay.X, 1, 2), dtype=dtype)  # each step's input as (input, batch)
+    operand = xp.empty((D, H + n_in + 1, B), dtype=dtype)
+    operand[:, H + n_in] = 1
+    state, inputs = operand[:, :H], operand[:, H: H + n_in]
+    state[...] = xp.swapaxes(h, -1, -2)
     gates = xp.empty((D, G, B), dtype=dtype)
     iof, i, o, f, g = gates[:, : 3 * H], gates[:, :H], gates[:, H: 2 * H], gates[:, 2 * H: 3 * H], gates[:, 3 * H:]
-    # Both states are updated in place, so each is one fresh contiguous copy (layout=1 hands in strided views).
-    h = xp.array(xp.swapaxes(h, -1, -2), dtype=dtype, order="C", copy=True)
+    # c is updated in place, so it is one fresh contiguous copy (layout=1 hands in strided views).
     c = xp.array(xp.swapaxes(c, -1, -2), dtype=dtype, order="C", copy=True)
     tmp = xp.empty_like(c)
     Y = xp.empty((T, D, B, H), dtype=dtype)
     for t in range(T):
-        for d in range(D):  # 2-D products: NumPy's stacked matmul costs a fifth more here
-            xp.matmul(R[d], h[d], out=gates[d])
-        gates += proj[:, :, t]
+        for d, rev in enumerate(lay.reverse):  # 2-D products: NumPy's stacked matmul costs a fifth more here
+            inputs[d] = XT[T - 1 - t if rev else t]
+            xp.matmul(weights[d], operand[d], out=gates[d])
         xp.tanh(gates, out=gates)
         iof *= 0.5
         iof += 0.5
@@ -309,12 +306,12 @@ def _lstm_standard(xp, lay, W, R, bias, h, c, dtype):
         xp.multiply(i, g, out=tmp)
         c += tmp
         xp.tanh(c, out=tmp)
-        xp.multiply(o, tmp, out=h)
-        Y[t] = xp.swapaxes(h, -1, -2)
+        xp.multiply(o, tmp, out=state)
+        Y[t] = xp.swapaxes(state, -1, -2)
     for d, rev in enumerate(lay.reverse):
         if rev:
             Y[:, d] = Y[::-1, d].copy()
-    h_last, c_last = xp.ascontiguousarray(xp.swapaxes(h, -1, -2)), xp.ascontiguousarray(xp.swapaxes(c, -1, -2))
+    h_last, c_last = xp.ascontiguousarray(xp.swapaxes(state, -1, -2)), xp.ascontiguousarray(xp.swapaxes(c, -1, -2))
     return (xp.moveaxis(Y, 2, 0) if lay.layout else Y), h_last, c_last
 
 
@@ -328,15 +325,16 @@ def LSTM(ctx, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=Non
     H = R.shape[-1]
     f, g, h_act = _activations(xp, "LSTM", activations, activation_alpha, activation_beta,
                                ["Sigmoid", "Tanh", "Tanh"], W.shape[0], dtype)
+    if xp is np and lay.mask is None and P is None and clip is None and not input_forget and \
+            _standard(activations, ("Sigmoid", "Tanh", "Tanh")):
+        weights = ctx.prepare("lstm_weights", lambda: _lstm_weights(xp, W, R, B, dtype), inputs=(1, 2, 3))
+        Y, h, c = _lstm_standard(xp, lay, weights, H, lay.state(initial_h, H, dtype),
+                                 lay.state(initial_c, H, dtype), dtype)
+        return _outputs(ctx, Y.astype(X.dtype, copy=False), lay.final(h, X.dtype), lay.final(c, X.dtype))
     bias = None
     if B is not None:
         B = B.astype(dtype, copy=False)
         bias = B[:, : 4 * H] + B[:, 4 * H:]
-    if xp is np and lay.mask is None and P is None and clip is None and not input_forget and \
-            _standard(activations, ("Sigmoid", "Tanh", "Tanh")):
-        Y, h, c = _lstm_standard(xp, lay, W, R, bias, lay.state(initial_h, H, dtype), lay.state(initial_c, H, dtype),
-                                 dtype)
-        return _outputs(ctx, Y.astype(X.dtype, copy=False), lay.final(h, X.dtype), lay.final(c, X.dtype))
     proj = lay.project(W, bias, dtype)
     RT = _transposed(xp, R, dtype)  # gates in i, o, f, c order
     if P is not None:

@@ -235,12 +235,13 @@ def _drop_unread(constants: dict, steps: list[Step], output_names: list[str]) ->
 
 
 def _lend_prepared_stores(steps: list[Step], constants: dict) -> None:
-    """A store for derived parameters (``KernelContext.prepare``) to each node whose inputs after the first
-    are all constants. Defaults a caller may override are not constants, so nothing derived can go stale."""
+    """A store for derived parameters (``KernelContext.prepare``) to each node with constants among its inputs
+    after the first, and which of its inputs never change (constants, absent ones). Defaults a caller may
+    override are not constants, so nothing derived can go stale."""
     for step in steps:
-        parameters = [name for name in step.inputs[1:] if name]
-        if parameters and all(name in constants for name in parameters):
-            step.ctx = step.ctx._replace(prepared={})
+        if any(name in constants for name in step.inputs[1:] if name):
+            fixed = frozenset(i for i, name in enumerate(step.inputs) if i and (not name or name in constants))
+            step.ctx = step.ctx._replace(prepared={}, constant_inputs=fixed)
 
 
 def _mark_shape_steps(steps: list[Step], constants: dict) -> None:

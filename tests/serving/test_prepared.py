@@ -1,5 +1,5 @@
-"""Parameters a kernel derives once per session (Conv's weight matrix): kept only where they are model
-constants, so a weight fed by the caller, or an initializer the caller overrides, is never used stale."""
+"""Parameters a kernel derives once per session (Conv's and LSTM's weight matrices): kept only where they are
+model constants, so a weight fed by the caller, or an initializer the caller overrides, is never used stale."""
 
 import numpy as np
 import onnxruntime as ort
@@ -29,7 +29,7 @@ def conv_model(weight_as_input: bool, bias_overridable: bool = False) -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def ort_conv(model: bytes, feeds: dict) -> np.ndarray:
+def ort_run(model: bytes, feeds: dict) -> np.ndarray:
     return ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
 
 
@@ -45,26 +45,82 @@ def test_constant_weights_are_packed_once_and_reused():
     packed = conv_context(session).prepared["gemm_weights"]
     second = session.run(None, {"x": X * 2})[0]
     assert conv_context(session).prepared["gemm_weights"] is packed
-    np.testing.assert_allclose(first, ort_conv(model, {"x": X}), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(second, ort_conv(model, {"x": X * 2}), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(first, ort_run(model, {"x": X}), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(second, ort_run(model, {"x": X * 2}), rtol=1e-5, atol=1e-5)
 
 
 def test_a_fed_weight_changed_in_place_between_runs_is_used_as_it_is_now():
     model = conv_model(weight_as_input=True)
     session = serving.InferenceSession(model)
-    assert conv_context(session).prepared is None
     w = W.copy()
     session.run(None, {"x": X, "w": w})
     w *= -3  # the same array object, new values
-    np.testing.assert_allclose(session.run(None, {"x": X, "w": w})[0], ort_conv(model, {"x": X, "w": w}),
+    np.testing.assert_allclose(session.run(None, {"x": X, "w": w})[0], ort_run(model, {"x": X, "w": w}),
                                rtol=1e-5, atol=1e-5)
+    assert not conv_context(session).prepared
 
 
 def test_an_overridden_initializer_is_not_a_constant():
     model = conv_model(weight_as_input=False, bias_overridable=True)
     session = serving.InferenceSession(model)
-    assert conv_context(session).prepared is None
     session.run(None, {"x": X})
     other = -B
-    np.testing.assert_allclose(session.run(None, {"x": X, "b": other})[0], ort_conv(model, {"x": X, "b": other}),
+    np.testing.assert_allclose(session.run(None, {"x": X, "b": other})[0], ort_run(model, {"x": X, "b": other}),
                                rtol=1e-5, atol=1e-5)
+    assert not conv_context(session).prepared
+
+
+T, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
+LSTM_X = RNG.standard_normal((T, BATCH, INPUT), dtype=np.float32)
+LSTM_W = RNG.standard_normal((1, 4 * HIDDEN, INPUT), dtype=np.float32)
+LSTM_R = RNG.standard_normal((1, 4 * HIDDEN, HIDDEN), dtype=np.float32)
+LSTM_B = RNG.standard_normal((1, 8 * HIDDEN), dtype=np.float32)
+
+
+def lstm_model(recurrence_as_input: bool) -> bytes:
+    """An LSTM whose initial state is computed from an input, as torch exports it, so that the node's inputs
+    after the first are never all constants; its R is an initializer or fed by the caller."""
+    state = [BATCH, 1, HIDDEN]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(LSTM_X.shape)),
+              helper.make_tensor_value_info("h0", TensorProto.FLOAT, state)]
+    initializers = [numpy_helper.from_array(LSTM_W, "w"), numpy_helper.from_array(LSTM_B, "b")]
+    if recurrence_as_input:
+        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, list(LSTM_R.shape)))
+    else:
+        initializers.append(numpy_helper.from_array(LSTM_R, "r"))
+    nodes = [
+        helper.make_node("Transpose", ["h0"], ["h"], perm=[1, 0, 2]),
+        helper.make_node("LSTM", ["x", "w", "r", "b", "", "h", "h"], ["y"], hidden_size=HIDDEN),
+    ]
+    graph = helper.make_graph(nodes, "lstm", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString()
+
+
+def lstm_context(session):
+    (step,) = [s for s in session._graph.steps if s.ctx.node.op_type == "LSTM"]
+    return step.ctx
+
+
+def test_lstm_weights_are_packed_once_when_only_its_state_is_computed():
+    model = lstm_model(recurrence_as_input=False)
+    session = serving.InferenceSession(model)
+    h0 = RNG.standard_normal((BATCH, 1, HIDDEN), dtype=np.float32)
+    first = session.run(None, {"x": LSTM_X, "h0": h0})[0]
+    packed = lstm_context(session).prepared["lstm_weights"]
+    second = session.run(None, {"x": LSTM_X, "h0": -h0})[0]
+    assert lstm_context(session).prepared["lstm_weights"] is packed
+    np.testing.assert_allclose(first, ort_run(model, {"x": LSTM_X, "h0": h0}), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(second, ort_run(model, {"x": LSTM_X, "h0": -h0}), rtol=1e-5, atol=1e-5)
+
+
+def test_a_fed_lstm_recurrence_changed_in_place_is_used_as_it_is_now():
+    model = lstm_model(recurrence_as_input=True)
+    session = serving.InferenceSession(model)
+    h0 = np.zeros((BATCH, 1, HIDDEN), np.float32)
+    r = LSTM_R.copy()
+    session.run(None, {"x": LSTM_X, "h0": h0, "r": r})
+    r *= -0.5  # the same array object, new values
+    np.testing.assert_allclose(session.run(None, {"x": LSTM_X, "h0": h0, "r": r})[0],
+                               ort_run(model, {"x": LSTM_X, "h0": h0, "r": r}), rtol=1e-5, atol=1e-5)
+    assert not lstm_context(session).prepared
