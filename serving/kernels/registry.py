@@ -73,13 +73,18 @@ class KernelContext(NamedTuple):
         """A buffer the kernel overwrites entirely: its output, or scratch it hands back with ``recycle``."""
         return self.xp.empty(shape, dtype) if self.pool is None else self.pool.empty(shape, dtype)
 
-    def prepare(self, key: str, make: Callable[[], Any], inputs: Iterable[int] | None = None):
-        """``make()``, computed once per session where the inputs it derives from are model constants, else on
-        every call. ``inputs`` are their positions among the node's inputs; by default all after the first."""
+    def keeps(self, inputs: Iterable[int] | None = None) -> bool:
+        """Whether ``prepare`` keeps what derives from ``inputs``: positions among the node's inputs (by default
+        all after the first) that are all model constants or absent."""
         if self.prepared is None:
-            return make()
+            return False
         count = len(self.node.input)
-        if not all(i in self.constant_inputs or i >= count for i in (range(1, count) if inputs is None else inputs)):
+        return all(i in self.constant_inputs or i >= count for i in (range(1, count) if inputs is None else inputs))
+
+    def prepare(self, key: str, make: Callable[[], Any], inputs: Iterable[int] | None = None):
+        """``make()``, computed once per session where the inputs it derives from (see ``keeps``) are model
+        constants, else on every call."""
+        if not self.keeps(inputs):
             return make()
         value = self.prepared.get(key)
         if value is None:

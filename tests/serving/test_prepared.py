@@ -124,3 +124,39 @@ def test_a_fed_lstm_recurrence_changed_in_place_is_used_as_it_is_now():
     np.testing.assert_allclose(session.run(None, {"x": LSTM_X, "h0": h0, "r": r})[0],
                                ort_run(model, {"x": LSTM_X, "h0": h0, "r": r}), rtol=1e-5, atol=1e-5)
     assert not lstm_context(session).prepared
+
+
+GEMM_A = RNG.standard_normal((8, 5), dtype=np.float32)
+GEMM_B = RNG.standard_normal((3, 5), dtype=np.float32)  # transB=1: (N, K), as torch exports Linear
+
+
+def gemm_model(weight_as_input: bool) -> bytes:
+    inputs = [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 5])]
+    initializers = [numpy_helper.from_array(np.ones(3, np.float32), "c")]
+    if weight_as_input:
+        inputs.append(helper.make_tensor_value_info("b", TensorProto.FLOAT, [3, 5]))
+    else:
+        initializers.append(numpy_helper.from_array(GEMM_B, "b"))
+    graph = helper.make_graph([helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1)], "gemm", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
+def test_gemm_keeps_a_constant_transposed_weight_for_batches_and_reads_a_fed_one_each_run():
+    constant = gemm_model(weight_as_input=False)
+    session = serving.InferenceSession(constant)
+    for rows in (8, 1, 3):
+        np.testing.assert_allclose(session.run(None, {"a": GEMM_A[:rows]})[0], ort_run(constant, {"a": GEMM_A[:rows]}),
+                                   rtol=1e-5, atol=1e-5)
+    (step,) = session._graph.steps
+    kept = step.ctx.prepared["transposed_b"]
+    np.testing.assert_array_equal(kept, GEMM_B.T)
+    assert kept.flags.c_contiguous
+
+    fed = gemm_model(weight_as_input=True)
+    session = serving.InferenceSession(fed)
+    b = GEMM_B.copy()
+    session.run(None, {"a": GEMM_A, "b": b})
+    b *= -2  # the same array object, new values
+    np.testing.assert_allclose(session.run(None, {"a": GEMM_A, "b": b})[0], ort_run(fed, {"a": GEMM_A, "b": b}),
+                               rtol=1e-5, atol=1e-5)
