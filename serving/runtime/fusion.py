@@ -11,6 +11,8 @@
   large activations costs more than the comparison itself.
 
 Each rewrite applies only where the intermediate value has no other reader and is not an output.
+An Identity of a constant is first replaced by the constant itself: torch exports a weight that several
+layers share (identical initial values) once, and the other layers read it through Identity nodes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _FRESH_RESULTS = {("", "Gemm"), ("", "MatMul"), ("", "Add"), ("", "BatchNormaliz
 
 def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: set[str], xp):
     """``nodes`` (in topological order) with the rewrites applied; new weights are added to ``constants``."""
+    nodes = _alias_constant_identities(nodes, constants)
     # A value an If/Loop/Scan body reads from outside has a reader too, though no node input names it.
     readers = Counter(name for node, _ in nodes for name in (*node.input, *_subgraph_reads(node)))
     producers = {out: i for i, (node, _) in enumerate(nodes) for out in node.output}
@@ -72,6 +75,16 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
                                         domain=FUSED_DOMAIN)
             fused[i] = (in_place, opsets.overlaid(_FUSED_OPSET))
     return [entry for entry in fused if entry is not None]
+
+
+def _alias_constant_identities(nodes, constants: dict):
+    kept = []
+    for node, opsets in nodes:
+        if not node.domain and node.op_type == "Identity" and node.input[0] in constants:
+            constants[node.output[0]] = constants[node.input[0]]
+        else:
+            kept.append((node, opsets))
+    return kept
 
 
 def _fold_batch_norm(conv: onnx.NodeProto, norm: onnx.NodeProto, constants: dict, xp) -> onnx.NodeProto | None:

@@ -62,7 +62,8 @@ class Planner:
         output_names = [o.name for o in graph.output]
         ordered = fusion.fuse(ordered, constants, set(output_names), self.device.xp)
 
-        visible = frozenset(outer_scope | known | {o for node, _ in ordered for o in node.output})
+        # Constants include what fusion aliased (an Identity of a constant), which no node outputs any more.
+        visible = frozenset(outer_scope | known | set(constants) | {o for node, _ in ordered for o in node.output})
         steps = [self._step(node, node_opsets, visible) for node, node_opsets in ordered]
         steps = _fold_constants(steps, constants)
         _drop_unread(constants, steps, output_names)

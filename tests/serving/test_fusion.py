@@ -111,6 +111,21 @@ def test_matmul_then_bias_becomes_matmuladd(bias_first):
     _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 4, 5)).astype(np.float32)})
 
 
+def test_weights_shared_through_identity_are_constants_for_the_rewrites():
+    """torch exports a weight that two layers share once, the second layer reading it through Identity."""
+    params = {"w": RNG.standard_normal((5, 3)).astype(np.float32), "b": RNG.standard_normal(3).astype(np.float32)}
+    nodes = [
+        helper.make_node("Identity", ["w"], ["w_shared"]),
+        helper.make_node("Identity", ["b"], ["b_shared"]),
+        helper.make_node("MatMul", ["x", "w_shared"], ["xw"]),
+        helper.make_node("Add", ["xw", "b_shared"], ["y"]),
+    ]
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("y", "w_shared")]
+    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5])], outputs, params)
+    assert _steps(model) == ["MatMulAdd"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 5)).astype(np.float32)})
+
+
 def test_a_value_read_inside_a_subgraph_is_neither_folded_away_nor_overwritten():
     """`conv` feeds the BatchNormalization and, from outside its scope, an If branch."""
     model = _conv_bn_relu()
@@ -121,3 +136,19 @@ def test_a_value_read_inside_a_subgraph_is_neither_folded_away_nor_overwritten()
     model.graph.output.append(helper.make_tensor_value_info("from_branch", TensorProto.FLOAT, None))
     assert _steps(model)[:2] == ["Conv", "BatchNormalization"]
     _same_as_onnxruntime(model, {"x": RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)})
+
+
+def test_a_constant_behind_identity_stays_visible_to_a_subgraph():
+    w = RNG.standard_normal((3,)).astype(np.float32)
+    then_branch = helper.make_graph([helper.make_node("Add", ["x", "w_shared"], ["then_y"])], "then", [],
+                                    [helper.make_tensor_value_info("then_y", TensorProto.FLOAT, None)])
+    else_branch = helper.make_graph([helper.make_node("Sub", ["x", "w_shared"], ["else_y"])], "else", [],
+                                    [helper.make_tensor_value_info("else_y", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Identity", ["w"], ["w_shared"]),
+             helper.make_node("If", ["flag"], ["y"], then_branch=then_branch, else_branch=else_branch)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
+              helper.make_tensor_value_info("flag", TensorProto.BOOL, [])]
+    model = _model(nodes, inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"w": w})
+    x = RNG.standard_normal(3).astype(np.float32)
+    for flag in (True, False):
+        _same_as_onnxruntime(model, {"x": x, "flag": np.array(flag)})
