@@ -96,9 +96,10 @@ class _GenericXp:
 
 @pytest.mark.parametrize("fn", [act._softmax, act._log_softmax], ids=["softmax", "log_softmax"])
 @pytest.mark.parametrize("axis", [-1, 1])
-@pytest.mark.parametrize("case", ["narrow", "wide", "masked", "nan"])
+@pytest.mark.parametrize("case", ["narrow", "wide", "masked", "nan", "few rows"])
 def test_softmax_fast_path_matches_the_generic_one(fn, axis, case):
-    """One shift for the whole tensor (small spread) and BLAS row sums against the per-row max and sum."""
+    """One shift for the whole tensor (small spread), transposed short rows and BLAS row sums against the
+    per-row max and sum."""
     rng = np.random.default_rng(5)
     x = (rng.standard_normal((4, 6, 32)) * 2).astype(np.float32)
     if case == "wide":
@@ -107,6 +108,8 @@ def test_softmax_fast_path_matches_the_generic_one(fn, axis, case):
         x[:, :, 5:] = -np.inf  # attention masks: exp gives exact zeros, no NaN
     elif case == "nan":
         x[1, 2, 3] = np.nan
+    elif case == "few rows":
+        x = x[0, :3] * 20
     with np.errstate(invalid="ignore"):
         got, expected = fn(np, x, axis), fn(_GenericXp(), x, axis)
     assert got.dtype == np.float32
