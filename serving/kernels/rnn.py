@@ -279,8 +279,8 @@ def _lstm_standard(xp, lay, weights, H, h, c, dtype):
     OpenBLAS runs fastest for a small batch (nearly twice ``h @ R^T``), with the input projection and the bias
     in the same GEMM rather than in one over the whole sequence whose result each step reads back as strided
     rows. h is the top rows of that right-hand operand, so each step writes it in place. A step is then the
-    matmul into the gate buffer, a few in-place ufuncs and a transposing copy of h into Y. Returns Y in time
-    order, the last h and c.
+    matmul into the gate buffer, a few in-place ufuncs and a contiguous copy of h into Y. Returns Y in time
+    order (a transposed view), the last h and c.
     """
     D, G, n_in = weights.shape[0], weights.shape[1], weights.shape[2] - H - 1
     T, B = lay.T, lay.B
@@ -294,7 +294,7 @@ def _lstm_standard(xp, lay, weights, H, h, c, dtype):
     # c is updated in place, so it is one fresh contiguous copy (layout=1 hands in strided views).
     c = xp.array(xp.swapaxes(c, -1, -2), dtype=dtype, order="C", copy=True)
     tmp = xp.empty_like(c)
-    Y = xp.empty((T, D, B, H), dtype=dtype)
+    Y = xp.empty((T, D, H, B), dtype=dtype)  # h as the steps hold it; handed out transposed, as a view
     for t in range(T):
         for d, rev in enumerate(lay.reverse):  # 2-D products: NumPy's stacked matmul costs a fifth more here
             inputs[d] = XT[T - 1 - t if rev else t]
@@ -307,7 +307,8 @@ def _lstm_standard(xp, lay, weights, H, h, c, dtype):
         c += tmp
         xp.tanh(c, out=tmp)
         xp.multiply(o, tmp, out=state)
-        Y[t] = xp.swapaxes(state, -1, -2)
+        Y[t] = state
+    Y = xp.swapaxes(Y, -1, -2)
     for d, rev in enumerate(lay.reverse):
         if rev:
             Y[:, d] = Y[::-1, d].copy()
