@@ -112,33 +112,6 @@ def _max_indices(xp, tap_index, win, in_shape, n, c, storage_order):
     return base + flat
 
 
-def _tiling(x, win) -> bool:
-    """Whether the windows tile ``x`` exactly: side by side (kernel = stride), no padding, no dilation."""
-    return (x.flags.c_contiguous and not any(win.applied) and all(d == 1 for d in win.dilations)
-            and all(k == s and n * k == size
-                    for k, s, n, size in zip(win.kernel_shape, win.strides, win.out_shape, x.shape[2:])))
-
-
-def _tiled_max(ctx, x, win):
-    """``_separable_max`` for windows that tile the input (a 2x2, stride 2 pool): each axis splits into
-    (windows, kernel), and the running maximum takes the kernel's slices of one reshaped view."""
-    xp = ctx.xp
-    y = x
-    for axis, (k, n) in enumerate(zip(win.kernel_shape, win.out_shape), start=2):
-        if k == 1:
-            continue
-        lead, trail = math.prod(y.shape[:axis]), math.prod(y.shape[axis + 1:])
-        split = y.reshape(lead, n, k, trail)
-        out = ctx.empty((*y.shape[:axis], n, *y.shape[axis + 1:]), y.dtype)
-        acc = xp.maximum(split[:, :, 0], split[:, :, 1], out=out.reshape(lead, n, trail))
-        for j in range(2, k):
-            xp.maximum(acc, split[:, :, j], out=acc)
-        if y is not x:
-            ctx.recycle(y)  # the previous pass's buffer, read for the last time
-        y = out
-    return y
-
-
 def _separable_max(ctx, x, win):
     """Each window's maximum as a running maximum over its taps along one spatial axis after another.
 
@@ -147,8 +120,6 @@ def _separable_max(ctx, x, win):
     The padded input and each pass write buffers from the session's pool; the one before goes back to it.
     """
     xp = ctx.xp
-    if _tiling(x, win):
-        return _tiled_max(ctx, x, win)
     y = pad_spatial(xp, x, win.applied, _lowest(x.dtype), empty=ctx.empty)
     for axis, (k, s, d, n) in enumerate(zip(win.kernel_shape, win.strides, win.dilations, win.out_shape), start=2):
 

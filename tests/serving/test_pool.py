@@ -68,26 +68,6 @@ def test_separable_max_pool_in_three_dimensions_matches_onnxruntime():
     np.testing.assert_array_equal(pool.MaxPool(ctx(), x, **attrs), ort_run("MaxPool", x, attrs)[0])
 
 
-TILINGS = [  # windows side by side over the whole input: MaxPool reshapes instead of walking taps
-    ((2, 3, 8, 10), {"kernel_shape": [2, 2], "strides": [2, 2]}),
-    ((1, 2, 9, 6), {"kernel_shape": [3, 3], "strides": [3, 3]}),
-    ((2, 3, 8, 6), {"kernel_shape": [1, 2], "strides": [1, 2]}),
-    ((2, 3, 8), {"kernel_shape": [4], "strides": [4]}),
-    ((1, 2, 4, 6, 8), {"kernel_shape": [2, 3, 2], "strides": [2, 3, 2]}),
-]
-
-
-@pytest.mark.parametrize("shape, attrs", TILINGS)
-@pytest.mark.parametrize("dtype", [np.float32, np.int8])
-def test_tiling_max_pool_matches_the_per_tap_path_and_onnxruntime(shape, attrs, dtype):
-    x = (RNG.standard_normal(shape) * 50).astype(dtype)
-    assert pool._tiling(x, pool._windows_for(x, attrs["kernel_shape"], attrs["strides"], None, None, "NOTSET", 0))
-    got = pool.MaxPool(ctx(), x, **attrs)
-    values, _ = pool.MaxPool(ctx(2), x, **attrs)
-    np.testing.assert_array_equal(got, values)
-    np.testing.assert_array_equal(got, ort_run("MaxPool", x, attrs)[0])
-
-
 def test_max_pool_on_integers_pads_with_the_dtype_minimum():
     x = RNG.integers(0, 255, (1, 2, 5, 5)).astype(np.uint8)
     attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
