@@ -33,6 +33,14 @@ def ort_run(model: bytes, feeds: dict) -> np.ndarray:
     return ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
 
 
+def assert_fed_array_is_read_as_it_is_now(session, model: bytes, feeds: dict, name: str, factor: float) -> None:
+    """Run, change ``feeds[name]`` in place (the same array object, new values), run again: the result is
+    ONNX Runtime's for the new values, so nothing derived from the first values was kept."""
+    session.run(None, feeds)
+    feeds[name] *= factor
+    np.testing.assert_allclose(session.run(None, feeds)[0], ort_run(model, feeds), rtol=1e-5, atol=1e-5)
+
+
 def conv_context(session):
     (step,) = session._graph.steps
     return step.ctx
@@ -52,11 +60,7 @@ def test_constant_weights_are_packed_once_and_reused():
 def test_a_fed_weight_changed_in_place_between_runs_is_used_as_it_is_now():
     model = conv_model(weight_as_input=True)
     session = serving.InferenceSession(model)
-    w = W.copy()
-    session.run(None, {"x": X, "w": w})
-    w *= -3  # the same array object, new values
-    np.testing.assert_allclose(session.run(None, {"x": X, "w": w})[0], ort_run(model, {"x": X, "w": w}),
-                               rtol=1e-5, atol=1e-5)
+    assert_fed_array_is_read_as_it_is_now(session, model, {"x": X, "w": W.copy()}, "w", -3)
     assert not conv_context(session).prepared
 
 
@@ -117,12 +121,8 @@ def test_lstm_weights_are_packed_once_when_only_its_state_is_computed():
 def test_a_fed_lstm_recurrence_changed_in_place_is_used_as_it_is_now():
     model = lstm_model(recurrence_as_input=True)
     session = serving.InferenceSession(model)
-    h0 = np.zeros((BATCH, 1, HIDDEN), np.float32)
-    r = LSTM_R.copy()
-    session.run(None, {"x": LSTM_X, "h0": h0, "r": r})
-    r *= -0.5  # the same array object, new values
-    np.testing.assert_allclose(session.run(None, {"x": LSTM_X, "h0": h0, "r": r})[0],
-                               ort_run(model, {"x": LSTM_X, "h0": h0, "r": r}), rtol=1e-5, atol=1e-5)
+    feeds = {"x": LSTM_X, "h0": np.zeros((BATCH, 1, HIDDEN), np.float32), "r": LSTM_R.copy()}
+    assert_fed_array_is_read_as_it_is_now(session, model, feeds, "r", -0.5)
     assert not lstm_context(session).prepared
 
 
@@ -155,8 +155,4 @@ def test_gemm_keeps_a_constant_transposed_weight_for_batches_and_reads_a_fed_one
 
     fed = gemm_model(weight_as_input=True)
     session = serving.InferenceSession(fed)
-    b = GEMM_B.copy()
-    session.run(None, {"a": GEMM_A, "b": b})
-    b *= -2  # the same array object, new values
-    np.testing.assert_allclose(session.run(None, {"a": GEMM_A, "b": b})[0], ort_run(fed, {"a": GEMM_A, "b": b}),
-                               rtol=1e-5, atol=1e-5)
+    assert_fed_array_is_read_as_it_is_now(session, fed, {"a": GEMM_A, "b": GEMM_B.copy()}, "b", -2)
