@@ -257,24 +257,27 @@ def _gemm_weights(w, bias, dtype):
     return np.concatenate([weights, bias.astype(dtype, copy=False).reshape(-1, 1)], axis=1)
 
 
-def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False, ctx=None):
+def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False, pool=None, ctx=None):
     """The NumPy fast path for group == 1: im2col and GEMM per batch chunk, reusing one column buffer.
 
     Each chunk's columns are written and read while in cache instead of one batch-sized matrix going through
     memory. Where the output is wider than the columns (few input channels), or a chunk holds one image, each
     image's GEMM writes straight into the output; otherwise one GEMM per chunk (fewer, larger BLAS calls) and
-    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. The bias rides in the
-    GEMM (a ones row under the columns, the bias beside the weights); a fused Relu is applied while the result
-    is contiguous and cache-hot. With a kernel ``ctx``, the output and the padded, column and product buffers
-    come from the session's pool, so a repeated run writes memory that is already mapped, and the weight
-    matrix is built once per session where the weights are constants.
+    a transposing copy to ``(N, M, *out)``, which also drops the gap columns of tap runs. A fused ``pool`` (a
+    ``WindowMax``) replaces that copy: the chunk's product is pooled into the output, so the full-size
+    activation is never written. The bias rides in the GEMM (a ones row under the columns, the bias beside the
+    weights); a fused Relu is applied while the result is contiguous and cache-hot, after the pool, which it
+    commutes with (Relu is monotone) and which leaves it fewer values. With a kernel ``ctx``, the output and
+    the padded, column and product buffers come from the session's pool, so a repeated run writes memory that
+    is already mapped, and the weight matrix is built once per session where the weights are constants.
     """
     empty = np.empty if ctx is None else ctx.empty
+    recycle = None if ctx is None else ctx.recycle
     n, c = x.shape[:2]
     m = w.shape[0]
     kernel_shape, nd = tuple(w.shape[2:]), len(out_shape)
     taps = math.prod(kernel_shape)
-    per_image = m > c * taps
+    per_image = pool is None and m > c * taps
     runs = None
     if not per_image and all(s == 1 for s in strides):
         runs = _tap_runs(x, kernel_shape, out_shape, dilations, pads, empty)
@@ -289,7 +292,7 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     rows = k + (bias is not None)  # a row of ones carries the bias through the GEMM: no pass of its own
     image_bytes = (rows + (0 if per_image else m)) * length * x.itemsize
     chunk = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1)))
-    per_image = runs is None and (per_image or chunk == 1)
+    per_image = pool is None and runs is None and (per_image or chunk == 1)
     buffer = empty((rows, chunk, length), x.dtype)
     cols = buffer[:k].reshape(c, *kernel_shape, chunk, *(grid if runs is None else (length,)))
     if runs is not None:
@@ -304,7 +307,7 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
         weights = _gemm_weights(w, bias, x.dtype)
     else:
         weights = ctx.prepare("gemm_weights", lambda: _gemm_weights(w, bias, x.dtype))
-    y = empty((n, m, *out_shape), x.dtype)
+    y = empty((n, m, *(out_shape if pool is None else pool.out_shape(out_shape))), x.dtype)
     product = None if per_image else empty((m, chunk, length), x.dtype)
     for begin in range(0, n, chunk):
         images = min(chunk, n - begin)
@@ -321,7 +324,10 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
             np.matmul(weights, columns.reshape(rows, images * length), out=part.reshape(m, images * length))
         if not per_image:
             kept = part.reshape(m, images, *grid)[(Ellipsis, *(slice(0, o) for o in out_shape))]
-            y[begin : begin + images] = kept.swapaxes(0, 1)
+            if pool is None:
+                y[begin : begin + images] = kept.swapaxes(0, 1)
+            else:
+                pool(np, kept, y[begin : begin + images].swapaxes(0, 1), empty, recycle)
         if relu:
             done = y[begin : begin + images]
             relu_into(np, done, out=done)
@@ -332,9 +338,10 @@ def _chunked_gemm(x, w, bias, out_shape, *, strides, dilations, pads, relu=False
     return y
 
 
-def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, relu=False, ctx=None):
+def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, relu=False, pool=None, ctx=None):
     """N-D cross-correlation of ``x`` ``(N, C, *in)`` with ``w`` ``(M, C/group, *k)``, plus ``bias`` ``(M,)``,
-    then Relu when ``relu``. ``ctx``, a kernel's context, lends buffers from the session's pool."""
+    then Relu when ``relu``, then the window maxima of ``pool`` (a ``WindowMax``) when given. ``ctx``, a
+    kernel's context, lends buffers from the session's pool."""
     if x.dtype.kind in "fV" and x.dtype.itemsize < 4:
         # Half-precision sums lose too much over C*K terms: accumulate in float32 as other runtimes do.
         wide = convolve(
@@ -347,6 +354,7 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, relu=Fal
             group=group,
             bias=None if bias is None else bias.astype(xp.float32),
             relu=relu,
+            pool=pool,
         )
         return wide.astype(x.dtype)
     c = x.shape[1]
@@ -364,13 +372,17 @@ def convolve(xp, x, w, *, strides, pads, dilations, group=1, bias=None, relu=Fal
     )
     if xp is np and group == 1 and x.dtype in (np.float32, np.float64) and w.dtype == x.dtype:
         return _chunked_gemm(x, w, bias, out_shape, strides=strides, dilations=dilations, pads=pads, relu=relu,
-                             ctx=ctx)
+                             pool=pool, ctx=ctx)
     if group == c and cg == 1 and group > 1:
         y = _depthwise(xp, x, w, out_shape, strides, dilations, pads)
     else:
         y = _im2col(xp, pad_spatial(xp, x, pads), w, out_shape, strides, dilations, group)
     y = _add_bias(y, bias)
-    return relu_into(xp, y, out=y) if relu else y
+    if relu:
+        relu_into(xp, y, out=y)
+    if pool is None:
+        return y
+    return pool(xp, y, xp.empty((*y.shape[:2], *pool.out_shape(out_shape)), y.dtype), xp.empty)
 
 
 def _add_bias(y, b):
@@ -381,13 +393,13 @@ def _add_bias(y, b):
 
 @kernel("Conv")
 def Conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
-         _relu=False):
-    """ONNX Conv; the fused ConvRelu calls it with ``_relu``, which no model can set: the ONNX checker at load
-    refuses attributes a node's schema lacks."""
+         _relu=False, _pool=None):
+    """ONNX Conv; the fused ConvRelu and ConvMaxPool call it with ``_relu`` and ``_pool``, which no model can
+    set: the ONNX checker at load refuses attributes a node's schema lacks."""
     strides, dilations = window_defaults(x.ndim, kernel_shape, strides, dilations)
     pads = resolve_pads(x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad)
     return convolve(ctx.xp, x, w, strides=strides, pads=pads, dilations=dilations, group=group, bias=b, relu=_relu,
-                    ctx=ctx)
+                    pool=_pool, ctx=ctx)
 
 
 def _transpose_pads(in_shape, kernel_shape, *, strides, dilations, output_padding, pads, auto_pad, output_shape):

@@ -5,6 +5,7 @@ They live in the runtime's private domain so that no model can name them by acci
 
 from serving.kernels.activation import relu
 from serving.kernels.conv import Conv
+from serving.kernels.pool import WindowMax
 from serving.kernels.registry import kernel
 
 FUSED_DOMAIN = "ai.sardonyx.fused"
@@ -22,6 +23,15 @@ def MatMulAdd(ctx, a, b, bias):
 def ConvRelu(ctx, x, w, b=None, **conv_attributes):
     """Conv then Relu, the Relu applied to each chunk of the convolution while it is in cache."""
     return Conv(ctx, x, w, b, _relu=True, **conv_attributes)
+
+
+@kernel("ConvMaxPool", domain=FUSED_DOMAIN)
+def ConvMaxPool(ctx, x, w, b=None, *, relu=0, pool_kernel_shape, pool_strides, pool_dilations, **conv_attributes):
+    """Conv (then Relu when ``relu``) then a MaxPool whose windows all lie inside the convolution's output:
+    each chunk of the convolution is pooled while it is in cache, and the full-size activation is never
+    written."""
+    pool = WindowMax(pool_kernel_shape, pool_strides, pool_dilations)
+    return Conv(ctx, x, w, b, _relu=bool(relu), _pool=pool, **conv_attributes)
 
 
 @kernel("ReluInPlace", domain=FUSED_DOMAIN)

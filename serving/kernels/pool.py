@@ -112,33 +112,65 @@ def _max_indices(xp, tap_index, win, in_shape, n, c, storage_order):
     return base + flat
 
 
-def _separable_max(ctx, x, win):
-    """Each window's maximum as a running maximum over its taps along one spatial axis after another.
+class WindowMax:
+    """The maximum of every window that lies wholly inside its input: MaxPool without padding, as a
+    reduction a kernel can run on a buffer of its own (the fused ConvMaxPool pools each chunk of its
+    convolution while it is in cache).
 
     The max over a box is the max over its rows of the max over its columns, so a k x k window costs
-    2(k-1) passes instead of k*k-1, and the outer axes go first so their taps are long contiguous rows.
-    The padded input and each pass write buffers from the session's pool; the one before goes back to it.
+    2(k-1) passes instead of k*k-1; the outer axes go first so their taps are long contiguous rows.
     """
-    xp = ctx.xp
-    y = pad_spatial(xp, x, win.applied, _lowest(x.dtype), empty=ctx.empty)
-    for axis, (k, s, d, n) in enumerate(zip(win.kernel_shape, win.strides, win.dilations, win.out_shape), start=2):
 
-        def tap(j, y=y, axis=axis, s=s, d=d, n=n):
+    def __init__(self, kernel_shape, strides, dilations):
+        self.kernel_shape, self.strides, self.dilations = list(kernel_shape), list(strides), list(dilations)
+
+    def out_shape(self, in_shape) -> tuple[int, ...]:
+        return tuple((n - (k - 1) * d - 1) // s + 1
+                     for n, k, s, d in zip(in_shape, self.kernel_shape, self.strides, self.dilations))
+
+    def __call__(self, xp, x, out, empty, recycle=None):
+        """Writes the maxima of ``x`` ``(..., *in)`` into ``out`` ``(..., *out_shape)``; each pass but the
+        last writes a buffer from ``empty``, handed to ``recycle`` once the next pass has read it."""
+        nd = len(self.kernel_shape)
+        lead = x.ndim - nd
+        sizes = out.shape[lead:]
+
+        def taps(y, axis, j):
             index = [slice(None)] * y.ndim
-            index[axis] = slice(j * d, j * d + (n - 1) * s + 1, s)
+            step, reach = self.strides[axis], j * self.dilations[axis]
+            index[lead + axis] = slice(reach, reach + (sizes[axis] - 1) * step + 1, step)
             return y[tuple(index)]
 
-        if k == 1:
-            y = tap(0)
-            continue
-        first = tap(0)
-        acc = xp.maximum(first, tap(1), out=ctx.empty(first.shape, first.dtype))
-        for j in range(2, k):
-            xp.maximum(acc, tap(j), out=acc)
-        if y is not x and y.base is None:
-            ctx.recycle(y)  # the previous pass's buffer, read for the last time
-        y = acc
-    return xp.ascontiguousarray(y)
+        # An axis without taps is a strided selection; taking those first leaves the passes less to read.
+        for axis in range(nd):
+            if self.kernel_shape[axis] == 1:
+                x = taps(x, axis, 0)
+        passes = [axis for axis in range(nd) if self.kernel_shape[axis] > 1]
+        if not passes:
+            out[...] = x
+            return out
+        y = x
+        for axis in passes:
+            first = taps(y, axis, 0)
+            acc = out if axis == passes[-1] else empty(first.shape, first.dtype)
+            xp.maximum(first, taps(y, axis, 1), out=acc)
+            for j in range(2, self.kernel_shape[axis]):
+                xp.maximum(acc, taps(y, axis, j), out=acc)
+            if y is not x and recycle is not None:
+                recycle(y)  # the previous pass's buffer, read for the last time
+            y = acc
+        return out
+
+
+def _separable_max(ctx, x, win):
+    """MaxPool's values without Indices: the input padded with the lowest value, then ``WindowMax``. The
+    padded input and each pass write buffers from the session's pool."""
+    y = pad_spatial(ctx.xp, x, win.applied, _lowest(x.dtype), empty=ctx.empty)
+    out = ctx.empty((*x.shape[:2], *win.out_shape), x.dtype)
+    WindowMax(win.kernel_shape, win.strides, win.dilations)(ctx.xp, y, out, ctx.empty, ctx.recycle)
+    if y is not x:
+        ctx.recycle(y)
+    return out
 
 
 @kernel("MaxPool")

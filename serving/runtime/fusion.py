@@ -6,6 +6,9 @@
   ``MatMulAdd``, which adds the bias into the product's buffer instead of allocating another.
 - Conv followed by Relu becomes ``ConvRelu``, which applies the Relu to each chunk of the convolution's
   result while it is in cache instead of in one more pass over the whole activation.
+- A MaxPool without padding (so every window lies inside its input) and without Indices, after a Conv or
+  ConvRelu, becomes ``ConvMaxPool``: each chunk of the convolution is pooled while it is in cache, so the
+  full-size activation is never written, and the Relu runs on the pooled values (it commutes with max).
 - Any other Relu whose input is the fresh result of a Gemm, MatMul, Add or BatchNormalization becomes
   ``ReluInPlace``: it overwrites that buffer instead of touching a new one of the same size, which on
   large activations costs more than the comparison itself.
@@ -70,6 +73,13 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
                                       domain=FUSED_DOMAIN)
             merged.attribute.extend(conv.attribute)
             fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
+        elif node.op_type == "MaxPool" and (pool := _unpadded_pool(node)) is not None and (
+                conv_index := single_use_producer(node.input[0], ("", "Conv"), (FUSED_DOMAIN, "ConvRelu"))) is not None:
+            conv, conv_opsets = fused[conv_index]
+            merged = helper.make_node("ConvMaxPool", list(conv.input), [node.output[0]], domain=FUSED_DOMAIN,
+                                      name=f"{conv.name}+{node.name}", relu=int(conv.op_type == "ConvRelu"), **pool)
+            merged.attribute.extend(conv.attribute)
+            fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
         elif node.op_type == "Relu" and single_use_producer(node.input[0], *_FRESH_RESULTS) is not None:
             in_place = helper.make_node("ReluInPlace", list(node.input), list(node.output), name=node.name,
                                         domain=FUSED_DOMAIN)
@@ -85,6 +95,22 @@ def _alias_constant_identities(nodes, constants: dict):
         else:
             kept.append((node, opsets))
     return kept
+
+
+def _unpadded_pool(node: onnx.NodeProto) -> dict | None:
+    """A MaxPool's window as ConvMaxPool's ``pool_*`` attributes, or None unless it pads nothing (no
+    padding, no SAME, no ceil_mode: every window lies inside the input) and its Indices go unread."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if any(node.output[1:]) or "kernel_shape" not in attrs:
+        return None
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID") or any(attrs.get("pads", ())):
+        return None
+    if attrs.get("ceil_mode", 0):
+        return None
+    kernel_shape = list(attrs["kernel_shape"])
+    ones = [1] * len(kernel_shape)
+    return {"pool_kernel_shape": kernel_shape, "pool_strides": list(attrs.get("strides") or ones),
+            "pool_dilations": list(attrs.get("dilations") or ones)}
 
 
 def _fold_batch_norm(conv: onnx.NodeProto, norm: onnx.NodeProto, constants: dict, xp) -> onnx.NodeProto | None:

@@ -71,6 +71,67 @@ def test_conv_relu_on_every_convolution_path(group, dtype):
     np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
 
 
+def _conv_then_max_pool(conv_attrs, pool_attrs, *, relu=True, dtype=np.float32, in_shape=(3, 4, 11, 11),
+                        channels=8, kernel=(3, 3), pool_outputs=("y",)):
+    group = conv_attrs.get("group", 1)
+    params = {"w": RNG.standard_normal((channels, in_shape[1] // group, *kernel)).astype(dtype),
+              "b": RNG.standard_normal(channels).astype(dtype)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["conv"], **conv_attrs)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["conv"], ["act"]))
+    nodes.append(helper.make_node("MaxPool", ["act" if relu else "conv"], list(pool_outputs), **pool_attrs))
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    outputs = [helper.make_tensor_value_info("y", elem, None)]
+    if len(pool_outputs) > 1 and pool_outputs[1]:
+        outputs.append(helper.make_tensor_value_info(pool_outputs[1], TensorProto.INT64, None))
+    return _model(nodes, [helper.make_tensor_value_info("x", elem, list(in_shape))], outputs, params)
+
+
+@pytest.mark.parametrize("conv_attrs, pool_attrs, relu, dtype", [
+    ({"pads": [1, 1, 1, 1]}, {"kernel_shape": [2, 2], "strides": [2, 2]}, True, np.float32),  # the MNIST CNN's
+    ({}, {"kernel_shape": [2, 2], "strides": [2, 2]}, True, np.float32),  # windows miss the last row and column
+    ({}, {"kernel_shape": [3, 3], "strides": [2, 2]}, False, np.float32),  # overlapping windows, no Relu
+    ({"strides": [2, 2]}, {"kernel_shape": [2, 3], "strides": [1, 2], "dilations": [2, 1]}, True, np.float64),
+    ({"pads": [1, 1, 1, 1]}, {"kernel_shape": [1, 2], "strides": [1, 2], "auto_pad": "VALID"}, True, np.float32),
+    ({"pads": [1, 1, 1, 1], "group": 2}, {"kernel_shape": [2, 2], "strides": [2, 2]}, True, np.float32),  # im2col
+    ({"pads": [1, 1, 1, 1], "group": 4}, {"kernel_shape": [2, 2], "strides": [2, 2]}, True, np.float32),  # depthwise
+    ({"pads": [1, 1, 1, 1]}, {"kernel_shape": [2, 2], "strides": [2, 2]}, True, np.float16),
+])
+def test_conv_then_max_pool_becomes_one_conv_max_pool(conv_attrs, pool_attrs, relu, dtype):
+    """Pooled chunk by chunk on the chunked GEMM; after the whole convolution on the other paths."""
+    model = _conv_then_max_pool(conv_attrs, pool_attrs, relu=relu, dtype=dtype)
+    assert _steps(model) == ["ConvMaxPool"]
+    x = RNG.standard_normal((3, 4, 11, 11)).astype(dtype)
+    (got,) = InferenceSession(model).run(None, {"x": x})
+    (want,) = ReferenceEvaluator(model).run(None, {"x": x})
+    assert got.dtype == want.dtype and got.shape == want.shape
+    tolerance = 1e-2 if dtype == np.float16 else 1e-5
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+
+
+def test_conv_max_pool_over_batches_of_several_chunks():
+    """A batch larger than one chunk of the column buffer: each chunk is pooled into its own images."""
+    model = _conv_then_max_pool({}, {"kernel_shape": [2, 2], "strides": [2, 2]}, in_shape=(40, 32, 26, 26),
+                                channels=64)
+    assert _steps(model) == ["ConvMaxPool"]
+    x = {"x": RNG.standard_normal((40, 32, 26, 26)).astype(np.float32)}
+    (got,) = InferenceSession(model).run(None, x)
+    (want,) = ort.InferenceSession(model.SerializeToString()).run(None, x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)  # sums of 288 products of values around 1
+
+
+@pytest.mark.parametrize("pool_attrs, pool_outputs", [
+    ({"kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 1, 1]}, ("y",)),
+    ({"kernel_shape": [2, 2], "strides": [2, 2], "auto_pad": "SAME_UPPER"}, ("y",)),
+    ({"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}, ("y",)),
+    ({"kernel_shape": [2, 2], "strides": [2, 2]}, ("y", "indices")),
+])
+def test_a_max_pool_that_pads_or_returns_indices_stays_separate(pool_attrs, pool_outputs):
+    model = _conv_then_max_pool({}, pool_attrs, pool_outputs=pool_outputs)
+    assert _steps(model) == ["ConvRelu", "MaxPool"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal((3, 4, 11, 11)).astype(np.float32)})
+
+
 def test_the_private_relu_switch_of_conv_cannot_be_set_by_a_model():
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], _relu=1)]
     model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
