@@ -10,7 +10,8 @@ in-process with `InferenceSession.run` for the serving overhead (and once at bat
 batching can gain). Prints a table and the two figures the issue asks for: dynamic batching's
 throughput gain at concurrency 32 and the p50 overhead over in-process `run` at concurrency 1, beside
 the p50 of an empty RPC (`ServerLive`), the floor under that overhead, and the RPC ceiling: `simple`'s
-unbatched throughput at the top concurrency, which no batching of the CNN can exceed on the same machine.
+unbatched throughput at the top concurrency, which no batching of the CNN can exceed on the same machine, and
+the in-process gain of running a batch at once, which is all that batching saves.
 
 Server and clients share the machine; `--blas-threads` is passed to sardonyx-serve (see its help).
 """
@@ -254,6 +255,12 @@ def main(argv=None) -> int:
             print(f"{load.name}: p50 overhead over in-process run at concurrency 1: {served - local:.3f} ms "
                   f"({served:.3f} served vs {local:.3f} in-process)")
     print(f"an empty RPC (ServerLive) at concurrency 1: p50 {floor_ms:.3f} ms")
+    # Batching saves compute only: its gain in-process bounds the served gain wherever both modes pay the same
+    # per-request RPC cost on the same cores.
+    for load in loads:
+        one = table[(load.name, "in-process run", 1)]["throughput"]
+        many = table[(load.name, f"in-process run, batch {top} (elements/s)", 1)]["throughput"]
+        print(f"{load.name}: in-process throughput at batch {top} over batch 1: {many / one:.2f}x")
     # Every request pays its RPC however the model runs, so `simple` (next to no compute) served unbatched
     # at the top concurrency is the throughput no batching of a heavier model can exceed on this machine.
     ceiling = table[("simple", "served, no batching", top)]["throughput"]
