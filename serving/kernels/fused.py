@@ -30,6 +30,10 @@ def ConvMaxPool(ctx, x, w, b=None, *, relu=0, pool_kernel_shape, pool_strides, p
     """Conv (then Relu when ``relu``) then a MaxPool whose windows all lie inside the convolution's output:
     each chunk of the convolution is pooled while it is in cache, and the full-size activation is never
     written."""
+    axes = x.ndim - 2
+    if not len(pool_kernel_shape) == len(pool_strides) == len(pool_dilations) == axes:
+        raise ValueError(f"MaxPool kernel_shape {pool_kernel_shape}, strides {pool_strides} and dilations "
+                         f"{pool_dilations} must each have one value per spatial axis of its input ({axes})")
     pool = WindowMax(pool_kernel_shape, pool_strides, pool_dilations)
     return Conv(ctx, x, w, b, _relu=bool(relu), _pool=pool, **conv_attributes)
 

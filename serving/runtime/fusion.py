@@ -64,12 +64,12 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
                 if matmul_index is not None and _is_bias_for(fused[matmul_index][0], bias, constants):
                     matmul = fused[matmul_index][0]
                     merged = helper.make_node("MatMulAdd", [*matmul.input, bias], list(node.output),
-                                              name=f"{matmul.name}+{node.name}", domain=FUSED_DOMAIN)
+                                              name=_merged_name(matmul, node), domain=FUSED_DOMAIN)
                     fused[matmul_index], fused[i] = None, (merged, opsets.overlaid(_FUSED_OPSET))
                     break
         elif node.op_type == "Relu" and (conv_index := single_use_producer(node.input[0], ("", "Conv"))) is not None:
             conv, conv_opsets = fused[conv_index]
-            merged = helper.make_node("ConvRelu", list(conv.input), list(node.output), name=f"{conv.name}+{node.name}",
+            merged = helper.make_node("ConvRelu", list(conv.input), list(node.output), name=_merged_name(conv, node),
                                       domain=FUSED_DOMAIN)
             merged.attribute.extend(conv.attribute)
             fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
@@ -77,7 +77,7 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
                 conv_index := single_use_producer(node.input[0], ("", "Conv"), (FUSED_DOMAIN, "ConvRelu"))) is not None:
             conv, conv_opsets = fused[conv_index]
             merged = helper.make_node("ConvMaxPool", list(conv.input), [node.output[0]], domain=FUSED_DOMAIN,
-                                      name=f"{conv.name}+{node.name}", relu=int(conv.op_type == "ConvRelu"), **pool)
+                                      name=_merged_name(conv, node), relu=int(conv.op_type == "ConvRelu"), **pool)
             merged.attribute.extend(conv.attribute)
             fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
         elif node.op_type == "Relu" and single_use_producer(node.input[0], *_FRESH_RESULTS) is not None:
@@ -95,6 +95,11 @@ def _alias_constant_identities(nodes, constants: dict):
         else:
             kept.append((node, opsets))
     return kept
+
+
+def _merged_name(*nodes: onnx.NodeProto) -> str:
+    """The fused node's name for errors and profiles: its parts' names, or their outputs where unnamed."""
+    return "+".join(node.name or node.output[0] for node in nodes)
 
 
 def _unpadded_pool(node: onnx.NodeProto) -> dict | None:

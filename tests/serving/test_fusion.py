@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from serving import InferenceSession
-from serving.errors import InvalidModelError
+from serving.errors import InvalidModelError, KernelError
 
 RNG = np.random.default_rng(7)
 
@@ -130,6 +130,13 @@ def test_a_max_pool_that_pads_or_returns_indices_stays_separate(pool_attrs, pool
     model = _conv_then_max_pool({}, pool_attrs, pool_outputs=pool_outputs)
     assert _steps(model) == ["ConvRelu", "MaxPool"]
     _same_as_onnxruntime(model, {"x": RNG.standard_normal((3, 4, 11, 11)).astype(np.float32)})
+
+
+def test_a_fused_max_pool_of_the_wrong_rank_names_its_nodes_and_what_was_expected():
+    model = _conv_then_max_pool({}, {"kernel_shape": [2]}, relu=False)
+    assert _steps(model) == ["ConvMaxPool"]
+    with pytest.raises(KernelError, match=r"node 'conv\+y' .*kernel_shape \[2\].*one value per spatial axis .*\(2\)"):
+        InferenceSession(model).run(None, {"x": RNG.standard_normal((3, 4, 11, 11)).astype(np.float32)})
 
 
 def test_the_private_relu_switch_of_conv_cannot_be_set_by_a_model():
