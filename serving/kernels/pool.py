@@ -125,8 +125,13 @@ class WindowMax:
         self.kernel_shape, self.strides, self.dilations = list(kernel_shape), list(strides), list(dilations)
 
     def out_shape(self, in_shape) -> tuple[int, ...]:
-        return tuple((n - (k - 1) * d - 1) // s + 1
-                     for n, k, s, d in zip(in_shape, self.kernel_shape, self.strides, self.dilations))
+        shape = []
+        for n, k, s, d in zip(in_shape, self.kernel_shape, self.strides, self.dilations):
+            extent = (k - 1) * d + 1
+            if extent > n:
+                raise ValueError(f"pool kernel extent {extent} exceeds padded input size {n}")
+            shape.append((n - extent) // s + 1)
+        return tuple(shape)
 
     def __call__(self, xp, x, out, empty, recycle=None):
         """Writes the maxima of ``x`` ``(..., *in)`` into ``out`` ``(..., *out_shape)``; each pass but the

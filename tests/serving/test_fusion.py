@@ -139,6 +139,13 @@ def test_a_fused_max_pool_of_the_wrong_rank_names_its_nodes_and_what_was_expecte
         InferenceSession(model).run(None, {"x": RNG.standard_normal((3, 4, 11, 11)).astype(np.float32)})
 
 
+def test_a_fused_max_pool_wider_than_the_convolution_is_a_clear_error():
+    model = _conv_then_max_pool({}, {"kernel_shape": [12, 2]})
+    assert _steps(model) == ["ConvMaxPool"]
+    with pytest.raises(KernelError, match="pool kernel extent 12 exceeds padded input size 9"):
+        InferenceSession(model).run(None, {"x": RNG.standard_normal((3, 4, 11, 11)).astype(np.float32)})
+
+
 def test_the_private_relu_switch_of_conv_cannot_be_set_by_a_model():
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], _relu=1)]
     model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
