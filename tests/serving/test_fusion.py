@@ -227,3 +227,16 @@ def test_a_constant_behind_identity_stays_visible_to_a_subgraph():
     x = RNG.standard_normal(3).astype(np.float32)
     for flag in (True, False):
         _same_as_onnxruntime(model, {"x": x, "flag": np.array(flag)})
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("pool_attrs", [{"kernel_shape": [2, 2], "strides": [2, 2]},
+                                        {"kernel_shape": [3, 3], "strides": [2, 2], "dilations": [1, 2]}])
+def test_fused_convolutions_on_cuda_match_cpu(pool_attrs):
+    """On CuPy, ConvMaxPool runs the convolution and its Relu whole, then pools."""
+    model = _conv_then_max_pool({"pads": [1, 1, 1, 1]}, pool_attrs)
+    assert _steps(model) == ["ConvMaxPool"]
+    feeds = {"x": RNG.standard_normal((3, 4, 11, 11)).astype(np.float32)}
+    (cpu,) = InferenceSession(model).run(None, feeds)
+    (cuda,) = InferenceSession(model, device="cuda").run(None, feeds)
+    np.testing.assert_allclose(cuda, cpu, rtol=1e-4, atol=1e-4)
