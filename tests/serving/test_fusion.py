@@ -109,6 +109,16 @@ def test_conv_then_max_pool_becomes_one_conv_max_pool(conv_attrs, pool_attrs, re
     np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("in_shape, kernel, pool_attrs", [
+    ((2, 3, 20), (3,), {"kernel_shape": [3], "strides": [2]}),
+    ((2, 3, 7, 8, 9), (3, 2, 3), {"kernel_shape": [2, 2, 2], "strides": [2, 1, 2]}),
+])
+def test_conv_max_pool_in_one_and_three_dimensions(in_shape, kernel, pool_attrs):
+    model = _conv_then_max_pool({}, pool_attrs, in_shape=in_shape, kernel=kernel)
+    assert _steps(model) == ["ConvMaxPool"]
+    _same_as_onnxruntime(model, {"x": RNG.standard_normal(in_shape).astype(np.float32)})
+
+
 def test_conv_max_pool_over_batches_of_several_chunks():
     """A batch larger than one chunk of the column buffer: each chunk is pooled into its own images."""
     model = _conv_then_max_pool({}, {"kernel_shape": [2, 2], "strides": [2, 2]}, in_shape=(40, 32, 26, 26),
