@@ -69,16 +69,12 @@ def fuse(nodes: list[tuple[onnx.NodeProto, Opsets]], constants: dict, outputs: s
                     break
         elif node.op_type == "Relu" and (conv_index := single_use_producer(node.input[0], ("", "Conv"))) is not None:
             conv, conv_opsets = fused[conv_index]
-            merged = helper.make_node("ConvRelu", list(conv.input), list(node.output), name=_merged_name(conv, node),
-                                      domain=FUSED_DOMAIN)
-            merged.attribute.extend(conv.attribute)
-            fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
+            fused[conv_index], fused[i] = None, (_conv_absorbing(conv, node, "ConvRelu"),
+                                                 conv_opsets.overlaid(_FUSED_OPSET))
         elif node.op_type == "MaxPool" and (pool := _unpadded_pool(node)) is not None and (
                 conv_index := single_use_producer(node.input[0], ("", "Conv"), (FUSED_DOMAIN, "ConvRelu"))) is not None:
             conv, conv_opsets = fused[conv_index]
-            merged = helper.make_node("ConvMaxPool", list(conv.input), [node.output[0]], domain=FUSED_DOMAIN,
-                                      name=_merged_name(conv, node), relu=int(conv.op_type == "ConvRelu"), **pool)
-            merged.attribute.extend(conv.attribute)
+            merged = _conv_absorbing(conv, node, "ConvMaxPool", relu=int(conv.op_type == "ConvRelu"), **pool)
             fused[conv_index], fused[i] = None, (merged, conv_opsets.overlaid(_FUSED_OPSET))
         elif node.op_type == "Relu" and single_use_producer(node.input[0], *_FRESH_RESULTS) is not None:
             in_place = helper.make_node("ReluInPlace", list(node.input), list(node.output), name=node.name,
@@ -95,6 +91,15 @@ def _alias_constant_identities(nodes, constants: dict):
         else:
             kept.append((node, opsets))
     return kept
+
+
+def _conv_absorbing(conv: onnx.NodeProto, node: onnx.NodeProto, op_type: str, **attributes) -> onnx.NodeProto:
+    """The fused ``op_type``: ``conv`` (a Conv or ConvRelu, with its attributes) and ``node``, its sole reader,
+    whose output it produces."""
+    merged = helper.make_node(op_type, list(conv.input), [node.output[0]], name=_merged_name(conv, node),
+                              domain=FUSED_DOMAIN, **attributes)
+    merged.attribute.extend(conv.attribute)
+    return merged
 
 
 def _merged_name(*nodes: onnx.NodeProto) -> str:
