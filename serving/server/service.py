@@ -203,7 +203,7 @@ def _response(request, model, job, results: dict[str, np.ndarray]):
     for name in job.outputs:
         spec, value = specs[name], results[name]
         if spec.reshape is not None:
-            value = value.reshape(((job.batch,) if model.schema.max_batch_size > 0 else ()) + spec.reshape)
+            value = value.reshape(model.schema.batch_dims(job.batch) + spec.reshape)
         response.outputs.add(name=name, datatype=spec.datatype, shape=value.shape)
         response.raw_output_contents.append(tensors.to_raw(value, spec.datatype))
     return response

@@ -49,6 +49,10 @@ class RequestSchema:
         self.outputs = {t.name: OutputSpec(from_config(t.data_type), tuple(t.dims) if t.HasField("reshape") else None)
                         for t in config.output}
 
+    def batch_dims(self, batch: int) -> tuple[int, ...]:
+        """The leading dimensions a reshaped tensor keeps: the batch, for a model that batches."""
+        return (batch,) if self.max_batch_size > 0 else ()
+
 
 def decode(request, schema: RequestSchema) -> Job:
     model = schema.model
@@ -82,7 +86,7 @@ def decode(request, schema: RequestSchema) -> Job:
             f"expected {len(schema.required)} inputs but got {len(given)} inputs for model '{model}'. Got input(s) "
             f"{sorted(seen)}, but missing required input(s) {missing}. Please provide all required input(s).")
     batch = _batch_size(given, schema)
-    lead = (batch,) if schema.max_batch_size > 0 else ()
+    lead = schema.batch_dims(batch)
     feeds = {}
     for index, (name, datatype, shape, typed, tensor) in enumerate(given):
         where = f"input '{name}' for model '{model}'"
