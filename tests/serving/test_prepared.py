@@ -41,8 +41,9 @@ def assert_fed_array_is_read_as_it_is_now(session, model: bytes, feeds: dict, na
     np.testing.assert_allclose(session.run(None, feeds)[0], ort_run(model, feeds), rtol=1e-5, atol=1e-5)
 
 
-def conv_context(session):
-    (step,) = session._graph.steps
+def context_of(session, op_type: str):
+    """The kernel context of the session's one ``op_type`` step."""
+    (step,) = [s for s in session._graph.steps if s.ctx.node.op_type == op_type]
     return step.ctx
 
 
@@ -50,9 +51,9 @@ def test_constant_weights_are_packed_once_and_reused():
     model = conv_model(weight_as_input=False)
     session = serving.InferenceSession(model)
     first = session.run(None, {"x": X})[0]
-    packed = conv_context(session).prepared["gemm_weights"]
+    packed = context_of(session, "Conv").prepared["gemm_weights"]
     second = session.run(None, {"x": X * 2})[0]
-    assert conv_context(session).prepared["gemm_weights"] is packed
+    assert context_of(session, "Conv").prepared["gemm_weights"] is packed
     np.testing.assert_allclose(first, ort_run(model, {"x": X}), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(second, ort_run(model, {"x": X * 2}), rtol=1e-5, atol=1e-5)
 
@@ -61,7 +62,7 @@ def test_a_fed_weight_changed_in_place_between_runs_is_used_as_it_is_now():
     model = conv_model(weight_as_input=True)
     session = serving.InferenceSession(model)
     assert_fed_array_is_read_as_it_is_now(session, model, {"x": X, "w": W.copy()}, "w", -3)
-    assert not conv_context(session).prepared
+    assert not context_of(session, "Conv").prepared
 
 
 def test_an_overridden_initializer_is_not_a_constant():
@@ -71,7 +72,7 @@ def test_an_overridden_initializer_is_not_a_constant():
     other = -B
     np.testing.assert_allclose(session.run(None, {"x": X, "b": other})[0], ort_run(model, {"x": X, "b": other}),
                                rtol=1e-5, atol=1e-5)
-    assert not conv_context(session).prepared
+    assert not context_of(session, "Conv").prepared
 
 
 T, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
@@ -101,19 +102,14 @@ def lstm_model(recurrence_as_input: bool) -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString()
 
 
-def lstm_context(session):
-    (step,) = [s for s in session._graph.steps if s.ctx.node.op_type == "LSTM"]
-    return step.ctx
-
-
 def test_lstm_weights_are_packed_once_when_only_its_state_is_computed():
     model = lstm_model(recurrence_as_input=False)
     session = serving.InferenceSession(model)
     h0 = RNG.standard_normal((BATCH, 1, HIDDEN), dtype=np.float32)
     first = session.run(None, {"x": LSTM_X, "h0": h0})[0]
-    packed = lstm_context(session).prepared["lstm_weights"]
+    packed = context_of(session, "LSTM").prepared["lstm_weights"]
     second = session.run(None, {"x": LSTM_X, "h0": -h0})[0]
-    assert lstm_context(session).prepared["lstm_weights"] is packed
+    assert context_of(session, "LSTM").prepared["lstm_weights"] is packed
     np.testing.assert_allclose(first, ort_run(model, {"x": LSTM_X, "h0": h0}), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(second, ort_run(model, {"x": LSTM_X, "h0": -h0}), rtol=1e-5, atol=1e-5)
 
@@ -123,7 +119,7 @@ def test_a_fed_lstm_recurrence_changed_in_place_is_used_as_it_is_now():
     session = serving.InferenceSession(model)
     feeds = {"x": LSTM_X, "h0": np.zeros((BATCH, 1, HIDDEN), np.float32), "r": LSTM_R.copy()}
     assert_fed_array_is_read_as_it_is_now(session, model, feeds, "r", -0.5)
-    assert not lstm_context(session).prepared
+    assert not context_of(session, "LSTM").prepared
 
 
 GEMM_A = RNG.standard_normal((8, 5), dtype=np.float32)
@@ -148,8 +144,7 @@ def test_gemm_keeps_a_constant_transposed_weight_for_batches_and_reads_a_fed_one
     for rows in (8, 1, 3):
         np.testing.assert_allclose(session.run(None, {"a": GEMM_A[:rows]})[0], ort_run(constant, {"a": GEMM_A[:rows]}),
                                    rtol=1e-5, atol=1e-5)
-    (step,) = session._graph.steps
-    kept = step.ctx.prepared["transposed_b"]
+    kept = context_of(session, "Gemm").prepared["transposed_b"]
     np.testing.assert_array_equal(kept, GEMM_B.T)
     assert kept.flags.c_contiguous
 
