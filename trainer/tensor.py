@@ -295,25 +295,11 @@ class Tensor(TensorMethods):
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
-        from trainer.autograd.engine import run_backward
+        from trainer.autograd.engine import CREATE_GRAPH_UNSUPPORTED, root_gradient, run_backward
 
         if create_graph:
-            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
-        if not self._requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if gradient is None:
-            if self._data.size != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
-                                   f"shape {list(self.shape)}. Pass a gradient of that shape to backward().")
-            grad = xp_of(self._data).ones(self._data.shape, self._data.dtype)
-        else:
-            if not isinstance(gradient, Tensor):
-                gradient = trainer.creation.as_tensor(gradient, dtype=self.dtype, device=self.device)
-            if gradient.shape != self.shape:
-                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(gradient.shape)} and "
-                                   f"output[0] has a shape of {list(self.shape)}.")
-            grad = gradient._data
-        run_backward((self,), (grad,), retain_graph=bool(retain_graph))
+            raise NotImplementedError(CREATE_GRAPH_UNSUPPORTED)
+        run_backward((self,), (root_gradient(self, gradient),), retain_graph=bool(retain_graph))
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after ``backward()``."""

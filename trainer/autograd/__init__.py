@@ -1,7 +1,9 @@
-"""Define-by-run autograd: ``Function`` nodes, one reverse pass, grad-mode switches, op and size observers."""
+"""Define-by-run autograd: op nodes, one reverse pass, grad-mode switches, op and size observers, and the
+user-facing ``Function`` (custom differentiable ops) and ``grad``."""
 
-from trainer.autograd.function import Function
+from trainer.autograd.function import Function, FunctionCtx, once_differentiable
 from trainer.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from trainer.autograd.gradients import grad
 from trainer.autograd.observe import OpEvent, observe_ops, observe_sizes
 
 
@@ -12,5 +14,5 @@ def Variable(tensor, requires_grad: bool = False):  # noqa: N802 - PyTorch's leg
     return tensor
 
 
-__all__ = ["Function", "OpEvent", "Variable", "enable_grad", "is_grad_enabled", "no_grad", "observe_ops",
-           "observe_sizes", "set_grad_enabled"]
+__all__ = ["Function", "FunctionCtx", "OpEvent", "Variable", "enable_grad", "grad", "is_grad_enabled", "no_grad",
+           "observe_ops", "observe_sizes", "once_differentiable", "set_grad_enabled"]

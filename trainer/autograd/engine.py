@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from trainer.autograd import grad_mode
 
+CREATE_GRAPH_UNSUPPORTED = "create_graph=True (higher-order gradients) is not supported"
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
     "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -16,22 +17,38 @@ _FREED = (
 )
 
 
-def run_backward(roots, root_grads, retain_graph: bool = False) -> None:
-    """Propagate ``root_grads`` (arrays) from ``roots`` (tensors) to every leaf that requires grad."""
+def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
+    """Propagate ``root_grads`` (arrays) from ``roots`` (tensors) to every leaf that requires grad.
+
+    With ``inputs`` (tensors), returns the gradient array reaching each of them (None where none does)
+    instead, leaving every ``.grad`` as it was; only the nodes that lead to an input run.
+    """
     pending: dict = {}  # node -> list of gradient arrays, one slot per output
     leaf_grads: dict = {}  # leaf tensor -> accumulated gradient array
     for root, grad in zip(roots, root_grads):
         _deliver(pending, leaf_grads, _edge_of(root), grad)
     order = _topological_order([n for n in pending])
+    wanted = None if inputs is None else [_edge_of(t) for t in inputs]
+    wanted_slots = set() if inputs is None else {e for e in wanted if type(e) is tuple}
+    needed = None if inputs is None else _leading_to(order, wanted_slots, {id(t) for t in inputs})
+    captured: dict = {}  # (node, output_nr) of a non-leaf input -> its gradient
     with grad_mode.no_grad():
         for node in order:
+            grads = pending.pop(node, None)
+            if grads is None:  # fed only by nodes skipped as leading to no input
+                continue
+            if wanted is not None:
+                for nr, g in enumerate(grads):
+                    if (node, nr) in wanted_slots:
+                        captured[(node, nr)] = g
+                if node not in needed:
+                    continue
             if node._released:
                 raise RuntimeError(_FREED)
-            grads = pending.pop(node)
             if node._output_meta is not None:
                 grads = [g if g is not None else xp.zeros(shape, dtype) for g, (shape, dtype, xp) in
                          zip(grads, node._output_meta)]
-            if node._retained:
+            if node._retained and wanted is None:
                 _store_retained(node, grads)
             node._check_saved_versions()
             input_grads = node.backward(node, *grads)
@@ -42,7 +59,48 @@ def run_backward(roots, root_grads, retain_graph: bool = False) -> None:
                     _deliver(pending, leaf_grads, edge, grad)
             if not retain_graph:
                 node._release()
-    _accumulate_into_leaves(leaf_grads, root_grads)
+    if wanted is None:
+        _accumulate_into_leaves(leaf_grads, root_grads)
+        return None
+    return [captured.get(edge) if type(edge) is tuple else leaf_grads.get(edge) for edge in wanted]
+
+
+def _leading_to(order, slots, leaf_ids) -> set:
+    """The nodes of ``order`` (consumers first) from which a gradient flows into one of the wanted ``slots``
+    (``(node, output_nr)``) or leaves (by id: tensors compare elementwise)."""
+    needed: set = set()
+    for node in reversed(order):  # each node after every node it feeds
+        for edge in node.next_functions:
+            if type(edge) is tuple:
+                if edge in slots or edge[0] in needed:
+                    needed.add(node)
+                    break
+            elif edge is not None and id(edge) in leaf_ids:
+                needed.add(node)
+                break
+    return needed
+
+
+def root_gradient(output, gradient, index: int = 0):
+    """The gradient array that starts a backward pass from ``output``: ones for a scalar when ``gradient``
+    is None, else ``gradient`` (a tensor or array-like) checked against the output's shape."""
+    import trainer
+    from trainer.backend import xp_of
+    from trainer.tensor import Tensor
+
+    if not output._requires_grad:
+        raise RuntimeError(f"element {index} of tensors does not require grad and does not have a grad_fn")
+    if gradient is None:
+        if output._data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
+                               f"shape {list(output.shape)}. Pass a gradient of that shape to backward().")
+        return xp_of(output._data).ones(output._data.shape, output._data.dtype)
+    if not isinstance(gradient, Tensor):
+        gradient = trainer.creation.as_tensor(gradient, dtype=output.dtype, device=output.device)
+    if gradient.shape != output.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {list(gradient.shape)} and "
+                           f"output[{index}] has a shape of {list(output.shape)}.")
+    return gradient._data
 
 
 def _edge_of(tensor):

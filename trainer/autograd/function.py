@@ -1,106 +1,222 @@
-"""``Function``: one differentiable op, its forward and backward side by side.
+"""``torch.autograd.Function`` for users: a differentiable op written with tensors.
 
-Forward and backward work on raw ``xp`` arrays (NumPy or CuPy), not on tensors: the op's maths
-stays readable and no autograd bookkeeping runs inside it. ``apply`` wraps the arrays into
-tensors and, when recording, makes the ``Function`` instance itself the graph node.
+A subclass defines ``forward(ctx, *args)`` and ``backward(ctx, *grads)`` on tensors and is called through
+``apply``, as in PyTorch. ``forward`` runs without recording, so the ops inside it are not differentiated
+(they are still observed, so the exporter traces through them); ``backward`` gets one gradient per output
+and returns one per input of ``forward``. ``ctx`` is the call's graph node: an instance of a ``Backward``
+class made once per subclass (``type(y.grad_fn).__name__`` is ``"MyOpBackward"``), built on the internal
+op node, so the engine runs it like any other op.
 """
 
 from __future__ import annotations
 
-from trainer.autograd import grad_mode, observe
-from trainer.backend import xp_of
+import functools
+
+import numpy as np
+
+from trainer.autograd import grad_mode, op
+from trainer.backend import device_of
 
 
-class Function:
-    """Subclass with ``forward(ctx, *arrays, **attrs)`` and ``backward(ctx, *grads)``.
+class FunctionCtx(op.Function):
+    """What ``forward`` and ``backward`` share: saved tensors, attributes set by the user, and
+    ``needs_input_grad`` (one bool per input of ``forward``)."""
 
-    ``backward`` returns one gradient (or ``None``) per array input of ``forward``. Only
-    floating-point outputs are differentiable; integer and boolean outputs never require grad.
-    """
+    _forward_cls = None  # the user's Function subclass, set on each generated Backward class
 
-    __slots__ = ("next_functions", "needs_input_grad", "_saved_versions", "_output_meta", "_retained",
-                 "_released", "__dict__")
+    def save_for_backward(self, *tensors) -> None:
+        from trainer.tensor import Tensor
 
-    @staticmethod
-    def forward(ctx, *arrays, **attrs):
-        raise NotImplementedError
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save tensors or None, but got {type(t).__name__}")
+        self._to_save = tensors
+        # the version each tensor had when saved: backward refuses tensors changed in place since
+        self._saved_versions = tuple((t._version_counter, t._version_counter.value, t._data.shape, t._data.dtype)
+                                     for t in tensors if t is not None)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._released:
+            raise RuntimeError(_FREED)
+        self._check_saved_versions()
+        return self.__dict__.get("_to_save", ())
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Outputs that never require grad (indices, masks); their gradients arrive as zeros."""
+        self._non_differentiable = {id(t) for t in tensors}
+
+    def mark_dirty(self, *tensors) -> None:
+        raise NotImplementedError(
+            "ctx.mark_dirty (a custom Function that changes its inputs in place) is not supported: return a "
+            "new tensor from forward instead"
+        )
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _release(self) -> None:
+        """Drop the saved tensors; attributes the user set on ctx stay readable, as in PyTorch."""
+        self.__dict__.pop("_to_save", None)
+        self._released = True
 
     @staticmethod
     def backward(ctx, *grads):
-        raise RuntimeError("this op is not differentiable")
-
-    def save_for_backward(self, *arrays) -> None:
-        self.saved_tensors = arrays
-
-    def name(self) -> str:
-        return type(self).__name__ + "Backward"
-
-    @classmethod
-    def apply(cls, *inputs, **attrs):
-        """Run the op on tensors; returns a tensor, or a tuple for ops with several outputs."""
+        """The engine's entry: raw gradient arrays in, one raw array (or None) per tensor input out."""
         from trainer.tensor import Tensor
 
-        ctx = cls.__new__(cls)
-        record = grad_mode._state.enabled and any(t._requires_grad for t in inputs)
-        if record:
-            ctx.needs_input_grad = tuple(t._requires_grad for t in inputs)
-        result = cls.forward(ctx, *[t._data for t in inputs], **attrs)
-        multi = type(result) is tuple
-        arrays = result if multi else (result,)
-        outputs = tuple(Tensor._wrap(a) for a in arrays)
-        if record:
-            ctx._link(inputs, outputs)
-        if observe.observers:
-            observe.notify(observe.OpEvent(cls.__name__, inputs, outputs, attrs))
-        return outputs if multi else outputs[0]
+        by_position = [None] * ctx._n_outputs
+        for position, g in zip(ctx._output_positions, grads):
+            by_position[position] = Tensor._wrap(g)
+        returned = ctx._forward_cls.backward(ctx, *by_position)
+        return _input_grads(ctx, returned if type(returned) is tuple else (returned,))
 
-    def _link(self, inputs, outputs) -> None:
-        """Make this instance the graph node of ``outputs`` and remember where grads flow."""
-        self.next_functions = tuple(
-            (t._grad_fn, t._output_nr) if t._grad_fn is not None else (t if t._requires_grad else None)
-            for t in inputs
-        )
-        self._released = False
-        self._retained = None
-        for nr, out in enumerate(outputs):
-            if out._data.dtype.kind in "fc":
-                out._grad_fn, out._output_nr, out._requires_grad = self, nr, True
-        # multi-output nodes need each output's shape to stand in zeros for outputs that got no grad
-        self._output_meta = (
-            [(o._data.shape, o._data.dtype, xp_of(o._data)) for o in outputs] if len(outputs) > 1 else None
-        )
-        saved = self.__dict__.get("saved_tensors")
-        self._saved_versions = _saved_versions(saved, inputs, outputs) if saved else ()
 
-    def _check_saved_versions(self) -> None:
-        for counter, expected, shape, dtype in self._saved_versions:
-            if counter.value != expected:
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they have "
+    "already been freed). Specify retain_graph=True if you need to backward through the graph a second time."
+)
+
+
+class Function:
+    """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``, then call
+    ``MyOp.apply(*args)``. PyTorch 2's form also works: ``forward(*args)`` plus
+    ``setup_context(ctx, inputs, output)``."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("a custom Function must define a static forward(ctx, *args)")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is only called where a subclass defines it")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a custom Function must define a static backward(ctx, *grad_outputs) to be "
+                                  "differentiated")
+
+    @classmethod
+    def apply(cls, *args):
+        from trainer.tensor import Tensor
+
+        inputs = [a for a in args if isinstance(a, Tensor)]
+        ctx = _backward_cls(cls).__new__(_backward_cls(cls))
+        ctx._released = False
+        ctx._arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        record = grad_mode.is_grad_enabled() and any(t._requires_grad for t in inputs)
+        with grad_mode.no_grad():
+            if cls.setup_context is Function.setup_context:
+                result = cls.forward(ctx, *args)
+            else:
+                result = cls.forward(*args)
+                cls.setup_context(ctx, args, result)
+            multi = type(result) is tuple
+            results = list(result if multi else (result,))
+            if record:
+                for i, r in enumerate(results):
+                    if isinstance(r, Tensor) and (r._requires_grad or any(r is t for t in inputs)):
+                        results[i] = _alias(r)
+        if record:
+            _link(ctx, inputs, results)
+        return tuple(results) if multi else results[0]
+
+
+def _alias(tensor):
+    """A view of ``tensor`` to carry the new graph node, where forward returned an input (or another tensor
+    made outside it) as is: linking that tensor itself would rewrite the caller's. PyTorch returns a view too.
+    It is made by an op, so that the exporter traces it."""
+    from trainer.ops.shape import Reshape
+
+    alias = Reshape.apply(tensor, shape=tuple(tensor._data.shape))
+    alias._version_counter = tensor._version_counter
+    return alias
+
+
+def _backward_cls(cls):
+    made = cls.__dict__.get("_backward_cls")
+    if made is None:
+        made = type(cls.__name__ + "Backward", (FunctionCtx,), {"_forward_cls": cls})
+        cls._backward_cls = made
+    return made
+
+
+def _link(ctx, inputs, results) -> None:
+    """Make ``ctx`` the graph node of the tensor outputs, minus those marked non-differentiable."""
+    from trainer.tensor import Tensor
+
+    positions = [i for i, r in enumerate(results) if isinstance(r, Tensor)]
+    outputs = [results[i] for i in positions]
+    saved_versions = ctx._saved_versions if hasattr(ctx, "_saved_versions") else ()
+    ctx._inputs_meta = tuple((t._data.shape, t._data.dtype, device_of(t._data)) for t in inputs)
+    ctx._output_positions, ctx._n_outputs = tuple(positions), len(results)
+    ctx._link(inputs, outputs)
+    if "_to_save" in ctx.__dict__:  # a saved output is kept detached: the output holds ctx, not ctx the output
+        ctx._to_save = tuple(t.detach() if any(t is o for o in outputs) else t for t in ctx._to_save)
+    ctx._saved_versions = saved_versions  # the internal link reads saved arrays; ours are saved tensors
+    if len(outputs) == 1:  # the engine sizes nodes by _output_meta; one output needs none
+        ctx._output_meta = None
+    marked = ctx.__dict__.get("_non_differentiable", ())
+    for t in outputs:
+        if id(t) in marked:
+            t._grad_fn, t._requires_grad = None, False
+
+
+def _input_grads(ctx, returned) -> tuple:
+    """Check what the user's backward returned against the inputs of forward, as PyTorch does, and
+    return raw arrays for the tensor inputs: summed back to the input's shape where broadcast, in its dtype."""
+    from trainer.ops._operands import unbroadcast
+    from trainer.tensor import Tensor
+
+    name = type(ctx).__name__
+    n_args = len(ctx._arg_is_tensor)
+    if len(returned) < n_args or any(g is not None for g in returned[n_args:]):
+        raise RuntimeError(
+            f"function {name} returned an incorrect number of gradients (expected {n_args}, got {len(returned)})"
+        )
+    grads, tensor_index = [], 0
+    for position, (g, is_tensor) in enumerate(zip(returned, ctx._arg_is_tensor)):
+        if not is_tensor:
+            if g is not None:
                 raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [tensor of shape {list(shape)}, dtype {dtype}] saved by {self.name()} "
-                    f"is at version {counter.value}; expected version {expected} instead. "
-                    "Use out-of-place ops (e.g. x = x * 2 instead of x.mul_(2)) or .clone() the tensor "
-                    "before changing it."
+                    f"function {name} returned a gradient different than None at position {position + 1}, but "
+                    "the corresponding forward input was not a Variable"
                 )
+            continue
+        shape, dtype, device = ctx._inputs_meta[tensor_index]
+        tensor_index += 1
+        if g is None:
+            grads.append(None)
+            continue
+        if not isinstance(g, Tensor):
+            raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
+        array = g._data
+        if array.shape != shape:
+            try:
+                fits = np.broadcast_shapes(shape, array.shape) == array.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise RuntimeError(
+                    f"Function {name} returned an invalid gradient at index {position} - got {list(array.shape)} "
+                    f"but expected shape compatible with {list(shape)}"
+                )
+            array = unbroadcast(array, shape)
+        if device_of(array) != device:
+            raise RuntimeError(f"Function {name} returned an invalid gradient at index {position} - expected "
+                               f"device {device} but got {device_of(array)}")
+        grads.append(array if array.dtype == dtype else array.astype(dtype))
+    return tuple(grads)
 
-    def _accept_version(self, counter) -> None:
-        """Treat what was saved under ``counter`` as current: an in-place op rebinds its tensor to this
-        node's output, leaving the arrays this node saved (the tensor's previous value) untouched."""
-        self._saved_versions = tuple((c, c.value if c is counter else expected, shape, dtype)
-                                     for c, expected, shape, dtype in self._saved_versions)
 
-    def _release(self) -> None:
-        """Drop what forward saved, so a finished graph holds no memory."""
-        self.__dict__.clear()
-        self._released = True
+def once_differentiable(backward):
+    """PyTorch's marker for a backward that is not itself differentiable. Every backward here runs without
+    recording (higher-order gradients are not supported), so the marked function runs as it is."""
 
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with grad_mode.no_grad():
+            return backward(ctx, *grads)
 
-def _saved_versions(saved, inputs, outputs):
-    """The version each saved tensor had at save time, so backward can detect in-place edits."""
-    checks = []
-    for array in saved:
-        for t in (*inputs, *outputs):
-            if t._data is array:
-                checks.append((t._version_counter, t._version_counter.value, array.shape, array.dtype))
-                break
-    return tuple(checks)
+    return wrapper

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
 

@@ -16,7 +16,7 @@ the input's own rank (``pads`` in ONNX's order: all begins, then all ends).
 
 from __future__ import annotations
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
 from trainer.ops.linalg import _same_dtype

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.autograd import grad_mode
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import to_device, xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, scalar_tensor, unbroadcast
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.linalg import _same_dtype
 

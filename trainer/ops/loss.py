@@ -8,7 +8,7 @@ probability targets.
 
 from __future__ import annotations
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors
 from trainer.ops.activation import log_softmax_array

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
 

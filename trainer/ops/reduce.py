@@ -6,7 +6,7 @@ import builtins  # this module defines sum/max/min as ops, shadowing the builtin
 from collections import namedtuple
 
 from trainer import dtypes
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, normalize_dims, quiet_fp_errors
 

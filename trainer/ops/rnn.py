@@ -18,7 +18,7 @@ call cover every gate of a step; the 0.5 is folded into the projections (exact, 
 
 from __future__ import annotations
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 
 

@@ -6,7 +6,7 @@ through either is seen by autograd's saved-tensor check.
 
 from __future__ import annotations
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, unbroadcast
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainer import dtypes
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import device_of
 from trainer.backend import to_device as _array_to_device
 

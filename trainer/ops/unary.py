@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainer.autograd.function import Function
+from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors
 

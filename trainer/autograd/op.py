@@ -1,0 +1,106 @@
+"""``Function``: one differentiable op, its forward and backward side by side.
+
+Forward and backward work on raw ``xp`` arrays (NumPy or CuPy), not on tensors: the op's maths
+stays readable and no autograd bookkeeping runs inside it. ``apply`` wraps the arrays into
+tensors and, when recording, makes the ``Function`` instance itself the graph node.
+"""
+
+from __future__ import annotations
+
+from trainer.autograd import grad_mode, observe
+from trainer.backend import xp_of
+
+
+class Function:
+    """Subclass with ``forward(ctx, *arrays, **attrs)`` and ``backward(ctx, *grads)``.
+
+    ``backward`` returns one gradient (or ``None``) per array input of ``forward``. Only
+    floating-point outputs are differentiable; integer and boolean outputs never require grad.
+    """
+
+    __slots__ = ("next_functions", "needs_input_grad", "_saved_versions", "_output_meta", "_retained",
+                 "_released", "__dict__")
+
+    @staticmethod
+    def forward(ctx, *arrays, **attrs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("this op is not differentiable")
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved_tensors = arrays
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        """Run the op on tensors; returns a tensor, or a tuple for ops with several outputs."""
+        from trainer.tensor import Tensor
+
+        ctx = cls.__new__(cls)
+        record = grad_mode._state.enabled and any(t._requires_grad for t in inputs)
+        if record:
+            ctx.needs_input_grad = tuple(t._requires_grad for t in inputs)
+        result = cls.forward(ctx, *[t._data for t in inputs], **attrs)
+        multi = type(result) is tuple
+        arrays = result if multi else (result,)
+        outputs = tuple(Tensor._wrap(a) for a in arrays)
+        if record:
+            ctx._link(inputs, outputs)
+        if observe.observers:
+            observe.notify(observe.OpEvent(cls.__name__, inputs, outputs, attrs))
+        return outputs if multi else outputs[0]
+
+    def _link(self, inputs, outputs) -> None:
+        """Make this instance the graph node of ``outputs`` and remember where grads flow."""
+        self.next_functions = tuple(
+            (t._grad_fn, t._output_nr) if t._grad_fn is not None else (t if t._requires_grad else None)
+            for t in inputs
+        )
+        self._released = False
+        self._retained = None
+        for nr, out in enumerate(outputs):
+            if out._data.dtype.kind in "fc":
+                out._grad_fn, out._output_nr, out._requires_grad = self, nr, True
+        # multi-output nodes need each output's shape to stand in zeros for outputs that got no grad
+        self._output_meta = (
+            [(o._data.shape, o._data.dtype, xp_of(o._data)) for o in outputs] if len(outputs) > 1 else None
+        )
+        saved = self.__dict__.get("saved_tensors")
+        self._saved_versions = _saved_versions(saved, inputs, outputs) if saved else ()
+
+    def _check_saved_versions(self) -> None:
+        for counter, expected, shape, dtype in self._saved_versions:
+            if counter.value != expected:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [tensor of shape {list(shape)}, dtype {dtype}] saved by {self.name()} "
+                    f"is at version {counter.value}; expected version {expected} instead. "
+                    "Use out-of-place ops (e.g. x = x * 2 instead of x.mul_(2)) or .clone() the tensor "
+                    "before changing it."
+                )
+
+    def _accept_version(self, counter) -> None:
+        """Treat what was saved under ``counter`` as current: an in-place op rebinds its tensor to this
+        node's output, leaving the arrays this node saved (the tensor's previous value) untouched."""
+        self._saved_versions = tuple((c, c.value if c is counter else expected, shape, dtype)
+                                     for c, expected, shape, dtype in self._saved_versions)
+
+    def _release(self) -> None:
+        """Drop what forward saved, so a finished graph holds no memory."""
+        self.__dict__.clear()
+        self._released = True
+
+
+def _saved_versions(saved, inputs, outputs):
+    """The version each saved tensor had at save time, so backward can detect in-place edits."""
+    checks = []
+    for array in saved:
+        for t in (*inputs, *outputs):
+            if t._data is array:
+                checks.append((t._version_counter, t._version_counter.value, array.shape, array.dtype))
+                break
+    return tuple(checks)
