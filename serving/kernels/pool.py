@@ -202,9 +202,12 @@ def MaxPool(
     head = y[..., : windows.span]
     head[...] = windows.view(0)
     best = xp.zeros(y.shape, dtype=xp.int64)
+    floating = x.dtype.kind in "fV"
     for tap in range(1, len(windows)):
         part = windows.view(tap)
         better = part > head
+        if floating:  # a NaN wins, as in the values-only path (and PyTorch): the first NaN of each window
+            better |= xp.isnan(part) & ~xp.isnan(head)
         head[better] = part[better]
         best[..., : windows.span][better] = tap
     y = windows.collect(y)

@@ -1,6 +1,6 @@
 """Pooling kernels against ONNX Runtime on the attribute combinations the conformance cases leave out:
 MaxPool's Indices with strides, dilations, padding and ceil mode in both storage orders, its separable
-values-only path against the per-tap one, AveragePool's
+values-only path against the per-tap one, NaN in both, AveragePool's
 padding counts, LpPool, and MaxUnpool inverting MaxPool."""
 
 import numpy as np
@@ -60,6 +60,24 @@ def test_separable_max_pool_matches_the_per_tap_path(attrs):
     x = RNG.standard_normal((2, 3, 9, 10), dtype=np.float32)
     values, _ = pool.MaxPool(ctx(2), x, **attrs)
     np.testing.assert_array_equal(pool.MaxPool(ctx(), x, **attrs), values)
+
+
+def test_nan_wins_its_window_with_or_without_indices_as_in_pytorch():
+    # ONNX leaves NaN open; ONNX Runtime and the reference evaluator skip it, which hides a broken input.
+    # Serving propagates it, as PyTorch (where the models come from) does, whether or not Indices are read.
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 3, 6, 8), dtype=np.float32)
+    x.reshape(-1)[RNG.choice(x.size, 20, replace=False)] = np.nan
+    attrs = {"kernel_shape": [2, 2], "strides": [2, 2]}
+    values, indices = pool.MaxPool(ctx(2), x, **attrs)
+    expected, expected_indices = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, 2, return_indices=True)
+    np.testing.assert_array_equal(values, expected.numpy())
+    np.testing.assert_array_equal(pool.MaxPool(ctx(), x, **attrs), values)
+    windows = x.reshape(2, 3, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 4, 4)
+    single = np.isnan(windows).sum(-1) <= 1  # PyTorch points at the last NaN, serving at the first
+    in_plane = indices % (6 * 8)  # ONNX counts over the whole tensor, PyTorch within each (n, c) plane
+    np.testing.assert_array_equal(in_plane[single], expected_indices.numpy()[single])
+    assert np.isnan(values).any() and np.isnan(x.reshape(-1)[indices[np.isnan(values)]]).all()
 
 
 def test_separable_max_pool_in_three_dimensions_matches_onnxruntime():
