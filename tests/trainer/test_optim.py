@@ -160,29 +160,37 @@ def test_zero_grad_defaults_to_none():
 ], ids=["SGD", "Adam", "AdamW", "RMSprop"])
 @pytest.mark.parametrize("through_file", [False, True], ids=["in-memory", "saved"])
 def test_state_dict_round_trip_resumes_exactly(name, options, through_file, tmp_path):
+    assert_resumes_exactly(name, options, 6, tmp_path / "optimizer.safetensors" if through_file else None)
+
+
+def assert_resumes_exactly(name, options, steps, saved_to=None):
+    """An ``optim.<name>`` restored from a state dict halfway through ``steps`` ends where the original does.
+
+    The state dict goes through the file ``saved_to`` when given. Two groups, the second with its own ``lr``.
+    """
     rng = np.random.default_rng(2)
     shapes = [(3, 4), (4,)]
-    grads = random_grads(rng, steps=6, shapes=shapes)
+    grads = random_grads(rng, steps=steps, shapes=shapes)
     params = [Parameter(trainer.tensor(rng.standard_normal(s))) for s in shapes]
     optimizer = getattr(optim, name)([{"params": params[:1]}, {"params": params[1:], "lr": 0.02}], **options)
-    for step_grads in grads[:3]:
+    for step_grads in grads[:steps // 2]:
         set_grads(params, step_grads, trainer)
         optimizer.step()
 
     saved = optimizer.state_dict()
-    if through_file:
-        trainer.save(saved, tmp_path / "optimizer.safetensors")
-        saved = trainer.load(tmp_path / "optimizer.safetensors")
+    if saved_to is not None:
+        trainer.save(saved, saved_to)
+        saved = trainer.load(saved_to)
     resumed_params = [Parameter(p.detach().clone()) for p in params]
     resumed = getattr(optim, name)([{"params": resumed_params[:1]}, {"params": resumed_params[1:]}], **options)
     resumed.load_state_dict(saved)
     assert resumed.param_groups[1]["lr"] == 0.02
 
     # The uninterrupted run continues first: if loading had aliased its state, it would disturb the resumed run.
-    for step_grads in grads[3:]:
+    for step_grads in grads[steps // 2:]:
         set_grads(params, step_grads, trainer)
         optimizer.step()
-    for step_grads in grads[3:]:
+    for step_grads in grads[steps // 2:]:
         set_grads(resumed_params, step_grads, trainer)
         resumed.step()
     for p, q in zip(params, resumed_params):
@@ -377,9 +385,14 @@ def test_repr_lists_each_group_like_pytorch():
 @pytest.mark.cuda
 @pytest.mark.parametrize(("name", "options"), CASES, ids=CASE_IDS)
 def test_updates_on_cuda_match_cpu(name, options):
+    assert_cuda_matches_cpu(name, options, STEPS)
+
+
+def assert_cuda_matches_cpu(name, options, steps):
+    """``steps`` updates of ``optim.<name>(**options)`` on the GPU end where the same updates on the CPU do."""
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal(s) for s in SHAPES]
-    grads = random_grads(rng)
+    grads = random_grads(rng, steps=steps)
     results = {}
     for device in ("cpu", "cuda"):
         params = [Parameter(trainer.tensor(a, device=device)) for a in arrays]

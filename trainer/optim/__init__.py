@@ -1,9 +1,14 @@
 """Optimizers."""
 
+from trainer.optim.adadelta import Adadelta
+from trainer.optim.adagrad import Adagrad
 from trainer.optim.adam import Adam, AdamW
+from trainer.optim.adamax import Adamax
+from trainer.optim.nadam import NAdam
 from trainer.optim.optimizer import Optimizer
+from trainer.optim.radam import RAdam
 from trainer.optim.rmsprop import RMSprop
 from trainer.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
 from trainer.optim import lr_scheduler

@@ -53,3 +53,11 @@ def advance_step(state: dict) -> float:
     counter = state["step"]._data
     counter += 1
     return float(counter)
+
+
+def ema_square_(xp, average, values, decay: float, scratch) -> None:
+    """``average = decay * average + (1 - decay) * values**2`` in place: the running mean of squares."""
+    average *= decay
+    xp.multiply(values, values, out=scratch)
+    scratch *= 1 - decay
+    average += scratch

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from trainer.backend import xp_of
-from trainer.optim._inplace import advance_step, effective_grad, lerp_, zeros_state
+from trainer.optim._inplace import advance_step, effective_grad, ema_square_, lerp_, zeros_state
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
 
-class Adam(Optimizer):
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False):
-        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
-                    "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay}
-        super().__init__(params, defaults)
+class AdamFamily(Optimizer):
+    """The base of Adam and its relatives (Adamax, NAdam, RAdam): PyTorch's checks of the options they share."""
 
     def _check_hyperparameters(self, group: dict) -> None:
         _require_non_negative(group, "lr", "learning rate")
@@ -24,6 +19,27 @@ class Adam(Optimizer):
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
         _require_non_negative(group, "weight_decay", "weight_decay value")
 
+
+def grad_after_weight_decay(xp, grad, data, group: dict):
+    """``effective_grad`` for a group with a ``decoupled_weight_decay`` option, as Adam and its relatives have.
+
+    Decoupled (AdamW's way), the decay shrinks ``data`` in place by ``lr * weight_decay`` and the gradient gets
+    none of it; otherwise it is the usual L2 term added to the gradient.
+    """
+    weight_decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
+    if decoupled and weight_decay != 0:
+        data *= 1 - group["lr"] * weight_decay
+    return effective_grad(xp, grad, data, 0 if decoupled else weight_decay, group["maximize"])
+
+
+class Adam(AdamFamily):
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False):
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                    "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
     def _update(self, param: Tensor, grad, group: dict) -> None:
         data = param._data
         xp = xp_of(data)
@@ -31,20 +47,13 @@ class Adam(Optimizer):
         step = advance_step(state)
         exp_avg = zeros_state(state, "exp_avg", data)
         exp_avg_sq = zeros_state(state, "exp_avg_sq", data)
-        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
-
-        decoupled = group["decoupled_weight_decay"]
-        if decoupled and weight_decay != 0:
-            data *= 1 - lr * weight_decay
-        grad = effective_grad(xp, grad, data, 0 if decoupled else weight_decay, group["maximize"])
+        grad = grad_after_weight_decay(xp, grad, data, group)
 
         scratch = xp.empty_like(data)
         lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
-        exp_avg_sq *= beta2
-        xp.multiply(grad, grad, out=scratch)
-        scratch *= 1 - beta2
-        exp_avg_sq += scratch
+        ema_square_(xp, exp_avg_sq, grad, beta2, scratch)
         if group["amsgrad"]:
             second_moment = zeros_state(state, "max_exp_avg_sq", data)
             xp.maximum(second_moment, exp_avg_sq, out=second_moment)

@@ -156,9 +156,11 @@ def _ordered(params) -> list:
 def _copy_for_param(value, param: Tensor, key: str):
     """A copy of one state value that ``param``'s updates can own: floating tensors take its device and dtype.
 
-    ``step`` stays a float32 CPU scalar, as PyTorch keeps it, and is made a tensor when saved as a number.
+    ``step`` stays a float32 CPU scalar, as PyTorch keeps it, and is made a tensor when saved as a number. So does
+    NAdam's ``mu_product`` (PyTorch casts it to the parameter's dtype), so that a resumed run rounds it as the
+    uninterrupted one does.
     """
-    if key == "step":
+    if key in ("step", "mu_product"):
         array = value._data if isinstance(value, Tensor) else np.asarray(value, np.float32)
         return Tensor._wrap(np.array(to_device(array, CPU), np.float32))
     if isinstance(value, Tensor):

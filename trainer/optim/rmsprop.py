@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainer.backend import xp_of
-from trainer.optim._inplace import advance_step, effective_grad, lerp_, zeros_state
+from trainer.optim._inplace import advance_step, effective_grad, ema_square_, lerp_, zeros_state
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -34,10 +34,7 @@ class RMSprop(Optimizer):
         grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
 
         scratch = xp.empty_like(data)
-        square_avg *= alpha
-        xp.multiply(grad, grad, out=scratch)
-        scratch *= 1 - alpha
-        square_avg += scratch
+        ema_square_(xp, square_avg, grad, alpha, scratch)
         if centered:  # the RMS of the gradient's deviation from its running mean
             lerp_(xp, grad_avg, grad, 1 - alpha, scratch)
             xp.multiply(grad_avg, grad_avg, out=scratch)

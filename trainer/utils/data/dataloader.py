@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from trainer.backend import cuda_context, device_of, to_device
 from trainer.tensor import Tensor
 from trainer.utils.data.collate import default_collate, default_convert
-from trainer.utils.data.dataset import Subset, TensorDataset
-from trainer.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+from trainer.utils.data.dataset import IterableDataset, Subset, TensorDataset
+from trainer.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 
 class DataLoader:
@@ -22,6 +25,9 @@ class DataLoader:
     ``num_workers`` is accepted for compatibility but batches are always loaded in the calling
     process: no worker processes are started. ``pin_memory`` is accepted and has no effect.
 
+    An ``IterableDataset`` is read in order and its samples grouped into batches as they arrive; it takes no
+    ``shuffle``, ``sampler`` or ``batch_sampler``, and ``len()`` needs the dataset's own ``__len__``.
+
     A ``TensorDataset`` (or a ``Subset`` of one) with the default ``collate_fn`` takes a fast path: each
     batch is gathered with one fancy index per tensor instead of indexing and stacking item by item.
     The batches are the same either way.
@@ -33,6 +39,9 @@ class DataLoader:
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              "multiprocessing.")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            _check_iterable_options(shuffle, sampler, batch_sampler)
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -43,7 +52,9 @@ class DataLoader:
         elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
                              "drop_last")
-        if sampler is None:
+        if self._iterable:  # read in the dataset's own order: the sampler only counts samples off
+            sampler = _InfiniteConstantSampler()
+        elif sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
@@ -61,6 +72,9 @@ class DataLoader:
         self.generator = generator
 
     def __iter__(self):
+        if self._iterable:
+            yield from self._iterate_stream()
+            return
         if self.batch_sampler is None:
             for index in self.sampler:
                 yield self.collate_fn(self.dataset[index])
@@ -69,8 +83,47 @@ class DataLoader:
         for indices in self.batch_sampler:
             yield gather(indices) if gather is not None else self.collate_fn([self.dataset[i] for i in indices])
 
+    def _iterate_stream(self):
+        """Batches of ``batch_size`` consecutive samples of an iterable dataset (or each sample unbatched)."""
+        stream = iter(self.dataset)
+        if self.batch_sampler is None:
+            for item in stream:
+                yield self.collate_fn(item)
+            return
+        for indices in self.batch_sampler:
+            batch = list(itertools.islice(stream, len(indices)))
+            if not batch or (self.drop_last and len(batch) < len(indices)):
+                return
+            yield self.collate_fn(batch)
+
     def __len__(self) -> int:
+        if self._iterable:
+            length = len(self.dataset)
+            if self.batch_size is None:
+                return length
+            return length // self.batch_size if self.drop_last else math.ceil(length / self.batch_size)
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+
+
+class _InfiniteConstantSampler(Sampler):
+    """The sampler of an iterable dataset: an endless run of ``None``, one per sample to read."""
+
+    def __iter__(self):
+        while True:
+            yield None
+
+
+def _check_iterable_options(shuffle, sampler, batch_sampler) -> None:
+    """PyTorch's refusals: an iterable dataset is read in its own order, so nothing may reorder it."""
+    if shuffle not in {False, None}:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got "
+                         f"shuffle={shuffle}")
+    if sampler is not None:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, but got "
+                         f"sampler={sampler}")
+    if batch_sampler is not None:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler option, but got "
+                         f"batch_sampler={batch_sampler}")
 
 
 def _batch_gatherer(dataset):

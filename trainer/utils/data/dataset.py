@@ -1,4 +1,5 @@
-"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset`` and ``random_split``."""
+"""Datasets: map-style ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset`` and ``random_split``, and the
+iterable-style ``IterableDataset`` and ``ChainDataset``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,44 @@ class Dataset:
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """``torch.utils.data.IterableDataset``: a stream of samples, read with ``__iter__`` instead of indexed.
+
+    A DataLoader batches the stream in order; it cannot shuffle it or use a sampler.
+    """
+
+    def __iter__(self):
+        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+
+    def __add__(self, other: Dataset) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another, chained lazily as they are read."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for dataset in self.datasets:
+            _require_iterable(dataset)
+            yield from dataset
+
+    def __len__(self) -> int:
+        total = 0
+        for dataset in self.datasets:
+            _require_iterable(dataset)
+            total += len(dataset)
+        return total
+
+
+def _require_iterable(dataset) -> None:
+    if not isinstance(dataset, IterableDataset):
+        raise TypeError(f"ChainDataset only supports IterableDataset, but one of its datasets is a "
+                        f"{type(dataset).__name__}; use ConcatDataset for map-style datasets")
 
 
 class TensorDataset(Dataset):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from trainer.creation import randint, randperm
+import numpy as np
+
+from trainer.backend import CPU
+from trainer.creation import _generator, randint, randperm
 
 
 class Sampler:
@@ -60,6 +63,65 @@ class RandomSampler(Sampler):
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a fresh random order each time it is iterated, drawn from ``generator``."""
+
+    def __init__(self, indices, generator=None):
+        self.indices = indices
+        self.generator = generator
+
+    def __iter__(self):
+        for i in randperm(len(self.indices), generator=self.generator).tolist():
+            yield self.indices[i]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices into ``weights``, each drawn with probability proportional to its weight.
+
+    Without ``replacement`` an index is drawn at most once, so at most as many samples as positive weights.
+    Draws from ``generator``, or from the default CPU generator (seeded by ``trainer.manual_seed``).
+    """
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        weights_array = np.asarray(weights.tolist() if hasattr(weights, "tolist") else weights, dtype=np.float64)
+        if weights_array.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape "
+                             f"{tuple(weights_array.shape)}")
+        _check_distribution(weights_array, num_samples, replacement)
+        self.weights = weights_array
+        self.num_samples = num_samples
+        self.replacement = replacement
+        self.generator = generator
+
+    def __iter__(self):
+        rng = _generator(self.generator, CPU).rng
+        probabilities = self.weights / self.weights.sum()
+        yield from rng.choice(len(self.weights), self.num_samples, replace=self.replacement, p=probabilities).tolist()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def _check_distribution(weights: np.ndarray, num_samples: int, replacement: bool) -> None:
+    """PyTorch's ``multinomial`` checks, made when the sampler is built rather than on its first draw."""
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0, inf or nan): "
+                           "weights must be finite and non-negative")
+    if not weights.sum() > 0:
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0): at least one weight must "
+                           "be positive")
+    if not replacement and num_samples > np.count_nonzero(weights):
+        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without replacement: "
+                           f"num_samples={num_samples} but only {np.count_nonzero(weights)} weights are positive")
 
 
 class BatchSampler(Sampler):

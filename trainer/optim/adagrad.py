@@ -1,0 +1,53 @@
+"""``Adagrad``: per-coordinate steps scaled by the root of the running sum of squared gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainer.backend import xp_of
+from trainer.optim._inplace import advance_step, effective_grad
+from trainer.optim.optimizer import Optimizer, _require_non_negative
+from trainer.tensor import Tensor
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False):
+        defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
+                    "initial_accumulator_value": initial_accumulator_value, "maximize": maximize}
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # PyTorch creates the state up front, so a fresh state dict already has it
+            for param in group["params"]:
+                self._init_state(param, group)
+
+    def _check_hyperparameters(self, group: dict) -> None:
+        _require_non_negative(group, "lr", "learning rate")
+        _require_non_negative(group, "lr_decay", "lr_decay value")
+        _require_non_negative(group, "weight_decay", "weight_decay value")
+        _require_non_negative(group, "initial_accumulator_value", "initial_accumulator_value value")
+        _require_non_negative(group, "eps", "epsilon value")
+
+    def _init_state(self, param: Tensor, group: dict) -> dict:
+        state = self.state[param]
+        if "sum" not in state:
+            state["step"] = Tensor._wrap(np.zeros((), np.float32))
+            state["sum"] = Tensor._wrap(xp_of(param._data).full_like(param._data, group["initial_accumulator_value"]))
+        return state
+
+    def _update(self, param: Tensor, grad, group: dict) -> None:
+        data = param._data
+        xp = xp_of(data)
+        state = self._init_state(param, group)
+        step = advance_step(state)
+        state_sum = state["sum"]._data
+        grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
+        decayed_lr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+
+        scratch = xp.empty_like(data)  # 0-d operands give NumPy scalars unless written into an array
+        xp.multiply(grad, grad, out=scratch)
+        state_sum += scratch
+        xp.sqrt(state_sum, out=scratch)
+        scratch += group["eps"]
+        xp.divide(grad, scratch, out=scratch)
+        scratch *= decayed_lr
+        data -= scratch
