@@ -59,7 +59,22 @@ from trainer.dtypes import (
     uint8,
 )
 from trainer.ops.activation import log_softmax, softmax  # noqa: E402
-from trainer.ops.arithmetic import add, div, mul, neg, pow, remainder, square, sub, true_divide  # noqa: E402
+from trainer.ops.arithmetic import (  # noqa: E402
+    add,
+    arctan2,
+    atan2,
+    div,
+    fmod,
+    hypot,
+    lerp,
+    mul,
+    neg,
+    pow,
+    remainder,
+    square,
+    sub,
+    true_divide,
+)
 from trainer.ops.compare import (  # noqa: E402
     allclose,
     eq,
@@ -78,21 +93,111 @@ from trainer.ops.compare import (  # noqa: E402
     ne,
     where,
 )
-from trainer.ops.indexing import gather, index_select, masked_fill  # noqa: E402
-from trainer.ops.join import cat, chunk, concat, concatenate, split, stack  # noqa: E402
-from trainer.ops.linalg import bmm, matmul, mm  # noqa: E402
-from trainer.ops.reduce import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: E402
+from trainer.ops.indexing import (  # noqa: E402
+    argwhere,
+    gather,
+    index_add,
+    index_fill,
+    index_select,
+    masked_fill,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    take_along_dim,
+)
+from trainer.ops.join import (  # noqa: E402
+    cat,
+    chunk,
+    column_stack,
+    concat,
+    concatenate,
+    hstack,
+    row_stack,
+    split,
+    stack,
+    vstack,
+)
+from trainer.ops.linalg import addmm, baddbmm, bmm, cross, dot, einsum, ger, matmul, mm, outer  # noqa: E402
+from trainer.ops.reduce import (  # noqa: E402
+    all,
+    amax,
+    amin,
+    aminmax,
+    any,
+    argmax,
+    argmin,
+    count_nonzero,
+    cumprod,
+    cumsum,
+    diff,
+    logsumexp,
+    max,
+    mean,
+    median,
+    min,
+    nanmean,
+    nansum,
+    norm,
+    prod,
+    std,
+    std_mean,
+    sum,
+    var,
+    var_mean,
+)
 from trainer.ops.shape import (  # noqa: E402
+    broadcast_to,
+    diag,
+    diagonal,
     expand_as,
     flatten,
+    flip,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
     permute,
+    repeat_interleave,
     reshape,
+    roll,
+    select,
     squeeze,
     t,
+    tensor_split,
     transpose,
+    tril,
+    triu,
+    unbind,
     unsqueeze,
 )
-from trainer.ops.unary import abs, clamp, clip, cos, exp, log, relu, rsqrt, sigmoid, sin, sqrt, tanh  # noqa: E402
+from trainer.ops.sort import argsort, kthvalue, msort, sort, topk  # noqa: E402
+from trainer.ops.unary import (  # noqa: E402
+    abs,
+    ceil,
+    clamp,
+    clip,
+    cos,
+    erf,
+    exp,
+    fix,
+    floor,
+    frac,
+    isfinite,
+    isinf,
+    isnan,
+    log,
+    nan_to_num,
+    relu,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    tanh,
+    trunc,
+)
 from trainer.random import Generator, initial_seed, manual_seed, seed
 from trainer.serialization import load, save  # noqa: E402
 from trainer.tensor import Size, Tensor

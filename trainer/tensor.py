@@ -292,6 +292,27 @@ class Tensor(TensorMethods):
     def bool(self) -> Tensor:
         return self.to(dtypes.bool)
 
+    # ----------------------------------------------------------------- new tensors like this one
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return trainer.creation.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                                       requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return trainer.creation.zeros(*size, **self._new_options(dtype, device, requires_grad))
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return trainer.creation.ones(*size, **self._new_options(dtype, device, requires_grad))
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return trainer.creation.empty(*size, **self._new_options(dtype, device, requires_grad))
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return trainer.creation.full(size, fill_value, **self._new_options(dtype, device, requires_grad))
+
+    def _new_options(self, dtype, device, requires_grad) -> dict:
+        """``new_*`` keep this tensor's dtype and device unless told otherwise."""
+        return {"dtype": dtype or self.dtype, "device": device or self.device, "requires_grad": requires_grad}
+
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
@@ -411,6 +432,30 @@ class Tensor(TensorMethods):
         """Replace every element while recording: the old values get a zero gradient, ``value`` the rest."""
         everywhere = Tensor._wrap(xp_of(self._data).ones((), dtype=bool))
         return self._assign(trainer.ops.compare.where(everywhere, value, self))
+
+    def tril_(self, diagonal=0) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.shape.tril(self, diagonal))
+
+    def triu_(self, diagonal=0) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.shape.triu(self, diagonal))
+
+    def scatter_(self, dim, index, src=None, *, value=None) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.indexing.scatter(self, dim, index, src, value=value))
+
+    def scatter_add_(self, dim, index, src) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.indexing.scatter_add(self, dim, index, src))
+
+    def index_add_(self, dim, index, source, *, alpha=1) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.indexing.index_add(self, dim, index, source, alpha=alpha))
+
+    def index_fill_(self, dim, index, value) -> Tensor:
+        self._check_inplace()
+        return self._assign(trainer.ops.indexing.index_fill(self, dim, index, value))
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace()

@@ -65,6 +65,79 @@ class TensorMethods:
 
     clip = clamp
 
+    def isnan(self):
+        return trainer.ops.unary.isnan(self)
+
+    def isinf(self):
+        return trainer.ops.unary.isinf(self)
+
+    def isfinite(self):
+        return trainer.ops.unary.isfinite(self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return trainer.ops.unary.nan_to_num(self, nan, posinf, neginf)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        self._check_inplace()
+        return self._assign(trainer.ops.unary.nan_to_num(self, nan, posinf, neginf))
+
+    def sign(self):
+        return trainer.ops.unary.sign(self)
+
+    def floor(self):
+        return trainer.ops.unary.floor(self)
+
+    def floor_(self):
+        self._check_inplace()
+        return self._assign(trainer.ops.unary.floor(self))
+
+    def ceil(self):
+        return trainer.ops.unary.ceil(self)
+
+    def ceil_(self):
+        self._check_inplace()
+        return self._assign(trainer.ops.unary.ceil(self))
+
+    def round(self, *, decimals=0):
+        return trainer.ops.unary.round(self, decimals=decimals)
+
+    def round_(self, *, decimals=0):
+        self._check_inplace()
+        return self._assign(trainer.ops.unary.round(self, decimals=decimals))
+
+    def trunc(self):
+        return trainer.ops.unary.trunc(self)
+
+    def trunc_(self):
+        self._check_inplace()
+        return self._assign(trainer.ops.unary.trunc(self))
+
+    fix = trunc
+
+    def frac(self):
+        return trainer.ops.unary.frac(self)
+
+    def erf(self):
+        return trainer.ops.unary.erf(self)
+
+    def atan2(self, other):
+        return trainer.ops.arithmetic.atan2(self, other)
+
+    arctan2 = atan2
+
+    def hypot(self, other):
+        return trainer.ops.arithmetic.hypot(self, other)
+
+    def fmod(self, other):
+        return trainer.ops.arithmetic.fmod(self, other)
+
+    def lerp(self, end, weight):
+        return trainer.ops.arithmetic.lerp(self, end, weight)
+
+    def lerp_(self, end, weight):
+        self._check_inplace()
+        return self._assign(trainer.ops.arithmetic.lerp(self, end, weight))
+
     def maximum(self, other):
         return trainer.ops.compare.maximum(self, other)
 
@@ -118,6 +191,21 @@ class TensorMethods:
     def bmm(self, other):
         return trainer.ops.linalg.bmm(self, other)
 
+    def outer(self, vec2):
+        return trainer.ops.linalg.outer(self, vec2)
+
+    def dot(self, other):
+        return trainer.ops.linalg.dot(self, other)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return trainer.ops.linalg.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return trainer.ops.linalg.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def cross(self, other, dim=None):
+        return trainer.ops.linalg.cross(self, other, dim)
+
     # reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         return trainer.ops.reduce.sum(self, dim, keepdim, dtype=dtype)
@@ -157,6 +245,52 @@ class TensorMethods:
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return trainer.ops.reduce.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False):
+        return trainer.ops.reduce.logsumexp(self, dim, keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return trainer.ops.reduce.norm(self, p, dim, keepdim, dtype)
+
+    def cumsum(self, dim, *, dtype=None):
+        return trainer.ops.reduce.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        return trainer.ops.reduce.cumprod(self, dim, dtype=dtype)
+
+    def count_nonzero(self, dim=None):
+        return trainer.ops.reduce.count_nonzero(self, dim)
+
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        return trainer.ops.reduce.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        return trainer.ops.reduce.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        return trainer.ops.reduce.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def median(self, dim=None, keepdim=False):
+        return trainer.ops.reduce.median(self, dim, keepdim)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return trainer.ops.reduce.diff(self, n, dim, prepend, append)
+
+    # sorting
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        return trainer.ops.sort.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return trainer.ops.sort.argsort(self, dim, descending, stable=stable)
+
+    def msort(self):
+        return trainer.ops.sort.msort(self)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
+        return trainer.ops.sort.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return trainer.ops.sort.kthvalue(self, k, dim, keepdim)
 
     # shape
     def reshape(self, *shape):
@@ -198,6 +332,47 @@ class TensorMethods:
     def repeat(self, *sizes):
         return trainer.ops.shape.repeat(self, *sizes)
 
+    def tril(self, diagonal=0):
+        return trainer.ops.shape.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return trainer.ops.shape.triu(self, diagonal)
+
+    def flip(self, *dims):
+        return trainer.ops.shape.flip(self, *dims)
+
+    def roll(self, shifts, dims=None):
+        return trainer.ops.shape.roll(self, shifts, dims)
+
+    def diag(self, diagonal=0):
+        return trainer.ops.shape.diag(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return trainer.ops.shape.diagonal(self, offset, dim1, dim2)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return trainer.ops.shape.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def broadcast_to(self, size):
+        return trainer.ops.shape.broadcast_to(self, size)
+
+    def narrow(self, dim, start, length):
+        return trainer.ops.shape.narrow(self, dim, start, length)
+
+    def select(self, dim, index):
+        return trainer.ops.shape.select(self, dim, index)
+
+    def unbind(self, dim=0):
+        return trainer.ops.shape.unbind(self, dim)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        return trainer.ops.shape.tensor_split(self, indices_or_sections, dim)
+
+    def movedim(self, source, destination):
+        return trainer.ops.shape.movedim(self, source, destination)
+
+    moveaxis = movedim
+
     def split(self, split_size, dim=0):
         return trainer.ops.join.split(self, split_size, dim)
 
@@ -217,3 +392,27 @@ class TensorMethods:
     def masked_fill_(self, mask, value):
         self._check_inplace()
         return self._assign(trainer.ops.indexing.masked_fill(self, mask, value))
+
+    def take_along_dim(self, indices, dim=None):
+        return trainer.ops.indexing.take_along_dim(self, indices, dim)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        return trainer.ops.indexing.scatter(self, dim, index, src, value=value)
+
+    def scatter_add(self, dim, index, src):
+        return trainer.ops.indexing.scatter_add(self, dim, index, src)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return trainer.ops.indexing.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_fill(self, dim, index, value):
+        return trainer.ops.indexing.index_fill(self, dim, index, value)
+
+    def masked_select(self, mask):
+        return trainer.ops.indexing.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple=False):
+        return trainer.ops.indexing.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self):
+        return trainer.ops.indexing.argwhere(self)

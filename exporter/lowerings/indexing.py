@@ -1,5 +1,6 @@
 """Indexing: ``x[key]`` as Slice/Gather/Unsqueeze, ``gather`` as GatherElements, ``index_select`` as Gather,
-``masked_fill`` as Where.
+``masked_fill`` as Where, ``scatter``/``scatter_add``/``index_add``/``index_fill`` as ScatterElements,
+``masked_select`` as Compress, ``nonzero`` as NonZero + Transpose.
 
 Slice bounds are kept as Python wrote them (negative, omitted, read from a tensor), so the slice
 means the same thing at every size of a dynamic axis.
@@ -88,3 +89,49 @@ def index_select(g, a, index, axis):
 @lowering("MaskedFill")
 def masked_fill(g, a, mask, value):
     return g.op("Where", mask, value, a)
+
+
+@lowering("Scatter")
+def scatter(g, a, index, src, axis):
+    return g.op("ScatterElements", a, index, src, axis=axis)
+
+
+@lowering("ScatterAdd")
+def scatter_add(g, a, index, src, axis):
+    g.require(16, "ScatterElements with reduction='add'")
+    return g.op("ScatterElements", a, index, src, axis=axis, reduction="add")
+
+
+def _index_along(g, index, axis, rank, shape):
+    """A 1-D ``index`` laid along ``axis`` and expanded to ``shape`` (a run-time shape), as ScatterElements wants."""
+    column = g.op("Reshape", index, g.ints([1] * axis + [-1] + [1] * (rank - axis - 1)))
+    return g.op("Expand", column, shape)
+
+
+@lowering("IndexAdd")
+def index_add(g, a, index, source, axis, alpha):
+    g.require(16, "ScatterElements with reduction='add'")
+    if alpha != 1:
+        source = g.op("Mul", source, g.like(alpha, source))
+    indices = _index_along(g, index, axis, g.rank(a), g.op("Shape", source))
+    return g.op("ScatterElements", a, indices, source, axis=axis, reduction="add")
+
+
+@lowering("IndexFill")
+def index_fill(g, a, index, value, axis):
+    shape = g.op("Shape", g.op("Gather", a, index, axis=axis))  # ``a``'s shape with ``len(index)`` at ``axis``
+    indices = _index_along(g, index, axis, g.rank(a), shape)
+    return g.op("ScatterElements", a, indices, g.op("Expand", value, shape), axis=axis)
+
+
+@lowering("MaskedSelect")
+def masked_select(g, a, mask):
+    values = g.op("Expand", a, g.op("Shape", mask))  # Expand broadcasts both ways: the common shape
+    mask = g.op("Expand", mask, g.op("Shape", values))
+    flat = g.ints([-1])
+    return g.op("Compress", g.op("Reshape", values, flat), g.op("Reshape", mask, flat), axis=0)
+
+
+@lowering("NonZero")
+def nonzero(g, a):
+    return g.op("Transpose", g.op("NonZero", a), perm=[1, 0])

@@ -1,4 +1,4 @@
-"""MatMul, and Linear as Gemm (2-D input) or MatMul + Add (batched input)."""
+"""MatMul, Linear as Gemm (2-D input) or MatMul + Add (batched input), and Einsum."""
 
 from exporter.lowerings import lowering
 
@@ -14,3 +14,8 @@ def linear(g, x, weight, bias=None):
         return g.op("Gemm", x, weight, bias or "", transB=1)
     out = g.op("MatMul", x, g.op("Transpose", weight, perm=[1, 0]))
     return out if bias is None else g.op("Add", out, bias)
+
+
+@lowering("Einsum")
+def einsum(g, *operands, equation):
+    return g.op("Einsum", *operands, equation=equation)

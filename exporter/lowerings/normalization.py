@@ -1,4 +1,5 @@
-"""BatchNormalization (running statistics), LayerNormalization (opset >= 17, else its formula), group norm."""
+"""BatchNormalization (running statistics), LayerNormalization (opset >= 17, else its formula), group norm,
+InstanceNormalization."""
 
 import numpy as np
 
@@ -59,3 +60,12 @@ def group_norm(g, x, *params, eps, has_weight, has_bias, num_groups):
     normalized = g.op("Reshape", _normalized(g, grouped, [2], eps, dtype_of=x), g.op("Shape", x))
     rank = g.rank(x)
     return _affine(g, normalized, weight, bias, [g.shape(x)[1]] + [1] * (rank - 2))
+
+
+@lowering("InstanceNorm")
+def instance_norm(g, x, *params, eps, has_weight, has_bias):
+    weight, bias = _split_affine(params, has_weight, has_bias)
+    channels, dtype = g.shape(x)[1], g.dtype(x)
+    scale = weight or g.const(np.ones(channels, dtype))
+    shift = bias or g.const(np.zeros(channels, dtype))
+    return g.op("InstanceNormalization", x, scale, shift, epsilon=float(eps))

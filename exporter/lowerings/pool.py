@@ -1,7 +1,9 @@
-"""MaxPool, AveragePool, and adaptive average pooling as GlobalAveragePool, AveragePool or two MatMuls."""
+"""MaxPool, AveragePool, adaptive average pooling as GlobalAveragePool, AveragePool or two MatMuls, and adaptive
+max pooling as GlobalMaxPool, MaxPool or one ReduceMax per output cell."""
 
 import numpy as np
 
+from exporter.errors import UnsupportedOpError
 from exporter.lowerings import lowering
 
 
@@ -47,3 +49,47 @@ def adaptive_avg_pool(g, x, *, output_size):
     if len(output_size) == 2:
         out = g.op("MatMul", g.const(_averaging_matrix(spatial[0], output_size[0]).astype(dtype)), out)
     return out
+
+
+def _adaptive_bounds(size, n_out):
+    return [((i * size) // n_out, -((-(i + 1) * size) // n_out)) for i in range(n_out)]
+
+
+@lowering("AdaptiveMaxPool")
+def adaptive_max_pool(g, x, *, output_size, return_indices=False):
+    n = len(output_size)
+    if g.rank(x) == n + 1:  # unbatched: pool as a batch of one
+        pooled = adaptive_max_pool(g, g.op("Unsqueeze", x, g.ints([0])), output_size=output_size,
+                                   return_indices=return_indices)
+        if return_indices:
+            return tuple(g.op("Squeeze", p, g.ints([0])) for p in pooled)
+        return g.op("Squeeze", pooled, g.ints([0]))
+    spatial = g.shape(x)[-n:]
+    if all(s % o == 0 for s, o in zip(spatial, output_size)):
+        kernel = [s // o for s, o in zip(spatial, output_size)]
+        if not return_indices and all(o == 1 for o in output_size):
+            return g.op("GlobalMaxPool", x)
+        return max_pool(g, x, kernel=kernel, stride=kernel, padding=[0] * n, dilation=[1] * n, ceil_mode=False,
+                        return_indices=return_indices)
+    if return_indices:
+        where = f" in module '{g.scope}'" if g.scope else ""
+        raise UnsupportedOpError(f"trainer op AdaptiveMaxPool{where}: return_indices exports only when the input "
+                                 f"size {list(spatial)} is a multiple of output_size {list(output_size)}")
+    return _cellwise_max(g, x, spatial, output_size)
+
+
+def _cellwise_max(g, x, spatial, output_size):
+    """One Slice + ReduceMax per output cell, concatenated back along each spatial axis."""
+    rank = g.rank(x)
+    axes = list(range(rank - len(spatial), rank))
+    bounds = [_adaptive_bounds(s, o) for s, o in zip(spatial, output_size)]
+
+    def cells(depth, window):
+        if depth == len(axes):
+            starts, ends = zip(*window)
+            cell = g.op("Slice", x, g.ints(starts), g.ints(ends), g.ints(axes))
+            return g.reduce("ReduceMax", cell, axes, True)
+        parts = [cells(depth + 1, [*window, b]) for b in bounds[depth]]
+        return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=axes[depth])
+
+    return cells(0, [])

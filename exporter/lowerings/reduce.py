@@ -1,6 +1,10 @@
 """Reductions: ReduceSum/Mean/Prod/Max/Min, max/min along a dim with their indices, ArgMax/ArgMin, all/any,
-var and std."""
+var and std, logsumexp, norms, CumSum, count_nonzero, nansum and nanmean.
 
+cumprod and median have no lowering: ONNX has CumProd only from opset 26, and no median op.
+"""
+
+import numpy as np
 from onnx import TensorProto
 
 from exporter.emitter import onnx_dtype
@@ -77,3 +81,54 @@ def std(g, a, axes=None, correction=1, keepdim=False):
     return g.op("Sqrt", _sum_of_squares_over_dof(g, a, axes, correction, keepdim))
 
 
+@lowering("LogSumExp")
+def log_sum_exp(g, a, axes=None, keepdim=False):
+    return g.reduce("ReduceLogSumExp", a, axes, keepdim)
+
+
+@lowering("Norm")
+def norm(g, a, p=2.0, axes=None, keepdim=False):
+    if p == 2:
+        return g.reduce("ReduceL2", a, axes, keepdim)
+    if p == 1:
+        return g.reduce("ReduceL1", a, axes, keepdim)
+    if p in (float("inf"), float("-inf")):
+        return g.reduce("ReduceMax" if p > 0 else "ReduceMin", g.op("Abs", a), axes, keepdim)
+    if p == 0:
+        nonzero = g.op("Cast", g.op("Not", g.op("Equal", a, g.like(0, a))), to=onnx_dtype(g.dtype(a)))
+        return g.reduce("ReduceSum", nonzero, axes, keepdim, since=13)
+    powers = g.op("Pow", g.op("Abs", a), g.like(p, a))
+    return g.op("Pow", g.reduce("ReduceSum", powers, axes, keepdim, since=13), g.like(1 / p, a))
+
+
+@lowering("CumSum")
+def cum_sum(g, a, dim, dtype=None):
+    a = g.op("Cast", a, to=onnx_dtype(dtype.np)) if dtype is not None else _integer_to_int64(g, a)
+    return g.op("CumSum", a, g.const(np.int64(dim)))
+
+
+@lowering("CountNonzero")
+def count_nonzero(g, a, axes=None):
+    nonzero = g.op("Cast", g.op("Not", g.op("Equal", a, g.like(0, a))), to=TensorProto.INT64)
+    return g.reduce("ReduceSum", nonzero, axes, False, since=13)
+
+
+def _nan_as_zero(g, a):
+    """``a`` with its nans as zeros (an integer ``a`` has none); ``a`` must be a traced value."""
+    return g.op("Where", g.op("IsNaN", a), g.like(0, a), a) if g.dtype(a).kind == "f" else a
+
+
+@lowering("NanSum")
+def nan_sum(g, a, axes=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        summed = g.op("Cast", _nan_as_zero(g, a), to=onnx_dtype(dtype.np))
+    else:
+        summed = _integer_to_int64(g, a) if g.dtype(a).kind in "biu" else _nan_as_zero(g, a)
+    return g.reduce("ReduceSum", summed, axes, keepdim, since=13)
+
+
+@lowering("NanMean")
+def nan_mean(g, a, axes=None, keepdim=False):
+    total = g.reduce("ReduceSum", _nan_as_zero(g, a), axes, keepdim, since=13)
+    present = g.op("Cast", g.op("Not", g.op("IsNaN", a)), to=onnx_dtype(g.dtype(a)))
+    return g.op("Div", total, g.reduce("ReduceSum", present, axes, keepdim, since=13))

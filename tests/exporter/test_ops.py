@@ -4,19 +4,11 @@ import pytest
 
 import trainer
 from exporter import MIN_OPSET, newest_opset
+from tests.exporter.function_module import Fn
 from trainer import nn
 from trainer.nn import functional as F
 
 BATCHES = ({0: 1}, {0: 5})
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 FUNCTIONS = {

@@ -1,20 +1,71 @@
 """Neural-network building blocks with PyTorch's API: modules, layers, losses, ``functional``, ``init``."""
 
 from trainer.nn import functional, init, utils
-from trainer.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from trainer.nn.modules.activation import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softsign,
+    Tanh,
+    Threshold,
+)
 from trainer.nn.modules.attention import MultiheadAttention
 from trainer.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from trainer.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from trainer.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
+from trainer.nn.modules.distance import CosineSimilarity, PairwiseDistance
 from trainer.nn.modules.dropout import Dropout, Dropout2d
-from trainer.nn.modules.flatten import Flatten
+from trainer.nn.modules.flatten import Flatten, Unflatten
+from trainer.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d
 from trainer.nn.modules.linear import Identity, Linear
-from trainer.nn.modules.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from trainer.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+    TripletMarginLoss,
+)
 from trainer.nn.modules.module import Module
 from trainer.nn.modules.normalization import GroupNorm, LayerNorm
+from trainer.nn.modules.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad2d,
+)
+from trainer.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle
 from trainer.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,

@@ -5,19 +5,36 @@ from __future__ import annotations
 import warnings
 
 from trainer import dtypes
+from trainer.ops import activation as _activation
 from trainer.ops import loss as _loss
 
 # the functional forms that live beside their ops, re-exported here as in torch.nn.functional
-from trainer.ops.activation import dropout, dropout2d, gelu, leaky_relu, log_softmax, softmax  # noqa: F401
+from trainer.ops.activation import (  # noqa: F401
+    dropout,
+    dropout2d,
+    gelu,
+    glu,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    prelu,
+    softmax,
+    softmin,
+    softplus,
+    softsign,
+)
 from trainer.ops.attention import scaled_dot_product_attention  # noqa: F401
 from trainer.ops.batch_norm import batch_norm  # noqa: F401
 from trainer.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from trainer.ops.embedding import embedding  # noqa: F401
-from trainer.ops.layer_norm import group_norm, layer_norm  # noqa: F401
+from trainer.ops.layer_norm import group_norm, instance_norm, layer_norm  # noqa: F401
 from trainer.ops.linalg import linear  # noqa: F401
+from trainer.ops.padding import pad, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from trainer.ops.pool import (  # noqa: F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     max_pool1d,
@@ -25,6 +42,100 @@ from trainer.ops.pool import (  # noqa: F401
 )
 from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401
 from trainer.ops.upsample import interpolate  # noqa: F401
+
+
+def _in_place(input, result, inplace: bool):
+    """``result``, written into ``input`` when ``inplace`` (PyTorch's ``inplace=True``)."""
+    if not inplace:
+        return result
+    input._check_inplace()
+    return input._assign(result)
+
+
+def relu6(input, inplace: bool = False):
+    return _in_place(input, _activation.relu6(input), inplace)
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    return _in_place(input, _activation.elu(input, alpha), inplace)
+
+
+def selu(input, inplace: bool = False):
+    return _in_place(input, _activation.selu(input), inplace)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    return _in_place(input, _activation.celu(input, alpha), inplace)
+
+
+def silu(input, inplace: bool = False):
+    return _in_place(input, _activation.silu(input), inplace)
+
+
+def mish(input, inplace: bool = False):
+    return _in_place(input, _activation.mish(input), inplace)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    return _in_place(input, _activation.hardtanh(input, min_val, max_val), inplace)
+
+
+def hardswish(input, inplace: bool = False):
+    return _in_place(input, _activation.hardswish(input), inplace)
+
+
+def hardsigmoid(input, inplace: bool = False):
+    return _in_place(input, _activation.hardsigmoid(input), inplace)
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    return _in_place(input, _activation.threshold(input, threshold, value), inplace)
+
+
+def _vector_norm(x, p, dim, keepdim=False):
+    """The ``p``-norm along ``dim``, from existing ops (2, 1, inf, -inf, 0 and any other positive ``p``)."""
+    if p == 2:
+        return (x * x).sum(dim, keepdim=keepdim).sqrt()
+    if p == 1:
+        return x.abs().sum(dim, keepdim=keepdim)
+    if p == float("inf"):
+        return x.abs().amax(dim, keepdim=keepdim)
+    if p == float("-inf"):
+        return x.abs().amin(dim, keepdim=keepdim)
+    if p == 0:
+        return (x != 0).to(x.dtype).sum(dim, keepdim=keepdim)
+    if p < 0:
+        raise RuntimeError(f"norm: expected a non-negative order p, got {p}")
+    return x.abs().pow(p).sum(dim, keepdim=keepdim).pow(1.0 / p)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    return input / _vector_norm(input, p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """The cosine of the angle between ``x1`` and ``x2`` (broadcast) along ``dim``, each norm at least ``eps``."""
+    from trainer.ops.shape import expand
+
+    shape = _broadcast_shape(x1, x2)
+    x1, x2 = expand(x1, *shape), expand(x2, *shape)
+    return ((x1 / _vector_norm(x1, 2, dim, True).clamp(min=eps)) * (x2 / _vector_norm(x2, 2, dim, True).clamp(min=eps))
+            ).sum(dim)
+
+
+def _broadcast_shape(a, b):
+    from trainer.ops._operands import broadcast_shapes
+
+    return broadcast_shapes(tuple(a.shape), tuple(b.shape))
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    """``||x1 - x2 + eps||_p`` along the last dim."""
+    ndim = max(x1.ndim, x2.ndim)
+    if ndim == 0:
+        raise RuntimeError("pairwise_distance: expected inputs with at least 1 dimension, got two 0-d tensors")
+    return _vector_norm(x1 - x2 + eps, p, ndim - 1, keepdim)
 
 
 def _check_reduction(reduction: str) -> None:
@@ -152,3 +263,97 @@ def one_hot(tensor, num_classes: int = -1):
     if num_classes == -1:
         num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
+    if weight is not None:
+        raise NotImplementedError("huber_loss: the weight argument is not supported")
+    _warn_if_broadcast(input, target)
+    return _loss.HuberLoss.apply(*_same_float(input, target), delta=float(delta), reduction=reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
+    _warn_if_broadcast(input, target)
+    if beta == 0:  # the quadratic part vanishes: plain L1
+        return _reduce((input - target).abs(), reduction)
+    return _loss.HuberLoss.apply(*_same_float(input, target), delta=float(beta), scale=1.0 / beta,
+                                 reduction=reduction)
+
+
+def _same_float(input, target):
+    from trainer.ops._operands import promote
+
+    return promote(input, target, min_category_float=True)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+    """KL divergence of ``target`` from ``input`` (log-probabilities); ``batchmean`` is the mathematical one."""
+    if size_average is not None or reduce is not None:
+        raise ValueError("kl_div: size_average and reduce are deprecated and not supported; use reduction")
+    if reduction not in (*_loss.REDUCTIONS, "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction; expected one of "
+                         f"{(*_loss.REDUCTIONS, 'batchmean')}")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    return _loss.KLDivLoss.apply(*_same_float(input, target), log_target=log_target, reduction=reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
+    """``max(0, -target * (input1 - input2) + margin)``, ``target`` holding 1 or -1."""
+    _check_reduction(reduction)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {list(input1.shape)}, input2: {list(input2.shape)}, target: "
+                           f"{list(target.shape)} ")
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+_COSINE_EPSILON = 1e-12
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
+    """``1 - cos(input1, input2)`` where ``target == 1``, ``max(0, cos - margin)`` where ``target == -1``."""
+    from trainer.ops.compare import where
+
+    _check_reduction(reduction)
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape:
+        raise RuntimeError(f"cosine_embedding_loss: expected two 1D or 2D inputs of the same shape, got "
+                           f"{list(input1.shape)} and {list(input2.shape)}")
+    if target.ndim != input1.ndim - 1:
+        raise RuntimeError(f"{target.ndim}D target tensor expects {target.ndim + 1}D input tensors, but found inputs "
+                           f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
+    dim = input1.ndim - 1
+    dot = (input1 * input2).sum(dim)
+    squared_norms = ((input1 * input1).sum(dim) + _COSINE_EPSILON) * ((input2 * input2).sum(dim) + _COSINE_EPSILON)
+    cos = dot / squared_norms.sqrt()
+    zeros = cos * 0
+    loss = where(target == 1, 1 - cos, zeros) + where(target == -1, (cos - margin).clamp(min=0), zeros)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+                        swap: bool = False, reduction: str = "mean"):
+    """``max(0, d(anchor, positive) - d(anchor, negative) + margin)`` with ``d`` the pairwise ``p``-distance."""
+    from trainer.ops.compare import minimum
+
+    _check_reduction(reduction)
+    if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim not in (1, 2):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions (1D or 2D), but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and "
+                           f"negative {negative.ndim}D inputs")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dist_pos = pairwise_distance(anchor, positive, p, eps)
+    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + dist_pos - dist_neg).clamp(min=0), reduction)

@@ -1,4 +1,5 @@
-"""Activations beyond the elementwise basics: softmax, log_softmax, gelu, leaky_relu, and dropout."""
+"""Activations beyond the elementwise basics: softmax, log_softmax, gelu, leaky_relu, the ELU family, softplus,
+the hard (piecewise-linear) activations, PReLU, threshold, and dropout."""
 
 from __future__ import annotations
 
@@ -101,6 +102,221 @@ class LeakyRelu(Function):
         return xp_of(a).where(a > 0, g, g * ctx.slope)
 
 
+class Elu(Function):
+    """``alpha * (exp(x) - 1)`` below zero, ``x`` above; ``scale`` multiplies both (SELU is a scaled ELU)."""
+
+    @staticmethod
+    def forward(ctx, a, alpha=1.0, scale=1.0):
+        xp = xp_of(a)
+        ctx.save_for_backward(a)
+        ctx.alpha, ctx.scale = alpha, scale
+        return (scale * xp.where(a > 0, a, alpha * xp.expm1(xp.minimum(a, 0)))).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xp = xp_of(a)
+        return (ctx.scale * g * xp.where(a > 0, 1, ctx.alpha * xp.exp(xp.minimum(a, 0)))).astype(g.dtype, copy=False)
+
+
+class Selu(Elu):
+    pass
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class Celu(Function):
+    @staticmethod
+    def forward(ctx, a, alpha=1.0):
+        xp = xp_of(a)
+        ctx.save_for_backward(a)
+        ctx.alpha = alpha
+        return xp.where(a > 0, a, alpha * xp.expm1(xp.minimum(a, 0) / alpha)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xp = xp_of(a)
+        return g * xp.where(a > 0, 1, xp.exp(xp.minimum(a, 0) / ctx.alpha)).astype(g.dtype, copy=False)
+
+
+def softplus_array(xp, z):
+    """``log(1 + exp(z))`` without overflow."""
+    return xp.log1p(xp.exp(-xp.abs(z))) + xp.maximum(z, 0)
+
+
+def sigmoid_array(xp, z):
+    """``1 / (1 + exp(-z))``, split by sign so that ``exp`` never overflows."""
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Softplus(Function):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``."""
+
+    @staticmethod
+    def forward(ctx, a, beta=1.0, threshold=20.0):
+        xp = xp_of(a)
+        z = a * beta
+        ctx.save_for_backward(a)
+        ctx.beta, ctx.threshold = beta, threshold
+        return xp.where(z > threshold, a, softplus_array(xp, z) / beta).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xp = xp_of(a)
+        z = a * ctx.beta
+        return xp.where(z > ctx.threshold, g, g * sigmoid_array(xp, z)).astype(g.dtype, copy=False)
+
+
+class Softsign(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a / (1 + xp_of(a).abs(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        denominator = 1 + xp_of(a).abs(a)
+        return g / (denominator * denominator)
+
+
+class Hardtanh(Function):
+    """``clamp(x, min_val, max_val)`` whose gradient passes strictly inside the bounds, as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, a, min_val=-1.0, max_val=1.0):
+        ctx.save_for_backward(a)
+        ctx.bounds = min_val, max_val
+        return xp_of(a).clip(a, min_val, max_val).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        return g * ((a > lo) & (a < hi))
+
+
+class HardSigmoid(Function):
+    """``relu6(x + 3) / 6``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).clip(a / 6 + 0.5, 0, 1).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * ((a > -3) & (a < 3)) / 6
+
+
+class HardSwish(Function):
+    """``x * relu6(x + 3) / 6``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * xp_of(a).clip(a + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xp = xp_of(a)
+        return xp.where(a < -3, 0, xp.where(a <= 3, g * (a / 3 + 0.5), g)).astype(g.dtype, copy=False)
+
+
+class Silu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        s = sigmoid_array(xp_of(a), a).astype(a.dtype, copy=False)
+        ctx.save_for_backward(a, s)
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.saved_tensors
+        return g * s * (1 + a * (1 - s))
+
+
+class Mish(Function):
+    """``x * tanh(softplus(x))``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        t = xp.tanh(softplus_array(xp, a)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(a, t)
+        return a * t
+
+    @staticmethod
+    def backward(ctx, g):
+        a, t = ctx.saved_tensors
+        return g * (t + a * sigmoid_array(xp_of(a), a) * (1 - t * t))
+
+
+class LogSigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        ctx.save_for_backward(a)
+        return (-softplus_array(xp, -a)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * sigmoid_array(xp_of(a), -a)
+
+
+class Threshold(Function):
+    """``x`` where ``x > threshold``, else ``value``."""
+
+    @staticmethod
+    def forward(ctx, a, threshold, value):
+        ctx.save_for_backward(a)
+        ctx.threshold = threshold
+        return xp_of(a).where(a > threshold, a, value).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * (a > ctx.threshold)
+
+
+class PRelu(Function):
+    """``x`` above zero, ``weight * x`` below; ``weight`` has one slope, or one per channel (dim 1)."""
+
+    @staticmethod
+    def forward(ctx, a, weight):
+        slope = _channel_view(weight, a.ndim)
+        ctx.save_for_backward(a, slope)
+        ctx.weight_shape = weight.shape
+        return xp_of(a).where(a > 0, a, slope * a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, slope = ctx.saved_tensors
+        xp = xp_of(a)
+        need_a, need_weight = ctx.needs_input_grad
+        ga = xp.where(a > 0, g, g * slope) if need_a else None
+        gw = None
+        if need_weight:
+            per_element = xp.where(a > 0, 0, g * a)
+            axes = tuple(i for i in range(a.ndim) if i != 1) if slope.size > 1 else None
+            gw = per_element.sum(axis=axes).reshape(ctx.weight_shape)
+        return ga, gw
+
+
+def _channel_view(weight, ndim):
+    """A per-channel weight shaped to broadcast along dim 1 of an ``ndim``-D input."""
+    if weight.size == 1:
+        return weight.reshape(())
+    return weight.reshape((-1,) + (1,) * (ndim - 2))
+
 class Dropout(Function):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``; a ``mask_shape`` that
     broadcasts to the input's drops whole slices (``(N, C, 1, 1)``: whole channels, as ``dropout2d``)."""
@@ -143,6 +359,90 @@ def gelu(a, approximate="none"):
 
 def leaky_relu(a, negative_slope=0.01):
     return LeakyRelu.apply(a, negative_slope=negative_slope)
+
+
+def elu(a, alpha=1.0):
+    return Elu.apply(a, alpha=float(alpha))
+
+
+def selu(a):
+    return Selu.apply(a, alpha=SELU_ALPHA, scale=SELU_SCALE)
+
+
+def celu(a, alpha=1.0):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: celu's alpha must not be 0")
+    return Celu.apply(a, alpha=float(alpha))
+
+
+def softplus(a, beta=1.0, threshold=20.0):
+    return Softplus.apply(a, beta=float(beta), threshold=float(threshold))
+
+
+def softsign(a):
+    return Softsign.apply(a)
+
+
+def hardtanh(a, min_val=-1.0, max_val=1.0):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return Hardtanh.apply(a, min_val=min_val, max_val=max_val)
+
+
+def relu6(a):
+    return Hardtanh.apply(a, min_val=0.0, max_val=6.0)
+
+
+def hardsigmoid(a):
+    return HardSigmoid.apply(a)
+
+
+def hardswish(a):
+    return HardSwish.apply(a)
+
+
+def silu(a):
+    return Silu.apply(a)
+
+
+def mish(a):
+    return Mish.apply(a)
+
+
+def logsigmoid(a):
+    return LogSigmoid.apply(a)
+
+
+def threshold(a, threshold, value):
+    return Threshold.apply(a, threshold=threshold, value=value)
+
+
+def prelu(a, weight):
+    channels = a.shape[1] if a.ndim >= 2 else 1
+    if weight.numel() not in (1, channels):
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{weight.numel()} and channel size = {channels}.")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: expected a weight of 0 or 1 dimensions, got {weight.ndim}")
+    return PRelu.apply(a, weight.to(a.dtype))
+
+
+def glu(a, dim=-1):
+    from trainer.ops.join import chunk
+
+    if a.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    axis = normalize_dim(dim, a.ndim)
+    if a.shape[axis] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {a.shape[axis]}")
+    first, second = chunk(a, 2, axis)
+    return first * second.sigmoid()
+
+
+def softmin(a, dim=None, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    return softmax(-a, dim)
 
 
 def dropout(a, p=0.5, training=True, generator=None):

@@ -1,4 +1,4 @@
-"""Arithmetic with broadcasting: add, sub, mul, div, pow, neg, remainder."""
+"""Arithmetic with broadcasting: add, sub, mul, div, pow, neg, remainder, fmod, atan2, hypot, lerp."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import binary_ufunc, promote, unbroadcast
+from trainer.ops._operands import binary_ufunc, promote, quiet_fp_errors, unbroadcast
 from trainer.tensor import Tensor
 
 
@@ -140,6 +140,89 @@ class Pow(Function):
         return ga, gb
 
 
+class Fmod(Function):
+    """C's fmod: the result takes the sign of the dividend."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = xp_of(a)
+        if a.dtype.kind in "biu" and bool((b == 0).any()):
+            raise RuntimeError("ZeroDivisionError: fmod of an integer tensor by zero")
+        ctx.save_for_backward(a, b)
+        return binary_ufunc(a, b, xp.fmod)
+
+    @staticmethod
+    def backward(ctx, g):
+        # fmod(a, b) == a - b * trunc(a / b)
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = unbroadcast(g, a.shape) if need_a else None
+        gb = unbroadcast(-g * xp_of(a).trunc(a / b), b.shape) if need_b else None
+        return ga, gb
+
+
+class Atan2(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return binary_ufunc(a, b, xp_of(a).arctan2)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        with quiet_fp_errors(xp_of(a)):
+            scale = g / (a * a + b * b)
+        ga = unbroadcast(scale * b, a.shape) if need_a else None
+        gb = unbroadcast(-scale * a, b.shape) if need_b else None
+        return ga, gb
+
+
+class Hypot(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = binary_ufunc(a, b, xp_of(a).hypot)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        with quiet_fp_errors(xp_of(a)):
+            scale = g / out
+        ga = unbroadcast(scale * a, a.shape) if need_a else None
+        gb = unbroadcast(scale * b, b.shape) if need_b else None
+        return ga, gb
+
+
+class Lerp(Function):
+    """``start + weight * (end - start)``; ``weight`` is a third tensor input, or the number ``scalar``."""
+
+    @staticmethod
+    def forward(ctx, start, end, weight=None, scalar=None):
+        xp = xp_of(start)
+        w = scalar if weight is None else weight
+        ctx.save_for_backward(start, end, weight)
+        ctx.meta = start.shape, end.shape, scalar
+        diff = binary_ufunc(end, start, xp.subtract)
+        # PyTorch's form: from the nearer end, so that weight 1 gives exactly ``end``
+        out = xp.where(xp.abs(w) < 0.5, start + w * diff, end - diff * (1 - w))
+        return out.astype(start.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        start, end, weight = ctx.saved_tensors
+        shape_start, shape_end, scalar = ctx.meta
+        w = scalar if weight is None else weight
+        need = ctx.needs_input_grad
+        grads = [unbroadcast(g * (1 - w), shape_start) if need[0] else None,
+                 unbroadcast(g * w, shape_end) if need[1] else None]
+        if weight is not None:
+            grads.append(unbroadcast(g * (end - start), weight.shape) if need[2] else None)
+        return tuple(grads)
+
+
 class Neg(Function):
     @staticmethod
     def forward(ctx, a):
@@ -208,3 +291,39 @@ def neg(a):
 
 def square(a):
     return mul(a, a)
+
+
+def fmod(a, b):
+    return Fmod.apply(*promote(a, b))
+
+
+def atan2(a, b):
+    return Atan2.apply(*promote(a, b, min_category_float=True))
+
+
+arctan2 = atan2
+
+
+def hypot(a, b):
+    if not isinstance(b, Tensor):
+        raise TypeError(f"hypot(): argument 'other' must be Tensor, not {type(b).__name__}")
+    a, b = promote(a, b)
+    if a._data.dtype.kind != "f":
+        raise NotImplementedError(f"hypot() is not implemented for {a.dtype.name} tensors; "
+                                  "expected floating-point tensors")
+    return Hypot.apply(a, b)
+
+
+def lerp(start, end, weight):
+    """``start + weight * (end - start)``, with ``weight`` a number or a tensor."""
+    if start._data.dtype.kind != "f":
+        raise NotImplementedError(f"lerp() is not implemented for {start.dtype.name} tensors; "
+                                  "expected floating-point tensors")
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype != start.dtype and (name == "end" or t._data.ndim):
+            raise RuntimeError(f"expected dtype {start.dtype.name} for `{name}` but got dtype {t.dtype.name}")
+    if isinstance(weight, Tensor):
+        if weight.dtype != start.dtype:  # a 0-d weight of another float dtype, as PyTorch allows
+            weight = weight.to(start.dtype)
+        return Lerp.apply(start, end, weight)
+    return Lerp.apply(start, end, scalar=float(weight))

@@ -1,4 +1,5 @@
-"""Indexing: basic, advanced and boolean ``[]``, item assignment, gather, index_select, masked_fill."""
+"""Indexing: basic, advanced and boolean ``[]``, item assignment, gather, index_select, masked_fill, scatter,
+index_add/index_fill, masked_select and nonzero."""
 
 from __future__ import annotations
 
@@ -127,6 +128,103 @@ class MaskedFill(Function):
         return ga, None, gv
 
 
+def _scatter_key(xp, index, axis):
+    """The full index of ``scatter``/``gather``: ``index`` along ``axis``, each element's own position elsewhere."""
+    grids = list(xp.indices(index.shape, sparse=True))
+    grids[axis] = index
+    return tuple(grids)
+
+
+class Scatter(Function):
+    """``out = a; out[..., index, ...] = src`` along ``axis``, element by element."""
+
+    @staticmethod
+    def forward(ctx, a, index, src, axis):
+        key = _scatter_key(xp_of(a), index, axis)
+        ctx.key = key
+        out = a.copy()
+        out[key] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = g.copy()
+        ga[ctx.key] = 0
+        return ga, None, g[ctx.key]
+
+
+class ScatterAdd(Function):
+    @staticmethod
+    def forward(ctx, a, index, src, axis):
+        xp = xp_of(a)
+        key = _scatter_key(xp, index, axis)
+        ctx.key = key
+        out = a.copy()
+        _scatter_add(xp, out, key, src)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None, g[ctx.key]
+
+
+class IndexAdd(Function):
+    @staticmethod
+    def forward(ctx, a, index, source, axis, alpha):
+        key = (slice(None),) * axis + (index,)
+        ctx.meta = key, alpha
+        out = a.copy()
+        _scatter_add(xp_of(a), out, key, source * alpha if alpha != 1 else source)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        key, alpha = ctx.meta
+        gs = g[key]
+        return g, None, gs * alpha if alpha != 1 else gs
+
+
+class IndexFill(Function):
+    @staticmethod
+    def forward(ctx, a, index, value, axis):
+        xp = xp_of(a)
+        chosen = xp.zeros(a.shape[axis], bool)
+        chosen[index] = True
+        ctx.chosen = chosen.reshape((-1,) + (1,) * (a.ndim - axis - 1))  # repeated indices count once
+        return xp.where(ctx.chosen, value, a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        _, _, need_value = ctx.needs_input_grad
+        return g * ~ctx.chosen, None, (g * ctx.chosen).sum() if need_value else None
+
+
+class MaskedSelect(Function):
+    @staticmethod
+    def forward(ctx, a, mask):
+        xp = xp_of(a)
+        shape = broadcast_shapes(a.shape, mask.shape)
+        mask = xp.broadcast_to(mask, shape)
+        ctx.meta = a.shape, mask
+        return xp.broadcast_to(a, shape)[mask]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, mask = ctx.meta
+        out = xp_of(g).zeros(mask.shape, g.dtype)
+        out[mask] = g
+        return unbroadcast(out, shape), None
+
+
+class NonZero(Function):
+    """The indices of the non-zero elements, one row each (``argwhere``); integers, so never differentiable."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        return xp.argwhere(a).astype(xp.int64, copy=False)
+
+
 def _array_key(key, a):
     """Replace tensors inside an index by their arrays (on ``a``'s device), validating their types."""
     from trainer.tensor import Tensor
@@ -210,19 +308,135 @@ def index_select(a, dim, index):
     return IndexSelect.apply(a, index, axis=axis)
 
 
-def masked_fill(a, mask, value):
+def _fill_value(op, value, a):
+    """The fill value of ``op`` as a tensor of ``a``'s dtype: a number, or a 0-dimensional tensor (as PyTorch)."""
     from trainer.tensor import Tensor
 
+    if not isinstance(value, Tensor):
+        return scalar_tensor(value, a, a.dtype)
+    if value.ndim != 0:
+        raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    return value.to(a.dtype)
+
+
+def masked_fill(a, mask, value):
     if mask._data.dtype.kind != "b":
         raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype.name}")
     if mask._data.shape != a._data.shape and broadcast_shapes(a._data.shape, mask._data.shape) != a._data.shape:
         raise RuntimeError(f"masked_fill: the mask of shape {list(mask.shape)} must broadcast to the input's "
                            f"shape {list(a.shape)}")
-    if isinstance(value, Tensor):
-        if value.ndim != 0:
-            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value.ndim} dimension(s).")
-        value = value.to(a.dtype)
-    else:
-        value = scalar_tensor(value, a, a.dtype)
-    return MaskedFill.apply(a, mask, value)
+    return MaskedFill.apply(a, mask, _fill_value("masked_fill", value, a))
+
+
+def take_along_dim(a, indices, dim=None):
+    from trainer.ops.shape import expand, flatten
+
+    _index_tensor(indices, "take_along_dim")
+    if dim is None:
+        return gather(flatten(a), 0, flatten(indices))
+    if a.ndim != indices.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {a.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+    axis = normalize_dim(dim, a.ndim)
+    # the dims other than ``axis`` broadcast against each other, as in NumPy's take_along_axis; sizes are
+    # taken from the tensors (not recomputed) so that a traced size stays tied to its tensor
+    broadcast_shapes(tuple(a.shape[:axis] + a.shape[axis + 1:]), tuple(indices.shape[:axis] + indices.shape[axis + 1:]))
+    common = [m if n == 1 else n for n, m in zip(a.shape, indices.shape)]
+    a = expand(a, *common[:axis], a.shape[axis], *common[axis + 1:])
+    indices = expand(indices, *common[:axis], indices.shape[axis], *common[axis + 1:])
+    return gather(a, axis, indices)
+
+
+def _check_same_dtype(op, a, src):
+    if src._data.dtype != a._data.dtype:
+        raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype, got {a.dtype.name} and "
+                           f"{src.dtype.name}")
+
+
+def _scatter_operands(op, a, dim, index, src):
+    """Check ``scatter``'s arguments as PyTorch does; returns the axis and ``src`` cut to ``index``'s shape."""
+    from trainer.tensor import Tensor
+
+    axis = normalize_dim(dim, a.ndim)
+    _index_tensor(index, op)
+    if index.ndim != a.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as self tensor: index shape "
+                           f"{list(index.shape)}, self shape {list(a.shape)}")
+    if not isinstance(src, Tensor):  # a number: ``scatter(dim, index, value)``
+        from trainer.ops.shape import expand
+
+        return axis, expand(scalar_tensor(src, a, a.dtype), *index.shape)
+    _check_same_dtype(op, a, src)
+    if src.ndim != a.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as src tensor: index shape "
+                           f"{list(index.shape)}, src shape {list(src.shape)}")
+    for d, n in enumerate(index.shape):
+        if n > src.shape[d] or (d != axis and n > a.shape[d]):
+            raise RuntimeError(f"Expected index {list(index.shape)} to be smaller than self {list(a.shape)} apart "
+                               f"from dimension {axis} and to be smaller size than src {list(src.shape)}")
+    _check_index_range(op, index, a.shape[axis], axis)
+    if tuple(src.shape) != tuple(index.shape):  # PyTorch reads only the leading part of a larger src
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    return axis, src
+
+
+def scatter(a, dim, index, src=None, *, value=None):
+    """``src`` (a tensor, or a number in place of ``value``) written into a copy of ``a`` at ``index`` along ``dim``."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter() expects exactly one of src (a tensor) or value (a number)")
+    axis, src = _scatter_operands("scatter", a, dim, index, value if src is None else src)
+    return Scatter.apply(a, index, src, axis=axis)
+
+
+def scatter_add(a, dim, index, src):
+    from trainer.tensor import Tensor
+
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
+    axis, src = _scatter_operands("scatter_add", a, dim, index, src)
+    return ScatterAdd.apply(a, index, src, axis=axis)
+
+
+def _index_vector(op, a, axis, index):
+    _index_tensor(index, op)
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {list(index.shape)}")
+    _check_index_range(op, index, a.shape[axis], axis)
+
+
+def index_add(a, dim, index, source, *, alpha=1):
+    axis = normalize_dim(dim, a.ndim)
+    _index_vector("index_add", a, axis, index)
+    _check_same_dtype("index_add", a, source)
+    expected = tuple(a.shape[:axis]) + (index.numel(),) + tuple(a.shape[axis + 1:])
+    if tuple(source.shape) != expected and not (source.ndim == 0 and a.ndim <= 1 and index.numel() == 1):
+        raise RuntimeError(f"index_add_(): source of shape {list(source.shape)} does not match the expected "
+                           f"shape {list(expected)} (self's shape with dim {axis} the number of indices)")
+    index = index.reshape(-1) if index.ndim == 0 else index
+    return IndexAdd.apply(a, index, source.reshape(*expected), axis=axis, alpha=alpha)
+
+
+def index_fill(a, dim, index, value):
+    axis = normalize_dim(dim, a.ndim)
+    _index_vector("index_fill", a, axis, index)
+    value = _fill_value("index_fill_", value, a)
+    return IndexFill.apply(a, index.reshape(-1) if index.ndim == 0 else index, value, axis=axis)
+
+
+def masked_select(a, mask):
+    if mask._data.dtype.kind != "b":
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype.name}")
+    return MaskedSelect.apply(a, mask)
+
+
+def nonzero(a, *, as_tuple=False):
+    if not as_tuple:
+        return NonZero.apply(a)
+    from trainer.ops.shape import reshape, unbind
+
+    return unbind(NonZero.apply(reshape(a, 1) if a.ndim == 0 else a), 1)
+
+
+def argwhere(a):
+    return NonZero.apply(a)

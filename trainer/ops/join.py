@@ -115,3 +115,36 @@ def chunk(a, chunks, dim=0):
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     length = a.shape[normalize_dim(dim, a.ndim)]
     return split(a, max(-(-length // chunks), 1), dim)
+
+
+def _tensor_list(op, tensors):
+    if not tensors:
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
+    return list(tensors)
+
+
+def hstack(tensors):
+    """Concatenate along dim 1, or dim 0 when the tensors are vectors (0-d tensors count as vectors)."""
+    from trainer.ops.shape import reshape
+
+    tensors = [reshape(t, 1) if t.ndim == 0 else t for t in _tensor_list("hstack", tensors)]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate along dim 0, lifting vectors and 0-d tensors to one-row matrices."""
+    from trainer.ops.shape import reshape
+
+    tensors = [reshape(t, 1, -1) if t.ndim < 2 else t for t in _tensor_list("vstack", tensors)]
+    return cat(tensors, 0)
+
+
+row_stack = vstack
+
+
+def column_stack(tensors):
+    """Concatenate along dim 1, vectors and 0-d tensors becoming columns."""
+    from trainer.ops.shape import reshape
+
+    tensors = [reshape(t, -1, 1) if t.ndim < 2 else t for t in _tensor_list("column_stack", tensors)]
+    return cat(tensors, 1)

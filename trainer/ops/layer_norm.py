@@ -1,11 +1,12 @@
-"""Layer norm and group norm, each one fused op with a hand-written backward.
+"""Layer norm, group norm and instance norm, each one fused op with a hand-written backward.
 
 Both normalise the input viewed as rows ``(R, M)`` (zero mean, unit biased variance per row) and
 then scale and shift it with per-feature parameters, the input viewed as ``(A, P, B)`` where ``P``
 is the parameters' length. They differ only in those two views:
 
 - layer norm: rows are the trailing ``normalized_shape`` elements; affine view ``(R, M, 1)``;
-- group norm: rows are the elements of one group of channels of one sample; affine view ``(N, C, spatial)``.
+- group norm: rows are the elements of one group of channels of one sample; affine view ``(N, C, spatial)``;
+- instance norm: group norm with one channel per group.
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ class GroupNorm(_AffineNormalization):
         return (batch * num_groups, channels // num_groups * spatial), (batch, channels, spatial)
 
 
+class InstanceNorm(_AffineNormalization):
+    @staticmethod
+    def _views(shape):
+        batch, channels = shape[0], shape[1]
+        spatial = math.prod(shape[2:])
+        return (batch * channels, spatial), (batch, channels, spatial)
+
+
 def _apply(cls, input, weight, bias, eps, **layout):
     params = [p for p in (weight, bias) if p is not None]
     return cls.apply(input, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None, **layout)
@@ -117,3 +126,42 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
                                f"but got {name} of shape {list(param.shape)} and input of shape {list(input.shape)}")
     _same_dtype("group_norm", input, weight, bias)
     return _apply(GroupNorm, input, weight, bias, eps, num_groups=num_groups)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5):
+    """Normalise each channel of each sample of ``(N, C, *)`` over its spatial dims, then a per-channel affine.
+    With ``use_input_stats`` and running statistics given, those move towards the batch's average per-instance
+    mean and unbiased variance; without ``use_input_stats`` the running statistics normalise (``batch_norm``)."""
+    from trainer.ops.batch_norm import batch_norm
+
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, *) with at least one spatial dim, got "
+                         f"{input.ndim}D input of shape {list(input.shape)}")
+    channels = input.shape[1]
+    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                        ("running_var", running_var)):
+        if param is not None and tuple(param.shape) != (channels,):
+            raise RuntimeError(f"instance_norm: expected {name} of shape [{channels}] for input of shape "
+                               f"{list(input.shape)}, got {list(param.shape)}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+    _same_dtype("instance_norm", input, weight, bias)
+    if running_mean is not None and running_var is not None:
+        _update_running_stats(input, running_mean, running_var, momentum)
+    return _apply(InstanceNorm, input, weight, bias, eps)
+
+
+def _update_running_stats(input, running_mean, running_var, momentum):
+    x = input._data.reshape(input.shape[0], input.shape[1], -1)
+    count = x.shape[2]
+    mean = x.mean(axis=2)
+    centred = x - mean[..., None]
+    unbiased_var = (centred * centred).sum(axis=2) / (count - 1)
+    for stat, batch_value in ((running_mean, mean), (running_var, unbiased_var)):
+        stat._data[...] = (1 - momentum) * stat._data + momentum * batch_value.mean(axis=0)
+        stat._version_counter.value += 1

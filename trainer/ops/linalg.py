@@ -1,10 +1,13 @@
-"""Matrix products: ``matmul`` (batched, broadcast, vector cases) and the fused ``linear`` layer op."""
+"""Matrix products: ``matmul`` (batched, broadcast, vector cases), the fused ``linear`` layer op, ``einsum``, and
+``outer``/``dot``/``addmm``/``baddbmm``/``cross`` built from them."""
 
 from __future__ import annotations
 
+import string
+
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import promote, unbroadcast
+from trainer.ops._operands import broadcast_shapes, normalize_dim, promote, unbroadcast
 
 
 class MatMul(Function):
@@ -73,6 +76,148 @@ class Linear(Function):
         return gx, gw, (g2.sum(axis=0) if needs[2] else None)
 
 
+class Einsum(Function):
+    """``einsum`` of any number of operands; each gradient is another einsum, of the output gradient and the
+    other operands, written out for that operand's subscripts."""
+
+    @staticmethod
+    def forward(ctx, *arrays, equation):
+        ctx.save_for_backward(*arrays)
+        ctx.equation = equation
+        return xp_of(arrays[0]).einsum(equation, *arrays)
+
+    @staticmethod
+    def backward(ctx, g):
+        arrays = ctx.saved_tensors
+        inputs, output, ellipsis = _parse_einsum(ctx.equation, [a.shape for a in arrays])
+        xp = xp_of(g)
+        sizes = _letter_sizes(inputs, [a.shape for a in arrays], ellipsis)
+        full = [_full_subscripts(s, ellipsis) for s in inputs]
+        stretched = [xp.broadcast_to(_pad_ellipsis(a, s, len(ellipsis)), [sizes[c] for c in f])
+                     for a, s, f in zip(arrays, inputs, full)]
+        grads = []
+        for i, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            others = [(f, a) for j, (f, a) in enumerate(zip(full, stretched)) if j != i]
+            grad = _einsum_grad(xp, g, output, others, full[i], sizes)
+            grads.append(_unpad_ellipsis(grad, inputs[i], arrays[i].shape, len(ellipsis)))
+        return tuple(grads)
+
+
+_LETTERS = string.ascii_letters
+
+
+def _parse_einsum(equation, shapes):
+    """Each operand's subscripts and the output's, as lists of letters and ``"..."``, plus the letters that stand
+    for the broadcast ``...`` dims (right-aligned, as many as the operand with the most)."""
+    lhs, arrow, rhs = equation.partition("->")
+    inputs = [_split_subscripts(s) for s in lhs.split(",")]
+    if len(inputs) != len(shapes):
+        raise RuntimeError(f"einsum(): the equation {equation!r} names {len(inputs)} operand(s), but "
+                           f"{len(shapes)} were provided")
+    n_ellipsis = 0
+    for k, (subs, shape) in enumerate(zip(inputs, shapes)):
+        named = len([c for c in subs if c != "..."])
+        if "..." not in subs and named != len(shape) or named > len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) does not match the "
+                               f"number of dimensions ({len(shape)}) for operand {k}"
+                               f"{'' if '...' in subs else ' and no ellipsis was given'}")
+        if "..." in subs:
+            n_ellipsis = max(n_ellipsis, len(shape) - named)
+    used = {c for subs in inputs for c in subs}
+    ellipsis = [c for c in _LETTERS if c not in used][:n_ellipsis]
+    if arrow:
+        output = _split_subscripts(rhs)
+        for c in output:
+            if c != "..." and c not in used:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any "
+                                   "input operand")
+    else:  # implicit output: ``...`` first, then the letters seen once, in alphabetical order
+        counts = [c for subs in inputs for c in subs if c != "..."]
+        output = (["..."] if n_ellipsis else []) + sorted(c for c in set(counts) if counts.count(c) == 1)
+    return inputs, _full_subscripts(output, ellipsis), ellipsis
+
+
+def _split_subscripts(text):
+    text = text.replace(" ", "")
+    parts = text.split("...")
+    if len(parts) > 2:
+        raise RuntimeError(f"einsum(): found more than one ellipsis ('...') in {text!r}")
+    for c in "".join(parts):
+        if c not in _LETTERS:
+            raise RuntimeError(f"einsum(): invalid subscript given at index {text.index(c)} in the equation "
+                               f"string, subscripts must be in [a-zA-Z], got {c!r}")
+    return list(parts[0]) + (["..."] + list(parts[1]) if len(parts) == 2 else [])
+
+
+def _full_subscripts(subs, ellipsis):
+    if "..." not in subs:
+        return list(subs)
+    at = subs.index("...")
+    return subs[:at] + list(ellipsis) + subs[at + 1:]
+
+
+def _ellipsis_dims(subs, shape, n):
+    """Where an operand's ``...`` dims start and how many it has."""
+    if "..." not in subs:
+        return 0, 0
+    at = subs.index("...")
+    return at, len(shape) - (len(subs) - 1)
+
+
+def _pad_ellipsis(a, subs, n):
+    """``a`` with size-1 dims in front of its ``...`` dims, so that every operand has all ``n`` of them."""
+    at, own = _ellipsis_dims(subs, a.shape, n)
+    if "..." not in subs or own == n:
+        return a
+    return a.reshape(a.shape[:at] + (1,) * (n - own) + a.shape[at:])
+
+
+def _unpad_ellipsis(grad, subs, shape, n):
+    at, own = _ellipsis_dims(subs, shape, n)
+    padded = shape[:at] + (1,) * (n - own) + shape[at:] if "..." in subs else shape
+    axes = tuple(d for d, (p, s) in enumerate(zip(padded, grad.shape)) if p == 1 and s != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _letter_sizes(inputs, shapes, ellipsis):
+    sizes = {}
+    for subs, shape in zip(inputs, shapes):
+        padded = (1,) * (len(_full_subscripts(subs, ellipsis)) - len(shape))
+        at, _ = _ellipsis_dims(subs, shape, len(ellipsis))
+        for c, n in zip(_full_subscripts(subs, ellipsis), shape[:at] + padded + shape[at:]):
+            sizes[c] = max(sizes.get(c, 1), n)
+    return sizes
+
+
+def _einsum_grad(xp, g, output, others, target, sizes):
+    """The gradient for an operand with subscripts ``target``: einsum of ``g`` and ``others`` onto the letters
+    they share with it, then broadcast over letters only it has and put on the diagonal of repeated letters."""
+    available = set(output).union(*(set(f) for f, _ in others))
+    unique = list(dict.fromkeys(target))
+    present = [c for c in unique if c in available]
+    terms = ",".join("".join(s) for s in [output, *(f for f, _ in others)])
+    reduced = xp.einsum(f"{terms}->{''.join(present)}", g, *(a for _, a in others))
+    spare = iter(c for c in _LETTERS if c not in sizes)
+    placed, operands, subs = [], [reduced], ["".join(present)]
+    for c in target:
+        if c in placed:  # a repeated letter: a fresh one tied to it by an identity matrix
+            fresh = next(spare)
+            operands.append(xp.eye(sizes[c], dtype=g.dtype))
+            subs.append(c + fresh)
+            placed.append(fresh)
+            continue
+        if c not in available:  # a letter summed within this operand alone: its gradient is broadcast
+            operands.append(xp.ones(sizes[c], dtype=g.dtype))
+            subs.append(c)
+        placed.append(c)
+    return xp.einsum(f"{','.join(subs)}->{''.join(placed)}", *operands)
+
+
 def _rows(a) -> int:
     return 1 if a.ndim == 1 else a.size // a.shape[-1]
 
@@ -112,3 +257,80 @@ def bmm(a, b):
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(f"bmm: batch sizes differ: {list(a.shape)} and {list(b.shape)}")
     return matmul(a, b)
+
+
+def einsum(equation, *operands):
+    """``einsum("ij,jk->ik", a, b)``; the operands may also come as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    operands = promote(*operands)
+    equation = equation.replace(" ", "")
+    _parse_einsum(equation, [t._data.shape for t in operands])  # PyTorch's messages, before NumPy's
+    try:
+        return Einsum.apply(*operands, equation=equation)
+    except ValueError as exc:
+        raise RuntimeError(f"einsum(): {exc} (equation {equation!r}, operand shapes "
+                           f"{[list(t.shape) for t in operands]})") from None
+
+
+def outer(a, b):
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D vectors, but got {a.ndim}-D and {b.ndim}-D tensors")
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+ger = outer
+
+
+def dot(a, b):
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {a.dtype.name} and "
+                           f"{b.dtype.name}")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to "
+                           "have the same number of elements, but got different sizes")
+    return matmul(a, b)
+
+
+def _scaled_sum(input, product, beta, alpha):
+    """``beta * input + alpha * product``, skipping the scalings that are 1 (and ``input`` when beta is 0)."""
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input * beta if beta != 1 else input) + product
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def cross(a, b, dim=None):
+    """The cross product of 3-vectors along ``dim`` (by default the first dim of size 3, as in PyTorch)."""
+    from trainer.ops.shape import expand, roll
+
+    if a.ndim != b.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions, got {a.ndim} and "
+                           f"{b.ndim}")
+    a, b = promote(a, b)
+    shape = broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    a, b = expand(a, *shape), expand(b, *shape)
+    if dim is None:
+        dim = next((d for d, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"no dimension of size 3 in input of shape {list(shape)}")
+    axis = normalize_dim(dim, len(shape))
+    if shape[axis] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {axis} must have length 3. Got {a.shape[axis]} and "
+                           f"{b.shape[axis]}")
+    # (a x b)_i = a_{i+1} b_{i+2} - a_{i+2} b_{i+1}, the index shifts written as rolls
+    return roll(a, -1, axis) * roll(b, -2, axis) - roll(a, -2, axis) * roll(b, -1, axis)
+

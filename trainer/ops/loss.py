@@ -1,4 +1,5 @@
-"""Fused loss ops with hand-written gradients: cross_entropy (log-softmax + NLL), nll_loss, BCE.
+"""Fused loss ops with hand-written gradients: cross_entropy (log-softmax + NLL), nll_loss, BCE, Huber / smooth L1,
+KL divergence.
 
 Both class-index losses are written as ``-sum(q * log p)`` with a per-element coefficient ``q``
 (one-hot target times class weight, plus label smoothing), whose gradient with respect to the
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import quiet_fp_errors
-from trainer.ops.activation import log_softmax_array
+from trainer.ops._operands import quiet_fp_errors, unbroadcast
+from trainer.ops.activation import log_softmax_array, sigmoid_array, softplus_array
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -41,6 +42,11 @@ def _reduce(per_element, reduction, denominator):
         return total
     with quiet_fp_errors(xp_of(per_element)):  # every target ignored: nan, as in PyTorch
         return total / denominator
+
+
+def _scale_elementwise(g, reduction, count):
+    """The upstream gradient of an elementwise loss as its reduction scales it: divided by ``count`` for mean."""
+    return g / count if reduction == "mean" else g
 
 
 def _scale_grad(xp, grad, g, reduction, denominator, cls_axis):
@@ -124,7 +130,7 @@ class BinaryCrossEntropy(Function):
         grad = (x - target) / xp.maximum((1 - x) * x, _BCE_EPSILON)
         if weight is not None:
             grad = grad * weight
-        grad = grad * (g if reduction == "none" else (g / n if reduction == "mean" else g))
+        grad = grad * _scale_elementwise(g, reduction, n)
         return grad, None, None
 
 
@@ -132,8 +138,7 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, x, target, weight=None, pos_weight=None, *, reduction="mean"):
         xp = xp_of(x)
-        # log(1 + exp(-x)) computed without overflow
-        softplus_neg = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
+        softplus_neg = softplus_array(xp, -x)  # log(1 + exp(-x))
         scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
         loss = (1 - target) * x + scale * softplus_neg
         if weight is not None:
@@ -147,12 +152,69 @@ class BinaryCrossEntropyWithLogits(Function):
         x, target = ctx.saved_tensors
         weight, pos_weight, reduction, n = ctx.meta
         xp = xp_of(x)
-        e = xp.exp(-xp.abs(x))
-        sigmoid = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        sigmoid = sigmoid_array(xp, x)
         scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
         grad = (1 - target) - scale * (1 - sigmoid)
         if weight is not None:
             grad = grad * weight
-        grad = grad * (g if reduction == "none" else (g / n if reduction == "mean" else g))
+        grad = grad * _scale_elementwise(g, reduction, n)
         return (grad.astype(x.dtype, copy=False),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
+
+
+class HuberLoss(Function):
+    """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``, times ``scale``
+    (``1 / beta`` turns it into smooth L1), for ``d = input - target`` (broadcast)."""
+
+    @staticmethod
+    def forward(ctx, x, target, *, delta, scale=1.0, reduction="mean"):
+        xp = xp_of(x)
+        d = x - target
+        size = xp.abs(d)
+        loss = scale * xp.where(size < delta, 0.5 * d * d, delta * (size - 0.5 * delta))
+        ctx.save_for_backward(d)
+        ctx.meta = delta, scale, reduction, x.shape, target.shape
+        return _reduce(loss.astype(x.dtype, copy=False), reduction, d.size)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        delta, scale, reduction, x_shape, target_shape = ctx.meta
+        xp = xp_of(d)
+        grad = scale * xp.clip(d, -delta, delta) * _scale_elementwise(g, reduction, d.size)
+        return unbroadcast(grad, x_shape), unbroadcast(-grad, target_shape)
+
+
+class KLDivLoss(Function):
+    """``target * (log(target) - input)`` (``input`` holds log-probabilities; ``target`` too if ``log_target``),
+    zero where a probability target is 0; ``batchmean`` divides the sum by the batch size."""
+
+    @staticmethod
+    def forward(ctx, x, target, *, log_target=False, reduction="mean"):
+        xp = xp_of(x)
+        if log_target:
+            loss = xp.exp(target) * (target - x)
+        else:
+            positive = target > 0
+            log_t = xp.log(xp.where(positive, target, 1))
+            loss = xp.where(positive, target * (log_t - x), -target * x)
+        loss = loss.astype(x.dtype, copy=False)
+        count = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else loss.size
+        ctx.save_for_backward(x, target)
+        ctx.meta = log_target, reduction, count, loss.shape
+        return _reduce(loss, reduction, count)  # batchmean: the sum over the batch size
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target = ctx.saved_tensors
+        log_target, reduction, count, shape = ctx.meta
+        xp = xp_of(x)
+        g = xp.broadcast_to(g / count if reduction in ("mean", "batchmean") else g, shape)
+        if log_target:
+            p = xp.exp(target)
+            gx, gt = -p, p * (target - x + 1)
+        else:
+            positive = target > 0
+            gx = -xp.broadcast_to(target, shape)
+            gt = xp.where(positive, xp.log(xp.where(positive, target, 1)) + 1, 0) - x
+        return unbroadcast(g * gx, x.shape), unbroadcast(g * gt, target.shape)

@@ -1,5 +1,6 @@
-"""Pooling as single ops: ``MaxPool``, ``AvgPool`` and ``AdaptiveAvgPool`` over the last 1 or 2 dims,
-plus PyTorch's functional forms (``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d`` and the 1-D ones).
+"""Pooling as single ops: ``MaxPool``, ``AvgPool``, ``AdaptiveAvgPool`` and ``AdaptiveMaxPool`` over the last 1
+or 2 dims, plus PyTorch's functional forms (``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``,
+``adaptive_max_pool2d`` and the 1-D ones).
 
 Like the convolutions, the window ops loop over kernel positions, never pixels: each position is one
 strided view of the padded input covering every output pixel at once. Max pooling remembers which
@@ -164,11 +165,22 @@ class AvgPool(Function):
         return _drop(_unpad(gx, pads, x_shape), one_d)
 
 
-def _adaptive_matrix(xp, size, n_out, dtype):
-    """The ``(n_out, size)`` matrix averaging PyTorch's adaptive windows [floor(i*size/n), ceil((i+1)*size/n))."""
+def _adaptive_bounds(size, n_out):
+    """PyTorch's adaptive windows along one axis as int arrays ``(starts, ends)``: output ``i`` covers
+    ``[floor(i*size/n_out), ceil((i+1)*size/n_out))``."""
     i = np.arange(n_out)
-    start = (i * size) // n_out
-    end = -((-(i + 1) * size) // n_out)
+    return (i * size) // n_out, -((-(i + 1) * size) // n_out)
+
+
+def _adaptive_windows(size, n_out):
+    """``_adaptive_bounds`` as one ``(start, end)`` pair of ints per output cell."""
+    starts, ends = _adaptive_bounds(size, n_out)
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _adaptive_matrix(xp, size, n_out, dtype):
+    """The ``(n_out, size)`` matrix averaging PyTorch's adaptive windows."""
+    start, end = _adaptive_bounds(size, n_out)
     pos = np.arange(size)
     inside = (pos >= start[:, None]) & (pos < end[:, None])
     return xp.asarray(inside / (end - start)[:, None], dtype=dtype)
@@ -192,6 +204,48 @@ class AdaptiveAvgPool(Function):
         mats = ctx.saved_tensors
         gx = g @ mats[-1]
         return mats[0].T @ gx if len(mats) == 2 else gx
+
+
+class AdaptiveMaxPool(Function):
+    """Max over PyTorch's adaptive windows of the last 1 or 2 dims, one output cell at a time; the second output
+    is the flat ``h * W + w`` index of each max within its plane (the first maximum wins)."""
+
+    @staticmethod
+    def forward(ctx, x, *, output_size, return_indices=False):
+        xp = xp_of(x)
+        one_d = len(output_size) == 1
+        x = x[..., None, :] if one_d else x
+        oh, ow = (1, *output_size) if one_d else output_size
+        h, w = x.shape[-2:]
+        values, indices = [], []
+        for h0, h1 in _adaptive_windows(h, oh):
+            for w0, w1 in _adaptive_windows(w, ow):
+                window = x[..., h0:h1, w0:w1].reshape(*x.shape[:-2], -1)
+                arg = window.argmax(axis=-1)
+                values.append(xp.take_along_axis(window, arg[..., None], axis=-1)[..., 0])
+                indices.append((h0 + arg // (w1 - w0)) * w + w0 + arg % (w1 - w0))
+        out = xp.stack(values, axis=-1).reshape(*x.shape[:-2], oh, ow)
+        index = xp.stack(indices, axis=-1).reshape(*x.shape[:-2], oh, ow).astype(np.int64)
+        ctx.save_for_backward(index)
+        ctx.geometry = (x.shape, one_d)
+        out, index = (out[..., 0, :], index[..., 0, :]) if one_d else (out, index)
+        return (out, index) if return_indices else out
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        (index,) = ctx.saved_tensors
+        shape, one_d = ctx.geometry
+        xp = xp_of(g)
+        g = g[..., None, :] if one_d else g
+        plane = shape[-2] * shape[-1]
+        flat_g, flat_index = g.reshape(-1, g.shape[-2] * g.shape[-1]), index.reshape(-1, g.shape[-2] * g.shape[-1])
+        gx = xp.zeros((flat_g.shape[0], plane), dtype=g.dtype)
+        rows = xp.arange(flat_g.shape[0])
+        for cell in range(flat_g.shape[1]):
+            # within one cell each plane has one winner, so the fancy-indexed add never collides
+            gx[rows, flat_index[:, cell]] += flat_g[:, cell]
+        gx = gx.reshape(shape)
+        return gx[..., 0, :] if one_d else gx
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +316,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def _adaptive_avg_pool(op, n, input, output_size):
+    return AdaptiveAvgPool.apply(input, output_size=_adaptive_sizes(op, n, input, output_size))
+
+
+def _adaptive_sizes(op, n, input, output_size):
+    """``output_size`` (an int, or a tuple with ``None`` for "keep this size") as a checked tuple of ``n`` ints."""
     if input.ndim not in (n + 1, n + 2):
         raise RuntimeError(f"{op}(): Expected {n + 1}D or {n + 2}D tensor, but got {list(input.shape)}")
     sizes = output_size if isinstance(output_size, (list, tuple)) else (output_size,) * n
@@ -274,7 +333,7 @@ def _adaptive_avg_pool(op, n, input, output_size):
     if any(s == 0 for s in input.shape[1:]):
         raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input has "
                            f"sizes {list(input.shape)}")
-    return AdaptiveAvgPool.apply(input, output_size=sizes)
+    return sizes
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -283,3 +342,18 @@ def adaptive_avg_pool1d(input, output_size):
 
 def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def _adaptive_max_pool(op, n, input, output_size, return_indices):
+    sizes = _adaptive_sizes(op, n, input, output_size)
+    if any(s == 0 for s in sizes):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than 0 but received {list(sizes)}")
+    return AdaptiveMaxPool.apply(input, output_size=sizes, return_indices=bool(return_indices))
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return _adaptive_max_pool("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _adaptive_max_pool("adaptive_max_pool2d", 2, input, output_size, return_indices)

@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, prod, max/min (whole tensor or along a dim), argmax/argmin, var, std."""
+"""Reductions: sum, mean, prod, max/min (whole tensor or along a dim), argmax/argmin, var, std, logsumexp, norm,
+nansum/nanmean, count_nonzero, aminmax, median; the scans cumsum and cumprod; and diff."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, normalize_dims, quiet_fp_errors
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # torch.return_types.max and friends
+MinMax = namedtuple("MinMax", ["min", "max"])  # torch.return_types.aminmax
 
 
 def _expand_back(g, shape, axes, keepdim):
@@ -211,6 +213,213 @@ class Std(Function):
         return _expand_back(scale, centered.shape, axes, keepdim) * centered
 
 
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdim=False):
+        xp = xp_of(a)
+        peak = a.max(axis=axes, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
+        peak = xp.where(xp.isfinite(peak), peak, 0)  # all -inf (or an inf) must not turn into nan
+        with quiet_fp_errors(xp):
+            out = xp.log(xp.exp(a - peak).sum(axis=axes, keepdims=True)) + peak
+        ctx.save_for_backward(a, out)
+        ctx.meta = axes, keepdim
+        return out if keepdim else out.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        with quiet_fp_errors(xp_of(a)):  # inf - inf: nan, as in PyTorch
+            return _expand_back(g, a.shape, axes, keepdim) * xp_of(a).exp(a - out)
+
+
+class Norm(Function):
+    """The vector p-norm over ``axes``: p is a number, ``inf`` or ``-inf`` (``'fro'`` arrives as 2)."""
+
+    @staticmethod
+    def forward(ctx, a, p=2.0, axes=None, keepdim=False):
+        xp = xp_of(a)
+        size = xp.abs(a)
+        if a.size == 0 and abs(p) == float("inf"):
+            raise RuntimeError("norm(): cannot compute the inf-norm of an empty tensor: the max has no identity")
+        if p == float("inf") or p == float("-inf"):
+            out = (size.max if p > 0 else size.min)(axis=axes, keepdims=keepdim)
+        elif p == 0:
+            out = (a != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+        elif p == 1:
+            out = size.sum(axis=axes, keepdims=keepdim)
+        elif p == 2:
+            out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
+        else:
+            with quiet_fp_errors(xp):  # a negative p over zeros is inf, as in PyTorch
+                out = (size ** p).sum(axis=axes, keepdims=keepdim) ** (1 / p)
+        ctx.save_for_backward(a, out)
+        ctx.meta = p, axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        p, axes, keepdim = ctx.meta
+        xp = xp_of(a)
+        norm = _expand_back(out, a.shape, axes, keepdim)
+        g = _expand_back(g, a.shape, axes, keepdim)
+        if p == 0:
+            return None  # a count of nonzeros: PyTorch gives no gradient at all
+        if p == 1:
+            return g * xp.sign(a)
+        if p == float("inf") or p == float("-inf"):
+            # shared among the elements that reach the extreme, as PyTorch does
+            hits = xp.abs(a) == norm
+            return g * xp.sign(a) * hits / hits.sum(axis=axes, keepdims=True)
+        with quiet_fp_errors(xp):
+            if p == 2:
+                scale = a / norm
+            else:
+                scale = a * xp.abs(a) ** (p - 2) / norm ** (p - 1)
+        return g * xp.where(norm == 0, 0, scale)
+
+
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, a, dim, dtype=None):
+        ctx.dim = dim
+        if dtype is None and a.dtype.kind in "biu":
+            dtype = dtypes.int64
+        return xp_of(a).cumsum(a, axis=dim, dtype=None if dtype is None else dtype.np)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _reverse_cumsum(g, ctx.dim)
+
+
+def _reverse_cumsum(g, dim):
+    """Sums from each position to the end: what each element of a cumulative sum feeds."""
+    xp = xp_of(g)
+    return xp.flip(xp.cumsum(xp.flip(g, dim), axis=dim), dim)
+
+
+class CumProd(Function):
+    @staticmethod
+    def forward(ctx, a, dim):
+        out = xp_of(a).cumprod(a, axis=dim, dtype="int64" if a.dtype.kind in "biu" else None)
+        ctx.save_for_backward(a, out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        xp = xp_of(a)
+        dim = ctx.dim
+        n = a.shape[dim]
+        if a.size == 0:
+            return xp.zeros_like(a)
+        position = xp.arange(n).reshape((n,) + (1,) * (a.ndim - dim - 1))
+        is_zero = a == 0
+        # first zero along dim (n where there is none): before it, dividing by a is safe
+        first_zero = xp.where(is_zero.any(axis=dim, keepdims=True), is_zero.argmax(axis=dim, keepdims=True), n)
+        before = position < first_zero
+        with quiet_fp_errors(xp):
+            grad = xp.where(before, _reverse_cumsum(g * out, dim) / xp.where(before, a, 1), 0)
+        # at the first zero: its prefix product times the sums of g * (product of the later factors)
+        later = xp.cumprod(xp.where(position <= first_zero, 1, a), axis=dim)
+        at_zero = (g * later * (position >= first_zero)).sum(axis=dim, keepdims=True)
+        prefix = xp.take_along_axis(out, xp.maximum(first_zero - 1, 0), axis=dim)
+        prefix = xp.where(first_zero == 0, 1, prefix)
+        return xp.where(position == first_zero, prefix * at_zero, grad).astype(a.dtype, copy=False)
+
+
+class CountNonzero(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None):
+        return xp_of(a).asarray((a != 0).sum(axis=axes), dtype="int64")
+
+
+class NanSum(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdim=False, dtype=None):
+        xp = xp_of(a)
+        ctx.save_for_backward(a)
+        ctx.meta = axes, keepdim
+        if dtype is None and a.dtype.kind in "biu":
+            dtype = dtypes.int64
+        return xp.nansum(a, axis=axes, keepdims=keepdim, dtype=None if dtype is None else dtype.np)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return _expand_back(g, a.shape, *ctx.meta) * ~xp_of(a).isnan(a)
+
+
+class NanMean(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdim=False):
+        xp = xp_of(a)
+        present = ~xp.isnan(a)
+        count = present.sum(axis=axes, keepdims=keepdim)
+        ctx.save_for_backward(present, count)
+        ctx.meta = axes, keepdim
+        with quiet_fp_errors(xp):
+            return (xp.nansum(a, axis=axes, keepdims=keepdim) / count).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        present, count = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        with quiet_fp_errors(xp_of(g)):
+            share = g / count
+        return _expand_back(share, present.shape, axes, keepdim) * present
+
+
+def _median_positions(a, axis):
+    """Where each lane's lower median sits among its sorted values: at the first nan if it has one."""
+    xp = xp_of(a)
+    order = xp.argsort(a, axis=axis, kind="stable")  # nan sorts last, in index order
+    n = a.shape[axis]
+    nans = xp.isnan(a).sum(axis=axis, keepdims=True)
+    return order, xp.where(nans > 0, n - nans, (n - 1) // 2)
+
+
+class MedianAll(Function):
+    """The lower median of every element; the gradient is shared among the elements equal to it."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        flat = a.reshape(-1)
+        if flat.size == 0:
+            out = xp.asarray(xp.nan, dtype=a.dtype)
+        else:
+            order, pos = _median_positions(flat, 0)
+            out = flat[order[pos]].reshape(())
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        hits = (a == out) | (xp_of(a).isnan(a) & xp_of(a).isnan(out))
+        return g * hits / builtins.max(int(hits.sum()), 1)
+
+
+class MedianDim(MaxDim):
+    """``median(dim)``: the lower median of each lane and its index; the gradient goes to that index."""
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim=False):
+        xp = xp_of(a)
+        if a.shape[dim] == 0:
+            raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
+        order, pos = _median_positions(a, dim)
+        idx_k = xp.take_along_axis(order, pos, axis=dim)
+        values = xp.take_along_axis(a, idx_k, axis=dim)
+        ctx.meta = a.shape, dim, keepdim, idx_k
+        if not keepdim:
+            values, idx_k = values.squeeze(dim), idx_k.squeeze(dim)
+        return values, idx_k.astype("int64", copy=False)
+
+
 def _axes(a, dim):
     axes = normalize_dims(dim, a._data.ndim)
     return axes if a._data.ndim else None  # a 0-d tensor's only dims, 0 and -1, mean all of it
@@ -303,3 +512,116 @@ def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     return Std.apply(a, axes=_axes(a, dim), correction=_correction(unbiased, correction), keepdim=keepdim)
+
+
+def _require_floating(a, name):
+    if a._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{name}(): expected input to have floating point dtype but got {a.dtype.name}")
+
+
+def logsumexp(a, dim, keepdim=False):
+    if a._data.dtype.kind not in "fc":  # integers are summed in the default float, as in PyTorch
+        a = a.to(dtypes.get_default_dtype())
+    return LogSumExp.apply(a, axes=_axes(a, dim), keepdim=keepdim)
+
+
+def _norm_order(p) -> float:
+    if p in ("fro", None):
+        return 2.0
+    if isinstance(p, str):
+        raise ValueError(f"norm(): p={p!r} is not supported; expected a number, inf, -inf or 'fro' "
+                         "(the nuclear norm needs an SVD, which trainer does not have)")
+    return float(p)
+
+
+def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
+    """The vector norm of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    if dtype is not None:
+        a = a.to(dtypes.as_dtype(dtype))
+    _require_floating(a, "norm")
+    return Norm.apply(a, p=_norm_order(p), axes=_axes(a, dim), keepdim=keepdim)
+
+
+def cumsum(a, dim, *, dtype=None):
+    dtype = None if dtype is None else dtypes.as_dtype(dtype)
+    if not a._data.ndim:  # a 0-d tensor is scanned as one element and stays 0-d
+        normalize_dim(dim, 0)
+        return CumSum.apply(a.reshape(1), dim=0, dtype=dtype).reshape(())
+    return CumSum.apply(a, dim=normalize_dim(dim, a._data.ndim), dtype=dtype)
+
+
+def cumprod(a, dim, *, dtype=None):
+    if dtype is not None:
+        a = a.to(dtypes.as_dtype(dtype))
+    if not a._data.ndim:
+        normalize_dim(dim, 0)
+        return CumProd.apply(a.reshape(1), dim=0).reshape(())
+    return CumProd.apply(a, dim=normalize_dim(dim, a._data.ndim))
+
+
+def count_nonzero(a, dim=None):
+    return CountNonzero.apply(a, axes=_axes(a, dim))
+
+
+def nansum(a, dim=None, keepdim=False, *, dtype=None):
+    return NanSum.apply(a, axes=_axes(a, dim), keepdim=keepdim, dtype=None if dtype is None else dtypes.as_dtype(dtype))
+
+
+def nanmean(a, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        a = a.to(dtypes.as_dtype(dtype))
+    _require_floating(a, "nanmean")
+    return NanMean.apply(a, axes=_axes(a, dim), keepdim=keepdim)
+
+
+def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over the same dims, as PyTorch returns them (a plain tuple)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return var(a, dim, unbiased, keepdim, correction=correction), mean(a, dim, keepdim)
+
+
+def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return std(a, dim, unbiased, keepdim, correction=correction), mean(a, dim, keepdim)
+
+
+def aminmax(a, *, dim=None, keepdim=False):
+    """``(min, max)`` as a named tuple; the whole tensor when ``dim`` is None."""
+    if a._data.size == 0 and (dim is None or a._data.shape[normalize_dim(dim, a._data.ndim)] == 0):
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           "identity.")
+    dims = tuple(range(a._data.ndim)) if dim is None else dim
+    return MinMax(amin(a, dims, keepdim), amax(a, dims, keepdim))
+
+
+def median(a, dim=None, keepdim=False):
+    """The lower median of all elements, or ``(values, indices)`` along ``dim``; nan wins, as in PyTorch."""
+    if dim is None:
+        return MedianAll.apply(a)
+    dim = normalize_dim(dim, a._data.ndim)
+    if not a._data.ndim:
+        a, keepdim = a.reshape(1), False
+    values, indices = MedianDim.apply(a, dim=dim, keepdim=keepdim)
+    return ValuesIndices(values, indices)
+
+
+def diff(a, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim``: built from slices and subtraction, so it differentiates
+    and exports through those ops."""
+    from trainer.ops.compare import ne
+    from trainer.ops.join import cat
+
+    if not a._data.ndim:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    dim = normalize_dim(dim, a._data.ndim)
+    parts = [t for t in (prepend, a, append) if t is not None]
+    out = cat(parts, dim) if len(parts) > 1 else a
+    head = (slice(None),) * dim
+    for _ in range(n):
+        later, earlier = out[(*head, slice(1, None))], out[(*head, slice(None, -1))]
+        out = ne(later, earlier) if out._data.dtype.kind == "b" else later - earlier
+    return out

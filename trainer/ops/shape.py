@@ -1,4 +1,5 @@
-"""Shape ops: reshape/view, flatten, transpose/permute, squeeze/unsqueeze, expand, repeat.
+"""Shape ops: reshape/view, flatten, transpose/permute, squeeze/unsqueeze, expand, repeat, tril/triu, flip,
+roll, diag/diagonal, repeat_interleave, narrow/select, unbind, tensor_split, movedim, meshgrid.
 
 Where NumPy returns a view, the result shares the input's version counter, so an in-place change
 through either is seen by autograd's saved-tensor check.
@@ -247,3 +248,286 @@ def repeat(a, *sizes):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
                            f"of tensor: repeat dims {list(sizes)}, tensor shape {list(a.shape)}")
     return Tile.apply(a, repeats=sizes)
+
+
+class Trilu(Function):
+    """``tril``/``triu``: keep the lower (upper) triangle of the last two dims, from ``diagonal`` on."""
+
+    @staticmethod
+    def forward(ctx, a, diagonal, upper):
+        ctx.meta = diagonal, upper
+        return _triangle(a, diagonal, upper)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _triangle(g, *ctx.meta)
+
+
+def _triangle(a, diagonal, upper):
+    xp = xp_of(a)
+    return xp.triu(a, diagonal) if upper else xp.tril(a, diagonal)
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return xp_of(a).flip(a, dims).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp_of(g).flip(g, ctx.dims)
+
+
+class Roll(Function):
+    @staticmethod
+    def forward(ctx, a, shifts, dims):
+        ctx.meta = shifts, dims
+        return xp_of(a).roll(a, shifts, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        shifts, dims = ctx.meta
+        return xp_of(g).roll(g, tuple(-s for s in shifts), dims)
+
+
+class Diagonal(Function):
+    """The diagonal of dims ``dim1``/``dim2`` at ``offset``, appended as the last dim (as PyTorch does)."""
+
+    @staticmethod
+    def forward(ctx, a, offset, dim1, dim2):
+        moved = xp_of(a).moveaxis(a, (dim1, dim2), (-2, -1))
+        rows, cols = _diagonal_indices(xp_of(a), moved.shape[-2], moved.shape[-1], offset)
+        ctx.meta = moved.shape, rows, cols, dim1, dim2
+        return moved[..., rows, cols]
+
+    @staticmethod
+    def backward(ctx, g):
+        moved_shape, rows, cols, dim1, dim2 = ctx.meta
+        xp = xp_of(g)
+        out = xp.zeros(moved_shape, g.dtype)
+        out[..., rows, cols] = g
+        return xp.moveaxis(out, (-2, -1), (dim1, dim2))
+
+
+class Diag(Function):
+    """A vector as the ``diagonal``-th diagonal of a square matrix, zeros elsewhere."""
+
+    @staticmethod
+    def forward(ctx, v, diagonal):
+        xp = xp_of(v)
+        n = v.shape[0] + abs(diagonal)
+        rows, cols = _diagonal_indices(xp, n, n, diagonal)
+        ctx.meta = rows, cols
+        out = xp.zeros((n, n), v.dtype)
+        out[rows, cols] = v
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, cols = ctx.meta
+        return g[rows, cols]
+
+
+def _diagonal_indices(xp, n_rows, n_cols, offset):
+    """Row and column indices of the ``offset``-th diagonal of an ``n_rows x n_cols`` matrix."""
+    length = max(min(n_rows + min(offset, 0), n_cols - max(offset, 0)), 0)
+    steps = xp.arange(length)
+    return steps + max(-offset, 0), steps + max(offset, 0)
+
+
+class Unbind(Function):
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        xp = xp_of(a)
+        return tuple(xp.take(a, i, axis=axis) for i in range(a.shape[axis]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return xp_of(grads[0]).stack(grads, axis=ctx.axis)
+
+
+def _matrix_op(name, a):
+    if a._data.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got {a._data.ndim}")
+
+
+def tril(a, diagonal=0):
+    _matrix_op("tril", a)
+    return Trilu.apply(a, diagonal=int(diagonal), upper=False)
+
+
+def triu(a, diagonal=0):
+    _matrix_op("triu", a)
+    return Trilu.apply(a, diagonal=int(diagonal), upper=True)
+
+
+def _dims_list(dims, ndim, op):
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    axes = tuple(normalize_dim(d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{op}(): dims has duplicates: {list(dims)}")
+    return axes
+
+
+def flip(a, *dims):
+    axes = _dims_list(_shape_args(dims), a._data.ndim, "flip")
+    return Flip.apply(a, dims=axes) if axes else a.clone()
+
+
+def roll(a, shifts, dims=None):
+    shifts = tuple(int(s) for s in (shifts if isinstance(shifts, (tuple, list)) else (shifts,)))
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll(): with dims=None, shifts must hold one value, got {list(shifts)}")
+        return reshape(roll(flatten(a), shifts, 0), *a.shape)
+    axes = tuple(normalize_dim(d, a._data.ndim) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
+    if len(axes) != len(shifts):
+        raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(axes)}")
+    return Roll.apply(a, shifts=shifts, dims=axes)
+
+
+def diagonal(a, offset=0, dim1=0, dim2=1):
+    ndim = a._data.ndim
+    d1, d2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if ndim < 2:
+        raise RuntimeError(f"diagonal(): input must have at least 2 dimensions, got {ndim}")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(a, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def diag(a, diagonal=0):
+    """A 1-D tensor becomes a diagonal matrix; a 2-D tensor gives its diagonal."""
+    if a._data.ndim == 1:
+        return Diag.apply(a, diagonal=int(diagonal))
+    if a._data.ndim == 2:
+        return Diagonal.apply(a, offset=int(diagonal), dim1=0, dim2=1)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a._data.ndim}D")
+
+
+def repeat_interleave(a, repeats, dim=None, *, output_size=None):
+    """Each element ``repeats`` times along ``dim`` (the flattened tensor when ``dim`` is None)."""
+    from trainer.ops.indexing import index_select
+    from trainer.tensor import Tensor
+
+    if dim is None:
+        a, dim = flatten(a), 0
+    axis = normalize_dim(dim, a._data.ndim)
+    if isinstance(repeats, Tensor) and repeats.ndim == 0:
+        repeats = int(repeats.item())
+    if isinstance(repeats, Tensor):
+        counts = repeats._data
+        if counts.ndim != 1 or counts.shape[0] != a._data.shape[axis]:
+            raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim {axis}, "
+                               f"but got repeats of shape {list(repeats.shape)} and input of shape {list(a.shape)}")
+        if counts.size and int(counts.min()) < 0:
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
+        xp = xp_of(counts)
+        return index_select(a, axis, Tensor._wrap(xp.repeat(xp.arange(counts.shape[0]), counts)))
+    if int(repeats) < 0:
+        raise RuntimeError(f"repeat_interleave: repeats can not be negative, got {repeats}")
+    # a new axis after ``axis``, stretched ``repeats`` times and merged back: ops every exporter knows
+    shape = a.shape
+    stretched = expand(unsqueeze(a, axis + 1), *shape[:axis + 1], int(repeats), *shape[axis + 1:])
+    return reshape(stretched, *shape[:axis], shape[axis] * int(repeats), *shape[axis + 1:])
+
+
+def broadcast_to(a, size):
+    return expand(a, *size)
+
+
+def movedim(a, source, destination):
+    ndim = a._data.ndim
+    src = _dims_list(source, ndim, "movedim")
+    dst = _dims_list(destination, ndim, "movedim")
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+                           f"contain the same number of dims as destination ({list(dst)} dims)")
+    rest = iter(d for d in range(ndim) if d not in src)
+    placed = dict(zip(dst, src))
+    perm = tuple(placed[i] if i in placed else next(rest) for i in range(ndim))
+    return permute(a, *perm) if perm != tuple(range(ndim)) else a
+
+
+moveaxis = movedim
+
+
+def narrow(a, dim, start, length):
+    axis = normalize_dim(dim, a._data.ndim)
+    size = a._data.shape[axis]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+    start = start + size if start < 0 else start
+    if length < 0 or start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return a[(slice(None),) * axis + (slice(start, start + length),)]
+
+
+def select(a, dim, index):
+    axis = normalize_dim(dim, a._data.ndim)
+    size = a._data.shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(a.shape)} at "
+                         f"dimension {axis}")
+    return a[(slice(None),) * axis + (int(index),)]
+
+
+def unbind(a, dim=0):
+    if a._data.ndim == 0:
+        raise RuntimeError("unbind(): dimension specified as 0 but tensor has no dimensions")
+    axis = normalize_dim(dim, a._data.ndim)
+    if a._data.shape[axis] == 0:
+        return ()
+    out = Unbind.apply(a, axis=axis)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def tensor_split(a, indices_or_sections, dim=0):
+    """Split into ``n`` near-equal parts (the first ones one longer) or at the given indices."""
+    from trainer.ops.join import Split
+    from trainer.tensor import Tensor
+
+    if a._data.ndim == 0:
+        raise RuntimeError("tensor_split expects at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    axis = normalize_dim(dim, a._data.ndim)
+    length = a._data.shape[axis]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        sizes = [length // n + (1 if i < length % n else 0) for i in range(n)]
+    else:
+        bounds = [min(max(int(i) + length if int(i) < 0 else int(i), 0), length) for i in indices_or_sections]
+        edges = [0, *bounds, length]
+        if any(lo > hi for lo, hi in zip(edges, edges[1:])):  # indices out of order give empty pieces
+            return tuple(a[(slice(None),) * axis + (slice(lo, max(lo, hi)),)] for lo, hi in zip(edges, edges[1:]))
+        sizes = [hi - lo for lo, hi in zip(edges, edges[1:])]
+    if len(sizes) == 1:
+        return (a,)
+    return Split.apply(a, sizes=tuple(sizes), axis=axis)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    tensors = _shape_args(tensors)
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t.ndim}D")
+    swap = indexing == "xy" and len(tensors) >= 2
+    order = [1, 0, *range(2, len(tensors))] if swap else list(range(len(tensors)))
+    sizes = [tensors[i].shape[0] if tensors[i].ndim else 1 for i in order]  # traced sizes stay symbolic
+    out = []
+    for i, t in enumerate(tensors):
+        position = order.index(i)
+        view_shape = [1] * len(sizes)
+        view_shape[position] = sizes[position]
+        out.append(expand(reshape(t, *view_shape), *sizes))
+    return tuple(out)

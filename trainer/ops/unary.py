@@ -1,10 +1,14 @@
-"""Elementwise functions of one tensor: abs, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, clamp."""
+"""Elementwise functions of one tensor: abs, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, clamp,
+the rounding family (sign, floor, ceil, round, trunc, frac), erf, and the isnan/isinf/nan_to_num checks."""
 
 from __future__ import annotations
+
+import math
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors
+from trainer.ops.activation import _erf
 
 
 class Abs(Function):
@@ -169,6 +173,112 @@ class Clip(Function):
         return g * mask
 
 
+class IsNaN(Function):
+    """The checks give bool tensors, which are never differentiable."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).isnan(a)
+
+
+class IsInf(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).isinf(a)
+
+
+class IsFinite(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).isfinite(a)
+
+
+class NanToNum(Function):
+    """nan, +inf and -inf replaced by numbers; the gradient passes only where the input was finite."""
+
+    @staticmethod
+    def forward(ctx, a, nan=0.0, posinf=None, neginf=None):
+        ctx.save_for_backward(a)
+        return xp_of(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * xp_of(a).isfinite(a)
+
+
+class Rounding(Function):
+    """Piecewise-constant functions: PyTorch gives them a zero gradient, not none."""
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Sign(Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy() if a.dtype.kind == "b" else xp_of(a).sign(a)
+
+
+class Floor(Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).floor(a) if a.dtype.kind == "f" else a.copy()
+
+
+class Ceil(Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).ceil(a) if a.dtype.kind == "f" else a.copy()
+
+
+class Trunc(Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).trunc(a) if a.dtype.kind == "f" else a.copy()
+
+
+class Round(Rounding):
+    """Half to even, as PyTorch; ``decimals`` scales by a power of ten around the rounding."""
+
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        xp = xp_of(a)
+        if a.dtype.kind != "f":
+            return a.copy()
+        if decimals == 0:
+            return xp.rint(a)
+        with quiet_fp_errors(xp):
+            if decimals > 0:
+                scale = 10.0 ** decimals
+                return (xp.rint(a * scale) / scale).astype(a.dtype, copy=False)
+            scale = 10.0 ** -decimals  # dividing by the power, not multiplying by its inverse, as PyTorch does
+            return (xp.rint(a / scale) * scale).astype(a.dtype, copy=False)
+
+
+class Frac(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a - xp_of(a).trunc(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _erf(xp_of(a), a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * (2 / math.sqrt(math.pi)) * xp_of(a).exp(-a * a)
+
+
 def _floating(a):
     """Integer inputs of exp/log/... compute in the default float dtype, as in PyTorch."""
     return promote(a, min_category_float=True)[0]
@@ -230,3 +340,63 @@ def clamp(a, min=None, max=None):
 
 
 clip = clamp
+
+
+def isnan(a):
+    return IsNaN.apply(a)
+
+
+def isinf(a):
+    return IsInf.apply(a)
+
+
+def isfinite(a):
+    return IsFinite.apply(a)
+
+
+def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
+    if a._data.dtype.kind not in "fc":
+        return a.clone()  # an integer tensor holds no nan or inf
+    return NanToNum.apply(a, nan=float(nan), posinf=None if posinf is None else float(posinf),
+                          neginf=None if neginf is None else float(neginf))
+
+
+def sign(a):
+    return Sign.apply(a)
+
+
+def floor(a):
+    return Floor.apply(a)
+
+
+def ceil(a):
+    return Ceil.apply(a)
+
+
+def trunc(a):
+    return Trunc.apply(a)
+
+
+fix = trunc
+
+
+def round(a, *, decimals=0):
+    if decimals != 0 and a._data.dtype.kind != "f":
+        raise NotImplementedError(f"round with decimals={decimals} is not implemented for {a.dtype.name} tensors; "
+                                  "round a floating-point tensor, or leave decimals at 0")
+    return Round.apply(a, decimals=int(decimals))
+
+
+def _require_floating(a, name):
+    if a._data.dtype.kind != "f":
+        raise NotImplementedError(f"{name}() is not implemented for {a.dtype.name} tensors; "
+                                  f"expected a floating-point tensor (convert with .float())")
+
+
+def frac(a):
+    _require_floating(a, "frac")
+    return Frac.apply(a)
+
+
+def erf(a):
+    return Erf.apply(_floating(a))

@@ -1,0 +1,69 @@
+"""Padding layers: ``ZeroPad2d``, ``ConstantPad1d/2d``, ``ReflectionPad1d/2d``, ``ReplicationPad1d/2d``."""
+
+from __future__ import annotations
+
+from trainer.nn import functional as F
+from trainer.nn.modules.module import Module
+
+
+class _PadNd(Module):
+    """``padding`` is an int (every side) or a tuple of ``2 * n`` ints, last dim first, as ``F.pad`` reads it."""
+
+    _mode = "constant"
+    _dims = 1
+
+    def __init__(self, padding):
+        super().__init__()
+        if isinstance(padding, int):
+            padding = (padding,) * (2 * self._dims)
+        padding = tuple(padding)
+        if len(padding) != 2 * self._dims:
+            raise ValueError(f"{type(self).__name__}: expected padding of {2 * self._dims} ints or a single int, "
+                             f"got {padding!r}")
+        self.padding = padding
+
+    def forward(self, input):
+        return F.pad(input, self.padding, self._mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding, value: float):
+        super().__init__(padding)
+        self.value = value
+
+    def forward(self, input):
+        return F.pad(input, self.padding, "constant", self.value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    _dims = 1
+
+
+class ConstantPad2d(_ConstantPadNd):
+    _dims = 2
+
+
+class ZeroPad2d(_PadNd):
+    _dims = 2
+
+
+class ReflectionPad1d(_PadNd):
+    _mode, _dims = "reflect", 1
+
+
+class ReflectionPad2d(_PadNd):
+    _mode, _dims = "reflect", 2
+
+
+class ReplicationPad1d(_PadNd):
+    _mode, _dims = "replicate", 1
+
+
+class ReplicationPad2d(_PadNd):
+    _mode, _dims = "replicate", 2
