@@ -93,6 +93,7 @@ from trainer.ops.compare import (  # noqa: E402
     ne,
     where,
 )
+from trainer.ops.counting import bincount, bucketize, histc, searchsorted, unique  # noqa: E402
 from trainer.ops.indexing import (  # noqa: E402
     argwhere,
     gather,

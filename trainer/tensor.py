@@ -44,7 +44,7 @@ class _Version:
 
 class Tensor(TensorMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_hooks", "__weakref__")
 
     def __init__(self, *args, requires_grad: bool = False):
         """``torch.Tensor(data)`` (default float dtype) or ``torch.Tensor(*sizes)`` (uninitialised)."""
@@ -62,6 +62,7 @@ class Tensor(TensorMethods):
         self._output_nr = 0
         self._version_counter = _Version()
         self._retains_grad = False
+        self._hooks = None  # a leaf's gradient hooks; a non-leaf's live on its node, per output
 
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
@@ -333,6 +334,23 @@ class Tensor(TensorMethods):
             node._retained = {}
         node._retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs on the gradient flowing into this tensor during backward; a tensor it returns
+        replaces that gradient. Returns a handle whose ``remove()`` unregisters it."""
+        from trainer.nn.modules.module import RemovableHandle
+
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is None:
+            if self._hooks is None:
+                self._hooks = {}
+            hooks = self._hooks
+        else:  # on the node, so a later in-place op leaves this hook on the value it was registered for
+            hooks = self._grad_fn._hooks_of(self._output_nr)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     @property
     def retains_grad(self) -> bool:

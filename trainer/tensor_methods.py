@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import trainer  # trainer.ops is looked up at call time: it loads after this module
+from trainer.backend import cuda_context, to_device, xp_of
 
 
 class TensorMethods:
@@ -416,3 +419,115 @@ class TensorMethods:
 
     def argwhere(self):
         return trainer.ops.indexing.argwhere(self)
+
+    # counting
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+        return trainer.ops.counting.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        return trainer.ops.counting.bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):  # noqa: A002 - PyTorch's names
+        return trainer.ops.counting.histc(self, bins, min, max)
+
+    # dtype conversions and storage
+    def byte(self):
+        return self.to(trainer.uint8)
+
+    def char(self):
+        return self.to(trainer.int8)
+
+    def stride(self, dim=None):
+        """Steps between elements, in elements rather than NumPy's bytes."""
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        if dim is None:
+            return strides
+        return strides[trainer.ops._operands.normalize_dim(dim, self.ndim)]
+
+    def data_ptr(self) -> int:
+        """The address of the first element."""
+        if xp_of(self._data) is np:
+            return self._data.ctypes.data
+        return self._data.data.ptr
+
+    # in-place random fills, drawn from the tensor's device generator (or ``generator``)
+    def uniform_(self, a=0, b=1, *, generator=None):
+        _require_floating(self, "check_uniform_bounds")
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+        return _random_fill(self, generator, lambda rng, shape, kind: rng.random(shape, dtype=kind) * (b - a) + a)
+
+    def normal_(self, mean=0, std=1, *, generator=None):
+        _require_floating(self, "normal_kernel_cpu")
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        return _random_fill(self, generator, lambda rng, shape, kind: rng.standard_normal(shape, dtype=kind) * std
+                            + mean)
+
+    def log_normal_(self, mean=1, std=2, *, generator=None):
+        _require_floating(self, "log_normal_cpu")
+        if std <= 0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+        xp = xp_of(self._data)
+        return _random_fill(self, generator, lambda rng, shape, kind: xp.exp(rng.standard_normal(shape, dtype=kind)
+                                                                             * std + mean))
+
+    def exponential_(self, lambd=1, *, generator=None):
+        if not self.dtype.is_floating_point:
+            raise RuntimeError("Exponential distribution is a continuous probability distribution. dtype must be a "
+                               f"floating point but you specified {self.dtype.name}")
+        if lambd <= 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        return _random_fill(self, generator, lambda rng, shape, kind: rng.standard_exponential(shape, dtype=kind)
+                            / lambd)
+
+    def geometric_(self, p, *, generator=None):
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        return _random_fill(self, generator, lambda rng, shape, kind: rng.geometric(p, shape))
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Ones with probability ``p`` (a number, or a tensor broadcast to this one's shape), zeros elsewhere."""
+        if isinstance(p, trainer.Tensor):
+            p = to_device(p._data, self.device)
+        elif not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        return _random_fill(self, generator, lambda rng, shape, kind: rng.random(shape) < p)
+
+    def random_(self, from_or_to=None, to=None, *, generator=None):
+        """Integers from [from, to); ``random_(to)`` draws from [0, to) and ``random_()`` from [0, the largest
+        integer the dtype holds exactly]."""
+        if from_or_to is None:
+            low, high = 0, _largest_exact_integer(self.dtype) + 1
+        elif to is None:
+            low, high = 0, from_or_to
+        else:
+            low, high = from_or_to, to
+        if low >= high:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+        # endpoint=True keeps high - 1 inside int64 when the range is the whole of int64
+        return _random_fill(self, generator, lambda rng, shape, kind: rng.integers(low, high - 1, shape,
+                                                                                  dtype=np.int64, endpoint=True))
+
+
+def _require_floating(t, kernel: str) -> None:
+    if not t.dtype.is_floating_point:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{t.dtype.name}\'')
+
+
+def _largest_exact_integer(dt) -> int:
+    """The top of ``random_()``'s default range: 2**mantissa bits for floats, the maximum for integers."""
+    if dt.is_floating_point:
+        return 2 ** (np.finfo(dt.np).nmant + 1)
+    if dt.np == np.bool_:
+        return 1
+    return int(np.iinfo(dt.np).max)
+
+
+def _random_fill(t, generator, draw):
+    """Overwrite ``t`` with ``draw(rng, shape, float_kind)`` through ``copy_``, which casts to ``t``'s dtype, bumps
+    its version and refuses leaves that require grad. Floats are drawn in float64 only for float64 tensors."""
+    kind = np.float64 if t._data.dtype == np.float64 else np.float32
+    with cuda_context(t.device):
+        array = draw(trainer.creation._generator(generator, t.device).rng, t._data.shape, kind)
+    return t.copy_(trainer.Tensor._wrap(xp_of(t._data).asarray(array)))

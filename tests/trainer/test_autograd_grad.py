@@ -11,11 +11,16 @@ X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 W = np.array([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.6]])
 
 
-def build(lib):
-    """A small graph on ``lib``: leaves x and w, a non-leaf h, two outputs."""
+def tanh_layer(lib):
+    """Leaves x and w on ``lib`` and the non-leaf h = tanh(x @ w)."""
     x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
     w = lib.tensor(W, dtype=lib.float64, requires_grad=True)
-    h = (x @ w).tanh()
+    return x, w, (x @ w).tanh()
+
+
+def build(lib):
+    """A small graph on ``lib``: leaves x and w, a non-leaf h, two outputs."""
+    x, w, h = tanh_layer(lib)
     return x, w, h, (h**2).sum(), (h * 3).mean(dim=0)
 
 

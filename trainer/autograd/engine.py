@@ -31,6 +31,7 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
     wanted = None if inputs is None else [_edge_of(t) for t in inputs]
     wanted_slots = set() if inputs is None else {e for e in wanted if type(e) is tuple}
     needed = None if inputs is None else _leading_to(order, wanted_slots, {id(t) for t in inputs})
+    wanted_nodes = {node for node, _ in wanted_slots}
     captured: dict = {}  # (node, output_nr) of a non-leaf input -> its gradient
     with grad_mode.no_grad():
         for node in order:
@@ -38,11 +39,17 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
             if grads is None:  # fed only by nodes skipped as leading to no input
                 continue
             if wanted is not None:
+                # as in PyTorch, a node that runs has its gradients captured before its hooks, one that only
+                # feeds a wanted tensor after them
+                if node not in needed and node in wanted_nodes and node._tensor_hooks is not None:
+                    _run_tensor_hooks(node, grads)
                 for nr, g in enumerate(grads):
                     if (node, nr) in wanted_slots:
                         captured[(node, nr)] = g
                 if node not in needed:
                     continue
+            if node._tensor_hooks is not None:
+                _run_tensor_hooks(node, grads)
             if node._released:
                 raise RuntimeError(_FREED)
             if node._output_meta is not None:
@@ -62,7 +69,38 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
     if wanted is None:
         _accumulate_into_leaves(leaf_grads, root_grads)
         return None
-    return [captured.get(edge) if type(edge) is tuple else leaf_grads.get(edge) for edge in wanted]
+    return [captured.get(edge) if type(edge) is tuple else _leaf_gradient(edge, leaf_grads.get(edge))
+            for edge in wanted]
+
+
+def _run_tensor_hooks(node, grads) -> None:
+    """Each output's hooks on its gradient (None for an output that got none), in registration order."""
+    for nr, hooks in node._tensor_hooks.items():
+        for hook in tuple(hooks.values()):
+            grads[nr] = _call_hook(hook, grads[nr])
+
+
+def _leaf_gradient(leaf, grad):
+    """``grad`` after the leaf's hooks, which see it once, summed over all its uses, before accumulation."""
+    if leaf._hooks is None or grad is None:
+        return grad
+    for hook in tuple(leaf._hooks.values()):
+        grad = _call_hook(hook, grad)
+    return grad
+
+
+def _call_hook(hook, grad):
+    from trainer.tensor import Tensor
+
+    result = hook(None if grad is None else Tensor._wrap(grad))
+    if result is None:
+        return grad
+    if not isinstance(result, Tensor):
+        raise TypeError(f"expected Tensor, but hook returned '{type(result).__name__}'")
+    if grad is not None and result._data.shape != grad.shape:
+        raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value: it returned "
+                           f"shape {list(result.shape)} for a gradient of shape {list(grad.shape)}")
+    return result._data
 
 
 def _leading_to(order, slots, leaf_ids) -> set:
@@ -163,6 +201,8 @@ def _accumulate_into_leaves(leaf_grads, root_grads) -> None:
 
     taken = {id(g) for g in root_grads}
     for leaf, grad in leaf_grads.items():
+        if leaf._hooks is not None:
+            grad = _leaf_gradient(leaf, grad)
         if grad.dtype != leaf._data.dtype:
             grad = grad.astype(leaf._data.dtype)
         if leaf._grad is None:

@@ -19,7 +19,7 @@ class Function:
     """
 
     __slots__ = ("next_functions", "needs_input_grad", "_saved_versions", "_output_meta", "_retained",
-                 "_released", "__dict__")
+                 "_tensor_hooks", "_released", "__dict__")
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):
@@ -62,6 +62,7 @@ class Function:
         )
         self._released = False
         self._retained = None
+        self._tensor_hooks = None
         for nr, out in enumerate(outputs):
             if out._data.dtype.kind in "fc":
                 out._grad_fn, out._output_nr, out._requires_grad = self, nr, True
@@ -71,6 +72,12 @@ class Function:
         )
         saved = self.__dict__.get("saved_tensors")
         self._saved_versions = _saved_versions(saved, inputs, outputs) if saved else ()
+
+    def _hooks_of(self, output_nr: int) -> dict:
+        """The gradient hooks (handle id -> hook) registered on output ``output_nr`` of this node."""
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        return self._tensor_hooks.setdefault(output_nr, {})
 
     def _check_saved_versions(self) -> None:
         for counter, expected, shape, dtype in self._saved_versions:

@@ -7,6 +7,7 @@ from trainer.ops import (  # the families are reached as trainer.ops.<family>
     batch_norm,
     compare,
     conv,
+    counting,
     embedding,
     indexing,
     join,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from trainer import dtypes
-from trainer.autograd import no_grad
+from trainer.autograd import grad_mode, no_grad, op
 from trainer.creation import as_tensor
 from trainer.nn.parameter import Parameter
 from trainer.tensor import Tensor, _parse_to
@@ -61,6 +61,7 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
@@ -79,11 +80,16 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = _BackwardHookCall(self) if self._backward_hooks and grad_mode._state.enabled else None
+        if backward_hooks is not None:
+            args = backward_hooks.tap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook, with_kwargs in tuple(self._forward_hooks.values()):
             result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
+        if backward_hooks is not None:
+            output = backward_hooks.tap_outputs(output)
         return output
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
@@ -97,6 +103,11 @@ class Module:
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after ``forward``;
         a non-None result replaces the output."""
         return _add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs once the gradients of the module's tensor arguments
+        are computed (None for those that need none); a non-None result (a tuple) replaces ``grad_input``."""
+        return _add_hook(self._backward_hooks, hook, prepend, False)
 
     # ----------------------------------------------------------------- registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -494,6 +505,85 @@ class Module:
     def __dir__(self):
         keys = [*dir(type(self)), *self.__dict__, *self._parameters, *self._modules, *self._buffers]
         return sorted(key for key in keys if not key[0].isdigit())
+
+
+class _GradientTap(op.Function):
+    """An identity node whose backward hands the gradients passing through it to ``on_grads``."""
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return tuple(ctx.on_grads(grads))
+
+
+def _tap(tensors: list, on_grads: Callable) -> tuple:
+    """``tensors`` passed through one ``_GradientTap`` (recorded directly: tracing observers must not see it)."""
+    node = _GradientTap.__new__(_GradientTap)
+    node.needs_input_grad = tuple(t._requires_grad for t in tensors)
+    node.on_grads = on_grads
+    outputs = tuple(_alias(t) for t in tensors)
+    node._link(tensors, outputs)
+    return outputs
+
+
+def _alias(tensor: Tensor) -> Tensor:
+    out = Tensor._wrap(tensor._data)
+    out._version_counter = tensor._version_counter
+    return out
+
+
+class _BackwardHookCall:
+    """One call of a module with full backward hooks: taps the gradients of its outputs (``grad_output``) and
+    of its tensor arguments (``grad_input``), then runs the hooks when the latter are known."""
+
+    def __init__(self, module: Module):
+        self.module = module
+        self.n_tensor_args = 0
+        self.tapped: list[int] = []  # indices, among the tensor arguments, of those that require grad
+        self.grad_output: tuple = ()
+
+    def tap_inputs(self, args: tuple) -> tuple:
+        positions = [p for p, a in enumerate(args) if isinstance(a, Tensor)]
+        self.n_tensor_args = len(positions)
+        self.tapped = [i for i, p in enumerate(positions) if args[p]._requires_grad]
+        if not self.tapped:
+            return args
+        args = list(args)
+        for i, t in zip(self.tapped, _tap([args[positions[i]] for i in self.tapped], self._on_grad_input)):
+            args[positions[i]] = t
+        return tuple(args)
+
+    def tap_outputs(self, output):
+        outputs = list(output) if isinstance(output, (tuple, list)) else [output]
+        positions = [p for p, o in enumerate(outputs) if isinstance(o, Tensor) and o._requires_grad]
+        if not positions:
+            return output
+        for p, t in zip(positions, _tap([outputs[p] for p in positions], self._on_grad_output)):
+            outputs[p] = t
+        return type(output)(outputs) if isinstance(output, (tuple, list)) else outputs[0]
+
+    def _on_grad_output(self, grads: tuple) -> tuple:
+        self.grad_output = tuple(Tensor._wrap(g) for g in grads)
+        if not self.tapped:  # no argument needs a gradient: the hooks run now, with grad_input all None
+            self._run_hooks((None,) * self.n_tensor_args)
+        return grads
+
+    def _on_grad_input(self, grads: tuple) -> list:
+        grad_input = [None] * self.n_tensor_args
+        for i, g in zip(self.tapped, grads):
+            grad_input[i] = Tensor._wrap(g)
+        grad_input = self._run_hooks(tuple(grad_input))
+        return [None if grad_input[i] is None else grad_input[i]._data for i in self.tapped]
+
+    def _run_hooks(self, grad_input: tuple) -> tuple:
+        for hook, _ in tuple(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, self.grad_output)
+            if result is not None:
+                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if len(result) != len(grad_input):
+                    raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(result)}, "
+                                       f"but expected {len(grad_input)}")
+                grad_input = result
+        return grad_input
 
 
 def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool, with_kwargs: bool) -> RemovableHandle:
