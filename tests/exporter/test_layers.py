@@ -33,13 +33,6 @@ def _cell_over_steps(cell, x):
     return state
 
 
-def _lstm_cell_over_steps(cell, x):
-    state = None
-    for t in range(x.shape[1]):
-        state = cell(x[:, t], state)
-    return state
-
-
 # name: (layer factory, example shape, dynamic axes, variants)
 LAYERS = {
     "Linear": (lambda: nn.Linear(6, 4), (3, 6), [0], BATCHES),
@@ -96,7 +89,7 @@ LAYERS = {
     "GRU_bidirectional_two_layers": (lambda: Apply(nn.GRU(5, 6, num_layers=2, bidirectional=True), lambda m, x: m(x)),
                                      (7, 2, 5), [0, 1], ({0: 3, 1: 1}, {0: 9, 1: 4})),
     "RNNCell": (lambda: Apply(nn.RNNCell(5, 6), _cell_over_steps), (2, 3, 5), [0], BATCHES),
-    "LSTMCell": (lambda: Apply(nn.LSTMCell(5, 6), _lstm_cell_over_steps), (2, 3, 5), [0], BATCHES),
+    "LSTMCell": (lambda: Apply(nn.LSTMCell(5, 6), _cell_over_steps), (2, 3, 5), [0], BATCHES),
     "GRUCell": (lambda: Apply(nn.GRUCell(5, 6), _cell_over_steps), (2, 3, 5), [0], BATCHES),
     "MultiheadAttention": (lambda: Apply(nn.MultiheadAttention(8, 2), _self_attention), (5, 2, 8), [0, 1],
                            ({0: 2, 1: 1}, {0: 7, 1: 3})),
