@@ -2,29 +2,8 @@
 ``torch.onnx.export`` inlines one without a ``symbolic``, and the file matches the trainer."""
 
 import trainer
+from tests.trainer.test_custom_function import OURS
 from trainer import nn
-
-
-class Legendre3(trainer.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return 0.5 * (5 * x**3 - 3 * x)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return grad_output * 1.5 * (5 * x**2 - 1)
-
-
-class Passthrough(trainer.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
 
 
 class WithCustomFunctions(nn.Module):
@@ -33,7 +12,7 @@ class WithCustomFunctions(nn.Module):
         self.fc = nn.Linear(5, 3)
 
     def forward(self, x):
-        return Passthrough.apply(Legendre3.apply(self.fc(x)).tanh())
+        return OURS["Passthrough"].apply(OURS["Legendre3"].apply(self.fc(x)).tanh())
 
 
 def test_custom_functions_export_through_their_forward(roundtrip, runtime):
