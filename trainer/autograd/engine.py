@@ -10,7 +10,7 @@ from __future__ import annotations
 from trainer.autograd import grad_mode
 
 CREATE_GRAPH_UNSUPPORTED = "create_graph=True (higher-order gradients) is not supported"
-_FREED = (
+GRAPH_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
     "have already been freed). Saved intermediate values of the graph are freed when you call "
     ".backward(). Specify retain_graph=True if you need to backward through the graph a second time."
@@ -51,7 +51,7 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
             if node._tensor_hooks is not None:
                 _run_tensor_hooks(node, grads)
             if node._released:
-                raise RuntimeError(_FREED)
+                raise RuntimeError(GRAPH_FREED)
             if node._output_meta is not None:
                 grads = [g if g is not None else xp.zeros(shape, dtype) for g, (shape, dtype, xp) in
                          zip(grads, node._output_meta)]

@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from trainer.autograd import grad_mode, op
+from trainer.autograd import engine, grad_mode, op
 from trainer.backend import device_of
 
 
@@ -38,7 +38,7 @@ class FunctionCtx(op.Function):
     @property
     def saved_tensors(self) -> tuple:
         if self._released:
-            raise RuntimeError(_FREED)
+            raise RuntimeError(engine.GRAPH_FREED)
         self._check_saved_versions()
         return self.__dict__.get("_to_save", ())
 
@@ -72,12 +72,6 @@ class FunctionCtx(op.Function):
         return _input_grads(ctx, returned if type(returned) is tuple else (returned,))
 
 
-_FREED = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after they have "
-    "already been freed). Specify retain_graph=True if you need to backward through the graph a second time."
-)
-
-
 class Function:
     """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``, then call
     ``MyOp.apply(*args)``. PyTorch 2's form also works: ``forward(*args)`` plus
@@ -101,7 +95,8 @@ class Function:
         from trainer.tensor import Tensor
 
         inputs = [a for a in args if isinstance(a, Tensor)]
-        ctx = _backward_cls(cls).__new__(_backward_cls(cls))
+        node_cls = _backward_cls(cls)
+        ctx = node_cls.__new__(node_cls)
         ctx._released = False
         ctx._arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
@@ -155,8 +150,6 @@ def _link(ctx, inputs, results) -> None:
     if "_to_save" in ctx.__dict__:  # a saved output is kept detached: the output holds ctx, not ctx the output
         ctx._to_save = tuple(t.detach() if any(t is o for o in outputs) else t for t in ctx._to_save)
     ctx._saved_versions = saved_versions  # the internal link reads saved arrays; ours are saved tensors
-    if len(outputs) == 1:  # the engine sizes nodes by _output_meta; one output needs none
-        ctx._output_meta = None
     marked = ctx.__dict__.get("_non_differentiable", ())
     for t in outputs:
         if id(t) in marked:
