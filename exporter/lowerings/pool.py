@@ -28,10 +28,16 @@ def avg_pool(g, x, *, kernel, stride, padding, ceil_mode, count_include_pad, div
     return out
 
 
-def _averaging_matrix(size: int, n_out: int) -> np.ndarray:
-    """PyTorch's adaptive windows [floor(i*size/n), ceil((i+1)*size/n)) as an (n_out, size) averaging matrix."""
+def _adaptive_bounds(size: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows along one axis, ``[floor(i*size/n_out), ceil((i+1)*size/n_out))``, as int
+    arrays ``(starts, ends)``."""
     i = np.arange(n_out)
-    start, end = (i * size) // n_out, -((-(i + 1) * size) // n_out)
+    return (i * size) // n_out, -((-(i + 1) * size) // n_out)
+
+
+def _averaging_matrix(size: int, n_out: int) -> np.ndarray:
+    """The adaptive windows as an (n_out, size) averaging matrix."""
+    start, end = _adaptive_bounds(size, n_out)
     inside = (np.arange(size) >= start[:, None]) & (np.arange(size) < end[:, None])
     return inside / (end - start)[:, None]
 
@@ -49,10 +55,6 @@ def adaptive_avg_pool(g, x, *, output_size):
     if len(output_size) == 2:
         out = g.op("MatMul", g.const(_averaging_matrix(spatial[0], output_size[0]).astype(dtype)), out)
     return out
-
-
-def _adaptive_bounds(size, n_out):
-    return [((i * size) // n_out, -((-(i + 1) * size) // n_out)) for i in range(n_out)]
 
 
 @lowering("AdaptiveMaxPool")
@@ -82,7 +84,7 @@ def _cellwise_max(g, x, spatial, output_size):
     """One Slice + ReduceMax per output cell, concatenated back along each spatial axis."""
     rank = g.rank(x)
     axes = list(range(rank - len(spatial), rank))
-    bounds = [_adaptive_bounds(s, o) for s, o in zip(spatial, output_size)]
+    bounds = [list(zip(*(b.tolist() for b in _adaptive_bounds(s, o)))) for s, o in zip(spatial, output_size)]
 
     def cells(depth, window):
         if depth == len(axes):
