@@ -520,15 +520,9 @@ def _tap(tensors: list, on_grads: Callable) -> tuple:
     node = _GradientTap.__new__(_GradientTap)
     node.needs_input_grad = tuple(t._requires_grad for t in tensors)
     node.on_grads = on_grads
-    outputs = tuple(_alias(t) for t in tensors)
+    outputs = tuple(t.detach() for t in tensors)  # views sharing the version counter, linked to the tap below
     node._link(tensors, outputs)
     return outputs
-
-
-def _alias(tensor: Tensor) -> Tensor:
-    out = Tensor._wrap(tensor._data)
-    out._version_counter = tensor._version_counter
-    return out
 
 
 class _BackwardHookCall:
