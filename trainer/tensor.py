@@ -295,8 +295,7 @@ class Tensor(TensorMethods):
 
     # ----------------------------------------------------------------- new tensors like this one
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return trainer.creation.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                                       requires_grad=requires_grad)
+        return trainer.creation.tensor(data, **self._new_options(dtype, device, requires_grad))
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         return trainer.creation.zeros(*size, **self._new_options(dtype, device, requires_grad))
@@ -338,7 +337,7 @@ class Tensor(TensorMethods):
     def register_hook(self, hook):
         """``hook(grad)`` runs on the gradient flowing into this tensor during backward; a tensor it returns
         replaces that gradient. Returns a handle whose ``remove()`` unregisters it."""
-        from trainer.nn.modules.module import RemovableHandle
+        from trainer.utils.hooks import RemovableHandle
 
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")

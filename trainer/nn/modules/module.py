@@ -14,25 +14,7 @@ from trainer.autograd import grad_mode, no_grad, op
 from trainer.creation import as_tensor
 from trainer.nn.parameter import Parameter
 from trainer.tensor import Tensor, _parse_to
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook`` and friends: ``remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: OrderedDict):
-        self.id = next(RemovableHandle._ids)
-        self._hooks = hooks
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+from trainer.utils.hooks import RemovableHandle
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
