@@ -6,6 +6,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from serving.errors import InvalidModelError
+
 # ONNX Runtime's spelling of each element type in "tensor(...)" strings.
 _ELEM_NAMES = {
     onnx.TensorProto.FLOAT: "float", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.INT8: "int8",
@@ -18,13 +20,26 @@ _ELEM_NAMES = {
 
 
 def elem_type_name(elem_type: int) -> str:
+    if elem_type not in _DEFINED:
+        raise _undefined(elem_type)
     return _ELEM_NAMES.get(elem_type) or onnx.TensorProto.DataType.Name(elem_type).lower()
 
 
 def elem_numpy_dtype(elem_type: int) -> np.dtype:
     if elem_type == onnx.TensorProto.STRING:
         return np.dtype(object)
+    if elem_type not in _DEFINED:
+        raise _undefined(elem_type)
     return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+# The checker leaves the element types of graph inputs and outputs unchecked; a damaged file can hold any int.
+_DEFINED = frozenset(v for v in onnx.TensorProto.DataType.values() if v != onnx.TensorProto.UNDEFINED)
+
+
+def _undefined(elem_type: int) -> InvalidModelError:
+    return InvalidModelError(
+        f"element type {elem_type} is not an ONNX TensorProto.DataType (expected one of {sorted(_DEFINED)})")
 
 
 def type_string(type_proto: onnx.TypeProto) -> str:

@@ -233,6 +233,14 @@ def _mutations(model: onnx.ModelProto, rng: np.random.Generator):
         yield edited.SerializeToString()
 
 
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_an_element_type_onnx_does_not_define_is_refused_at_load(where):
+    model = _mlp()
+    (model.graph.input if where == "input" else model.graph.output)[0].type.tensor_type.elem_type = 53
+    with pytest.raises(InvalidModelError, match="element type 53 is not an ONNX TensorProto.DataType"):
+        InferenceSession(model.SerializeToString())
+
+
 def test_randomly_damaged_models_load_or_raise_the_runtimes_error():
     rng = np.random.default_rng(0)
     x = np.ones((2, 4), np.float32)
