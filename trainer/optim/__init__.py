@@ -4,11 +4,15 @@ from trainer.optim.adadelta import Adadelta
 from trainer.optim.adagrad import Adagrad
 from trainer.optim.adam import Adam, AdamW
 from trainer.optim.adamax import Adamax
+from trainer.optim.asgd import ASGD
+from trainer.optim.lbfgs import LBFGS
 from trainer.optim.nadam import NAdam
 from trainer.optim.optimizer import Optimizer
 from trainer.optim.radam import RAdam
 from trainer.optim.rmsprop import RMSprop
+from trainer.optim.rprop import Rprop
 from trainer.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop",
+           "ASGD", "LBFGS"]
 from trainer.optim import lr_scheduler
