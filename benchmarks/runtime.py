@@ -45,6 +45,14 @@ ROUNDS = 4  # serving and ORT take turns, so that machine noise hits both alike
 MIN_REFERENCE_RUNS = 3
 
 
+def blas_kernel() -> str:
+    """Which BLAS library and CPU kernel NumPy runs (OPENBLAS_CORETYPE can pin an older, slower one)."""
+    if threadpoolctl is None:
+        return "BLAS unknown (no threadpoolctl)"
+    pools = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    return ", ".join(f"{pool['internal_api']} {pool.get('architecture') or ''}".strip() for pool in pools) or "no BLAS"
+
+
 def blas_threads() -> int:
     """The thread count NumPy's BLAS uses (threadpoolctl's view), else the CPU count."""
     if threadpoolctl is not None:
@@ -158,7 +166,7 @@ def main() -> None:
         limit = threadpoolctl.threadpool_limits(threads, user_api="blas")
     elif args.threads:
         print(f"threadpoolctl is not installed: NumPy's BLAS keeps its own thread count, ORT gets {threads}")
-    print(f"inference latency, median of runs; {threads} threads; numpy {np.__version__}, "
+    print(f"inference latency, median of runs; {threads} threads; numpy {np.__version__} ({blas_kernel()}), "
           f"onnxruntime {onnxruntime.__version__}")
     with limit:
         rows = {entry.name: measure(entry, args.seconds, threads) for entry in benchmark_set(selected)}
