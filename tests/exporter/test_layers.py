@@ -25,6 +25,15 @@ def _self_attention(layer, x):
     return layer(x, x, x)
 
 
+def _decode_from_shifted_memory(layer, x):
+    return layer(x, x * 0.5 + 1)
+
+
+def _translate_first_three(model, x):
+    """An encoder-decoder step: the first three positions as the target, causally masked."""
+    return model(x, x[:, :3], tgt_mask=nn.Transformer.generate_square_subsequent_mask(3))
+
+
 def _cell_over_steps(cell, x):
     """A cell unrolled over dim 1 of a batch-first sequence, as users write it."""
     state = None
@@ -101,6 +110,11 @@ LAYERS = {
         (2, 5, 8), [0, 1], ({0: 1, 1: 2}, {0: 3, 1: 7})),
     "TransformerEncoder": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8)),
                            (5, 2, 8), [0, 1], ({0: 2, 1: 1}, {0: 7, 1: 3})),
+    "TransformerDecoderLayer": (lambda: Apply(nn.TransformerDecoderLayer(8, 2, 16, norm_first=True),
+                                              _decode_from_shifted_memory), (5, 2, 8), [0, 1],
+                                ({0: 2, 1: 1}, {0: 7, 1: 3})),
+    "Transformer": (lambda: Apply(nn.Transformer(8, 2, 2, 2, 16, batch_first=True), _translate_first_three),
+                    (2, 5, 8), [0], ({0: 1}, {0: 4})),
 }
 
 

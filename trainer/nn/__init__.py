@@ -73,6 +73,12 @@ from trainer.nn.modules.pooling import (
 )
 from trainer.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from trainer.nn.modules.sparse import Embedding
-from trainer.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer
+from trainer.nn.modules.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from trainer.nn.modules.upsampling import Upsample
 from trainer.nn.parameter import Parameter
