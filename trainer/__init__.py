@@ -8,6 +8,7 @@ from trainer import (  # noqa: E402  # noqa: E402
     cuda,
     data,  # noqa: E402
     dtypes,
+    linalg,
     nn,
     ops,  # noqa: E402,I001 - needs Tensor defined first
     optim,
@@ -58,6 +59,9 @@ from trainer.dtypes import (
     short,
     uint8,
 )
+from trainer.linalg import cdist, det, kron, logdet, matrix_power, pinverse, slogdet, tensordot, trace  # noqa: E402
+from trainer.linalg import inv as inverse  # noqa: E402
+from trainer.linalg import legacy_svd as svd  # noqa: E402
 from trainer.ops.activation import log_softmax, softmax  # noqa: E402
 from trainer.ops.arithmetic import (  # noqa: E402
     add,

@@ -197,6 +197,36 @@ class TensorMethods:
     def outer(self, vec2):
         return trainer.ops.linalg.outer(self, vec2)
 
+    def det(self):
+        return trainer.linalg.det(self)
+
+    def logdet(self):
+        return trainer.linalg.logdet(self)
+
+    def slogdet(self):
+        return trainer.linalg.slogdet(self)
+
+    def inverse(self):
+        return trainer.linalg.inv(self)
+
+    def pinverse(self, rcond=1e-15):
+        return trainer.linalg.pinverse(self, rcond)
+
+    def cholesky(self, upper=False):
+        return trainer.linalg.cholesky(self, upper=upper)
+
+    def qr(self, some=True):
+        return trainer.linalg.qr(self, "reduced" if some else "complete")
+
+    def svd(self, some=True, compute_uv=True):
+        return trainer.linalg.legacy_svd(self, some, compute_uv)
+
+    def trace(self):
+        return trainer.linalg.trace(self)
+
+    def matrix_power(self, n):
+        return trainer.linalg.matrix_power(self, n)
+
     def dot(self, other):
         return trainer.ops.linalg.dot(self, other)
 

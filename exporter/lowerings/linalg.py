@@ -19,3 +19,8 @@ def linear(g, x, weight, bias=None):
 @lowering("Einsum")
 def einsum(g, *operands, equation):
     return g.op("Einsum", *operands, equation=equation)
+
+
+@lowering("Det")
+def det(g, a):
+    return g.op("Det", a)
