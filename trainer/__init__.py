@@ -98,6 +98,20 @@ from trainer.ops.compare import (  # noqa: E402
     where,
 )
 from trainer.ops.counting import bincount, bucketize, histc, searchsorted, unique  # noqa: E402
+from trainer.ops.elementwise import (  # noqa: E402
+    copysign,
+    deg2rad,
+    float_power,
+    floor_divide,
+    heaviside,
+    logaddexp,
+    logaddexp2,
+    logit,
+    rad2deg,
+    signbit,
+    sinc,
+    xlogy,
+)
 from trainer.ops.indexing import (  # noqa: E402
     argwhere,
     gather,
@@ -151,13 +165,20 @@ from trainer.ops.reduce import (  # noqa: E402
     var,
     var_mean,
 )
+from trainer.ops.scans import cummax, cummin, logcumsumexp  # noqa: E402
 from trainer.ops.shape import (  # noqa: E402
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    broadcast_tensors,
     broadcast_to,
     diag,
     diagonal,
     expand_as,
     flatten,
     flip,
+    fliplr,
+    flipud,
     meshgrid,
     moveaxis,
     movedim,
@@ -166,6 +187,7 @@ from trainer.ops.shape import (  # noqa: E402
     repeat_interleave,
     reshape,
     roll,
+    rot90,
     select,
     squeeze,
     t,
@@ -177,6 +199,31 @@ from trainer.ops.shape import (  # noqa: E402
     unsqueeze,
 )
 from trainer.ops.sort import argsort, kthvalue, msort, sort, topk  # noqa: E402
+from trainer.ops.statistics import corrcoef, cov, nanquantile, quantile  # noqa: E402
+from trainer.ops.transcendental import (  # noqa: E402
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atanh,
+    cosh,
+    erfc,
+    exp2,
+    expm1,
+    log1p,
+    log2,
+    log10,
+    reciprocal,
+    sinh,
+    tan,
+)
 from trainer.ops.unary import (  # noqa: E402
     abs,
     ceil,

@@ -19,9 +19,11 @@ def _finish(array, requires_grad: bool) -> Tensor:
     return Tensor._wrap(array).requires_grad_(requires_grad) if requires_grad else Tensor._wrap(array)
 
 
-def _infer_array(data):
-    """An array for nested Python data, with PyTorch's defaults (floats -> default float, ints -> int64);
-    arrays, NumPy scalars and tensors keep their own dtype, also inside lists."""
+def _infer_array(data, dtype=None):
+    """An array for nested Python data, with PyTorch's defaults (floats -> default float, ints -> int64) unless
+    ``dtype`` is given, which Python numbers then go to directly (``1e-300`` survives into float64, where a
+    float32 detour would flush it to 0); arrays, NumPy scalars and tensors keep their own dtype, also inside
+    lists."""
     if isinstance(data, Tensor):
         return data.detach()._data
     typed = isinstance(data, (np.ndarray, np.generic))
@@ -37,7 +39,9 @@ def _infer_array(data):
     if array.dtype == object or array.dtype.kind in "USV":
         raise TypeError(f"can't build a tensor from data of type {type(data).__name__} holding "
                         f"{array.dtype if array.dtype.kind in 'USV' else 'mixed objects'}; expected numbers")
-    if not typed and array.dtype.kind == "f":
+    if not typed and dtype is not None:
+        array = array.astype(dtype.np)
+    elif not typed and array.dtype.kind == "f":
         array = array.astype(dtypes.get_default_dtype().np)
     elif not typed and array.dtype.kind in "iu":
         array = array.astype(np.int64)
@@ -62,9 +66,10 @@ def _to_numpy(data):
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays or tensors)."""
-    array = _infer_array(data)
+    dtype = None if dtype is None else dtypes.as_dtype(dtype)
+    array = _infer_array(data, dtype)
     if dtype is not None:
-        array = array.astype(dtypes.as_dtype(dtype).np)
+        array = array.astype(dtype.np)
     dtypes.from_numpy(array.dtype)  # rejects types a tensor cannot hold, with a clear message
     dev = as_device(device) if device is not None else (data.device if isinstance(data, Tensor) else as_device(None))
     if dev.type == "cpu":
@@ -82,9 +87,10 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and device is None:
         dtypes.from_numpy(data.dtype)
         return Tensor._wrap(data if dtype is None else data.astype(dtypes.as_dtype(dtype).np, copy=False))
-    array = _infer_array(data)
+    dtype = None if dtype is None else dtypes.as_dtype(dtype)
+    array = _infer_array(data, dtype)
     if dtype is not None:
-        array = array.astype(dtypes.as_dtype(dtype).np, copy=False)
+        array = array.astype(dtype.np, copy=False)
     dtypes.from_numpy(array.dtype)
     return Tensor._wrap(to_device(array, as_device(device)))
 

@@ -197,6 +197,123 @@ class TensorMethods:
     def outer(self, vec2):
         return trainer.ops.linalg.outer(self, vec2)
 
+    # more elementwise functions, scans and statistics
+    def log1p(self):
+        return trainer.ops.transcendental.log1p(self)
+
+    def expm1(self):
+        return trainer.ops.transcendental.expm1(self)
+
+    def log2(self):
+        return trainer.ops.transcendental.log2(self)
+
+    def log10(self):
+        return trainer.ops.transcendental.log10(self)
+
+    def exp2(self):
+        return trainer.ops.transcendental.exp2(self)
+
+    def tan(self):
+        return trainer.ops.transcendental.tan(self)
+
+    def asin(self):
+        return trainer.ops.transcendental.asin(self)
+
+    def acos(self):
+        return trainer.ops.transcendental.acos(self)
+
+    def atan(self):
+        return trainer.ops.transcendental.atan(self)
+
+    def sinh(self):
+        return trainer.ops.transcendental.sinh(self)
+
+    def cosh(self):
+        return trainer.ops.transcendental.cosh(self)
+
+    def asinh(self):
+        return trainer.ops.transcendental.asinh(self)
+
+    def acosh(self):
+        return trainer.ops.transcendental.acosh(self)
+
+    def atanh(self):
+        return trainer.ops.transcendental.atanh(self)
+
+    def reciprocal(self):
+        return trainer.ops.transcendental.reciprocal(self)
+
+    def erfc(self):
+        return trainer.ops.transcendental.erfc(self)
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+    def logaddexp(self, other):
+        return trainer.ops.elementwise.logaddexp(self, other)
+
+    def logaddexp2(self, other):
+        return trainer.ops.elementwise.logaddexp2(self, other)
+
+    def xlogy(self, other):
+        return trainer.ops.elementwise.xlogy(self, other)
+
+    def copysign(self, other):
+        return trainer.ops.elementwise.copysign(self, other)
+
+    def heaviside(self, values):
+        return trainer.ops.elementwise.heaviside(self, values)
+
+    def float_power(self, exponent):
+        return trainer.ops.elementwise.float_power(self, exponent)
+
+    def floor_divide(self, other):
+        return trainer.ops.elementwise.floor_divide(self, other)
+
+    def logit(self, eps=None):
+        return trainer.ops.elementwise.logit(self, eps)
+
+    def sinc(self):
+        return trainer.ops.elementwise.sinc(self)
+
+    def deg2rad(self):
+        return trainer.ops.elementwise.deg2rad(self)
+
+    def rad2deg(self):
+        return trainer.ops.elementwise.rad2deg(self)
+
+    def signbit(self):
+        return trainer.ops.elementwise.signbit(self)
+
+    def cummax(self, dim):
+        return trainer.ops.scans.cummax(self, dim)
+
+    def cummin(self, dim):
+        return trainer.ops.scans.cummin(self, dim)
+
+    def logcumsumexp(self, dim):
+        return trainer.ops.scans.logcumsumexp(self, dim)
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return trainer.ops.statistics.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return trainer.ops.statistics.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def cov(self, *, correction=1, fweights=None, aweights=None):
+        return trainer.ops.statistics.cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self):
+        return trainer.ops.statistics.corrcoef(self)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        return trainer.ops.shape.rot90(self, k, dims)
+
+    def fliplr(self):
+        return trainer.ops.shape.fliplr(self)
+
+    def flipud(self):
+        return trainer.ops.shape.flipud(self)
+
     def det(self):
         return trainer.linalg.det(self)
 

@@ -1,16 +1,43 @@
 """Elementwise functions of one tensor: Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Clip, Erf,
+the trigonometric and hyperbolic functions and their inverses, Reciprocal, log1p/expm1/log2/log10/exp2/erfc,
 the rounding family (Sign, Floor, Ceil, Round, trunc and frac from them), IsNaN, IsInf and nan_to_num."""
 
 import numpy as np
 
 from exporter.lowerings import lowering
 
-_SAME_NAME = ("Abs", "Exp", "Log", "Sqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "Erf")
+_SAME_NAME = ("Abs", "Exp", "Log", "Sqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "Erf", "Tan", "Asin", "Acos",
+              "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Reciprocal")
 
 
 @lowering(*_SAME_NAME)
 def elementwise(g, a):
     return g.op(g.op_name, a)
+
+
+@lowering("Log1p")
+def log1p(g, a):
+    return g.op("Log", g.op("Add", a, g.like(1.0, a)))
+
+
+@lowering("Expm1")
+def expm1(g, a):
+    return g.op("Sub", g.op("Exp", a), g.like(1.0, a))
+
+
+@lowering("Log2", "Log10")
+def log_base(g, a):
+    return g.op("Div", g.op("Log", a), g.like(np.log(2.0 if g.op_name == "Log2" else 10.0), a))
+
+
+@lowering("Exp2")
+def exp2(g, a):
+    return g.op("Exp", g.op("Mul", a, g.like(np.log(2.0), a)))
+
+
+@lowering("Erfc")
+def erfc(g, a):
+    return g.op("Sub", g.like(1.0, a), g.op("Erf", a))
 
 
 @lowering("Rsqrt")

@@ -392,3 +392,10 @@ def test_repr_matches_torch(make):
 def test_repr_names_the_grad_fn():
     y = trainer.tensor([1.0], requires_grad=True) * 2
     assert repr(y).startswith("tensor([2.], grad_fn=<Mul")
+
+
+def test_python_numbers_go_straight_to_the_requested_dtype():
+    # a detour through the default float32 would flush 1e-300 to 0 and round 0.1
+    for make in (trainer.tensor, trainer.as_tensor):
+        values = make([1e-300, 0.1, 2**60 + 1], dtype=trainer.float64).numpy()
+        np.testing.assert_array_equal(values, np.array([1e-300, 0.1, 2**60 + 1], np.float64))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import normalize_dim, unbroadcast
+from trainer.ops._operands import broadcast_shapes, normalize_dim, unbroadcast
 
 
 class Reshape(Function):
@@ -531,3 +531,61 @@ def meshgrid(*tensors, indexing="ij"):
         view_shape[position] = sizes[position]
         out.append(expand(reshape(t, *view_shape), *sizes))
     return tuple(out)
+
+
+def _at_least(dims: int, tensors, lift):
+    """``atleast_Nd``: each tensor with fewer than ``dims`` dims reshaped by ``lift``; one tensor in, one out."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    out = tuple(t if t.ndim >= dims else lift(t) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_1d(*tensors):
+    return _at_least(1, tensors, lambda t: t.reshape(1))
+
+
+def atleast_2d(*tensors):
+    return _at_least(2, tensors, lambda t: t.reshape(1, -1) if t.ndim else t.reshape(1, 1))
+
+
+def atleast_3d(*tensors):
+    """``(n,)`` becomes ``(1, n, 1)`` and ``(m, n)`` becomes ``(m, n, 1)``, as in NumPy and PyTorch."""
+    lifts = {0: lambda t: t.reshape(1, 1, 1), 1: lambda t: t.reshape(1, -1, 1), 2: lambda t: t.unsqueeze(-1)}
+    return _at_least(3, tensors, lambda t: lifts[t.ndim](t))
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    return tuple(expand(t, *shape) for t in tensors)
+
+
+def rot90(a, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first dim towards the second."""
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if a.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {a.ndim}")
+    first, second = (normalize_dim(d, a.ndim) for d in dims)
+    if first == second:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(a, second), first, second)
+    if k == 2:
+        return flip(a, first, second)
+    if k == 3:
+        return transpose(flip(a, first), first, second)
+    return a.clone()
+
+
+def fliplr(a):
+    if a.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(a, 1)
+
+
+def flipud(a):
+    if a.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(a, 0)
