@@ -19,6 +19,11 @@ def _prelu_per_channel():
     return layer
 
 
+def _bilinear_of_flip():
+    layer = nn.Bilinear(6, 6, 3)
+    return Fn(lambda x: layer(x, x.flip(-1)))
+
+
 MODELS = {
     "elu_selu_celu": lambda: Fn(lambda x: F.elu(x, 0.5) + F.selu(x) + F.celu(x, 1.5)),
     "softplus_softsign": lambda: Fn(lambda x: F.softplus(x * 4, beta=2, threshold=3) + F.softplus(x) + F.softsign(x)),
@@ -46,6 +51,15 @@ MODELS = {
     "adaptive_max_pool_1d": lambda: Fn(lambda x: F.adaptive_max_pool1d(x.flatten(2), 5)),
     "normalize_cosine": lambda: Fn(lambda x: F.normalize(x, dim=1) + F.cosine_similarity(x, x.flip(1)).unsqueeze(1)),
     "unflatten": lambda: Fn(lambda x: nn.Unflatten(1, (2, 2))(x).sum(2)),
+    "shrinks_softmax2d": lambda: Fn(lambda x: nn.Softshrink(0.3)(x) + nn.Hardshrink(0.5)(x) + nn.Tanhshrink()(x)
+                                    + nn.Softmax2d()(x)),
+    "rms_norm": lambda: nn.RMSNorm([6, 6]),
+    "bilinear": lambda: _bilinear_of_flip(),
+    "losses": lambda: Fn(lambda x: F.soft_margin_loss(x, x.sign(), reduction="none")
+                         + F.hinge_embedding_loss(x, x.sign(), reduction="none")
+                         + F.poisson_nll_loss(x, x.abs(), full=True, reduction="none")
+                         + F.gaussian_nll_loss(x, x.flip(1), x.abs() + 0.1, reduction="none")
+                         + F.multilabel_soft_margin_loss(x, (x > 0).float(), reduction="none")[..., None]),
 }
 
 

@@ -7,6 +7,7 @@ from trainer.nn.modules.activation import (
     GELU,
     GLU,
     SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
@@ -20,10 +21,13 @@ from trainer.nn.modules.activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
+    Softshrink,
     Softsign,
     Tanh,
+    Tanhshrink,
     Threshold,
 )
 from trainer.nn.modules.attention import MultiheadAttention
@@ -31,26 +35,31 @@ from trainer.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from trainer.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from trainer.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
 from trainer.nn.modules.distance import CosineSimilarity, PairwiseDistance
-from trainer.nn.modules.dropout import Dropout, Dropout2d
+from trainer.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from trainer.nn.modules.flatten import Flatten, Unflatten
 from trainer.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d
-from trainer.nn.modules.linear import Identity, Linear
+from trainer.nn.modules.linear import Bilinear, Identity, Linear
 from trainer.nn.modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
     MarginRankingLoss,
     MSELoss,
+    MultiLabelSoftMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
     TripletMarginLoss,
 )
 from trainer.nn.modules.module import Module
-from trainer.nn.modules.normalization import GroupNorm, LayerNorm
+from trainer.nn.modules.normalization import GroupNorm, LayerNorm, RMSNorm
 from trainer.nn.modules.padding import (
     ConstantPad1d,
     ConstantPad2d,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+
+import numpy as np
 
 from trainer import dtypes
 from trainer.ops import activation as _activation
@@ -11,7 +14,9 @@ from trainer.ops import loss as _loss
 # the functional forms that live beside their ops, re-exported here as in torch.nn.functional
 from trainer.ops.activation import (  # noqa: F401
     dropout,
+    dropout1d,
     dropout2d,
+    dropout3d,
     gelu,
     glu,
     leaky_relu,
@@ -357,3 +362,106 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     if swap:
         dist_neg = minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
     return _reduce((margin + dist_pos - dist_neg).clamp(min=0), reduction)
+
+
+# ---------------------------------------------------------------- shrinkage, RMSNorm, bilinear and more losses
+def softshrink(input, lambd: float = 0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    from trainer.ops.compare import where
+
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input, lambd: float = 0.5):
+    """``x`` where ``|x| > lambd``, 0 elsewhere."""
+    return input.masked_fill(input.abs() <= lambd, 0.0)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / sqrt(mean(x^2) + eps)`` over the trailing ``normalized_shape`` dims, times ``weight``; ``eps``
+    defaults to the dtype's machine epsilon, as in PyTorch."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+                           f"{', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_k = x1^T W_k x2 + b_k`` over the last dim of both inputs; ``weight`` is ``(out, in1, in2)``."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} and "
+                           f"{list(input2.shape[:-1])}")
+    if weight.ndim != 3 or weight.shape[1] != input1.shape[-1] or weight.shape[2] != input2.shape[-1]:
+        raise RuntimeError(f"bilinear(): weight {list(weight.shape)} does not fit inputs with "
+                           f"{input1.shape[-1]} and {input2.shape[-1]} features: expected (out, in1, in2)")
+    from trainer.ops.linalg import einsum
+
+    out = einsum("...i,kij,...j->...k", input1, weight, input2)
+    return out if bias is None else out + bias
+
+
+def soft_margin_loss(input, target, reduction: str = "mean"):
+    """``log(1 + exp(-target * input))``, ``target`` holding 1 or -1."""
+    _check_reduction(reduction)
+    return _reduce(softplus(-target * input), reduction)
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean"):
+    """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1."""
+    _check_reduction(reduction)
+    from trainer.ops.compare import where
+
+    below_margin = (margin - input).clamp(min=0)
+    loss = where(target != 1, below_margin, 0.0) + where(target != -1, input, 0.0)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+                     reduction: str = "mean"):
+    """The negative log-likelihood of ``target`` under a Poisson of rate ``exp(input)`` (``input`` itself without
+    ``log_input``); ``full`` adds Stirling's approximation of ``log(target!)`` where ``target > 1``."""
+    _check_reduction(reduction)
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        safe = target.masked_fill(target <= 1, 1.0)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+    """``0.5 * (log(var) + (input - target)^2 / var)`` (plus ``0.5 * log(2 pi)`` with ``full``); ``var`` is
+    clamped at ``eps`` for stability, the gradient passing through the clamp as in PyTorch."""
+    _check_reduction(reduction)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)  # one variance per sample: homoscedastic over the last dim
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if (var < 0).any():
+        raise ValueError("var has negative entry/entries")
+    var = var + (var.clamp(min=eps) - var).detach()
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean"):
+    """Per-class logistic losses of ``input`` ``(N, C)`` against 0/1 ``target``, averaged over the classes."""
+    _check_reduction(reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.sum(-1) / input.shape[-1], reduction)

@@ -458,13 +458,36 @@ def dropout(a, p=0.5, training=True, generator=None):
 def dropout2d(a, p=0.5, training=True, inplace=False, generator=None):
     """Zero whole channels of ``(N, C, H, W)`` (or ``(N, C, L)``, as PyTorch reads 3-D input) with probability
     ``p``; ``inplace`` is accepted for PyTorch's signature, the result is always a new tensor."""
+    if a.ndim < 2:
+        raise RuntimeError(f"dropout2d: expected a 3D (N, C, L) or 4D (N, C, H, W) input, got {a.ndim}D input")
+    return _channel_dropout(a, p, training, generator, channel_axis=1)
+
+
+def dropout1d(a, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels of ``(N, C, L)`` or unbatched ``(C, L)`` input with probability ``p``."""
+    if a.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {a.ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
+                           "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    return _channel_dropout(a, p, training, generator, channel_axis=a.ndim - 2)
+
+
+def dropout3d(a, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels of ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` input with probability ``p``."""
+    if a.ndim not in (4, 5):
+        raise RuntimeError(f"dropout3d: Expected 4D or 5D input, but received a {a.ndim}D input. Note that "
+                           "dropout3d exists to provide channel-wise dropout on inputs with 3 spatial dimensions, a "
+                           "channel dimension, and an optional batch dimension (i.e. 4D or 5D inputs).")
+    return _channel_dropout(a, p, training, generator, channel_axis=a.ndim - 4)
+
+
+def _channel_dropout(a, p, training, generator, channel_axis):
+    """Dropout with one draw per channel: the mask keeps the dims up to ``channel_axis`` and is 1 elsewhere."""
     from trainer.random import default_generator
 
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if a.ndim < 2:
-        raise RuntimeError(f"dropout2d: expected a 3D (N, C, L) or 4D (N, C, H, W) input, got {a.ndim}D input")
     if not training or p == 0:
         return a
-    mask_shape = tuple(a.shape[:2]) + (1,) * (a.ndim - 2)
+    mask_shape = tuple(a.shape[:channel_axis + 1]) + (1,) * (a.ndim - channel_axis - 1)
     return Dropout.apply(a, p=p, generator=generator or default_generator(a.device), mask_shape=mask_shape)

@@ -1,4 +1,4 @@
-"""``Dropout`` and ``Dropout2d``: active in training mode only."""
+"""``Dropout`` and the channel dropouts ``Dropout1d``, ``Dropout2d``, ``Dropout3d``: active in training mode only."""
 
 from __future__ import annotations
 
@@ -28,3 +28,17 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of ``(N, C, L)`` or ``(C, L)`` input with probability ``p``."""
+
+    def forward(self, input):
+        return F.dropout1d(input, self.p, self.training, self.inplace)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``."""
+
+    def forward(self, input):
+        return F.dropout3d(input, self.p, self.training, self.inplace)
