@@ -51,10 +51,24 @@ def adaptive_avg_pool(g, x, *, output_size):
         kernel = [s // n for s, n in zip(spatial, output_size)]
         return g.op("AveragePool", x, kernel_shape=kernel, strides=kernel)
     dtype = g.dtype(x)
-    out = g.op("MatMul", x, g.const(_averaging_matrix(spatial[-1], output_size[-1]).T.astype(dtype)))
-    if len(output_size) == 2:
-        out = g.op("MatMul", g.const(_averaging_matrix(spatial[0], output_size[0]).astype(dtype)), out)
+    rank = g.rank(x)
+    out = x
+    for axis, size, n in zip(range(rank - len(output_size), rank), spatial, output_size):
+        out = _average_along(g, out, rank, axis, _averaging_matrix(size, n).astype(dtype))
     return out
+
+
+def _average_along(g, x, rank, axis, matrix):
+    """``matrix`` applied along ``axis``: one MatMul on either of the last two axes; any other axis is swapped
+    with the last one around it."""
+    if axis == rank - 1:
+        return g.op("MatMul", x, g.const(matrix.T))
+    if axis == rank - 2:
+        return g.op("MatMul", g.const(matrix), x)
+    perm = list(range(rank))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    swapped = g.op("MatMul", g.op("Transpose", x, perm=perm), g.const(matrix.T))
+    return g.op("Transpose", swapped, perm=perm)
 
 
 @lowering("AdaptiveMaxPool")

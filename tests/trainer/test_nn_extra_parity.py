@@ -170,11 +170,16 @@ REPRS = ["ReLU6(inplace=True)", "ELU(alpha=0.5)", "CELU()", "SELU()", "Softplus(
          "KLDivLoss(reduction='batchmean')", "MarginRankingLoss()", "CosineEmbeddingLoss()", "TripletMarginLoss()"]
 
 
-@pytest.mark.parametrize("expr", REPRS)
-def test_repr_and_state_dict_keys_match_torch(expr):
+def assert_repr_and_state_dict_keys_match_torch(expr):
+    """``expr`` (a layer's constructor call) built from both libraries' nn prints and keys its state alike."""
     ours, theirs = eval(f"trainer.nn.{expr}"), eval(f"torch.nn.{expr}")
     assert repr(ours) == repr(theirs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.parametrize("expr", REPRS)
+def test_repr_and_state_dict_keys_match_torch(expr):
+    assert_repr_and_state_dict_keys_match_torch(expr)
 
 
 def test_torch_weights_load_into_prelu_and_instance_norm():

@@ -30,7 +30,14 @@ from trainer.ops.activation import (  # noqa: F401
 )
 from trainer.ops.attention import scaled_dot_product_attention  # noqa: F401
 from trainer.ops.batch_norm import batch_norm  # noqa: F401
-from trainer.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from trainer.ops.conv import (  # noqa: F401
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from trainer.ops.embedding import embedding  # noqa: F401
 from trainer.ops.layer_norm import group_norm, instance_norm, layer_norm  # noqa: F401
 from trainer.ops.linalg import linear  # noqa: F401
@@ -38,12 +45,16 @@ from trainer.ops.padding import pad, pixel_shuffle, pixel_unshuffle  # noqa: F40
 from trainer.ops.pool import (  # noqa: F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
 )
 from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401
 from trainer.ops.upsample import interpolate  # noqa: F401

@@ -1,72 +1,69 @@
-"""Convolutions as single ops: ``Conv`` (1-D and 2-D, stride, explicit pads, dilation, groups) and
-``ConvTranspose``, plus the functional forms ``conv1d``, ``conv2d`` and ``conv_transpose2d``.
+"""Convolutions as single ops: ``Conv`` (1-D, 2-D and 3-D: stride, explicit pads, dilation, groups) and
+``ConvTranspose``, plus the functional forms ``conv1d``/``2d``/``3d`` and ``conv_transpose1d``/``2d``/``3d``.
 
 NumPy and CuPy have no convolution, so ``Conv`` is im2col and one GEMM per group. The input is
-gathered into a column matrix laid out ``(C*kh*kw, N*OH*OW)`` by one strided-slice copy per kernel
-position (never a loop over pixels), and the weight ``(O, C/groups*kh*kw)`` multiplies it. Backward
+gathered into a column matrix laid out ``(C*k..., N*out...)`` by one strided-slice copy per kernel
+position (never a loop over pixels), and the weight ``(O, C/groups*k...)`` multiplies it. Backward
 is the same pieces in reverse: the weight grad is ``grad_out @ cols.T``, the input grad is
 ``weight.T @ grad_out`` scattered back by col2im (one strided-slice add per kernel position).
 
 A transposed convolution is conv's input gradient, so ``ConvTranspose``'s forward is the col2im
 kernel and its backward conv's forward: both ops are built from the three kernels below.
 
-1-D convolutions run through the 2-D kernels with a unit height; the ops take their attributes in
-the input's own rank (``pads`` in ONNX's order: all begins, then all ends).
+The kernels take any number of spatial dims; the ops take their attributes in the input's own rank
+(``pads`` in ONNX's order: all begins, then all ends).
 """
 
 from __future__ import annotations
 
+import math
+
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
+from trainer.ops._windows import inside, taps, window
 from trainer.ops.linalg import _same_dtype
 
 # ---------------------------------------------------------------------------------------------
-# kernels on raw 2-D arrays: x (N, C, H, W), weight (O, C/groups, kh, kw); pads (top, left, bottom, right)
+# kernels on raw arrays: x (N, C, *spatial), weight (O, C/groups, *kernel); pads (begins..., ends...)
 
 
-def _window(i, j, dilation, stride, oh, ow):
-    """The slices of a padded input that kernel position (i, j) reads for every output pixel."""
-    (dh, dw), (sh, sw) = dilation, stride
-    return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+def _channels_first(a):
+    """``(N, C, *spatial)`` as a contiguous ``(C, N, *spatial)``: the layout the GEMMs read and write."""
+    xp = xp_of(a)
+    return xp.ascontiguousarray(xp.swapaxes(a, 0, 1))
 
 
-def _im2col(x, kernel, stride, pads, dilation, oh, ow):
-    """The column matrix of ``x``, shaped ``(C, kh, kw, N, OH, OW)`` (C-contiguous)."""
+def _im2col(x, kernel, stride, pads, dilation, out):
+    """The column matrix of ``x``, shaped ``(C, *kernel, N, *out)`` (C-contiguous)."""
     xp = xp_of(x)
-    n, c, h, w = x.shape
-    kh, kw = kernel
-    top, left, bottom, right = pads
+    n, c, *spatial = x.shape
+    nd = len(spatial)
     # channels first, so each kernel position's slice lands in ``cols`` in order, without a transpose
     if any(pads):
-        xt = xp.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
-        xt[:, :, top:top + h, left:left + w] = x.transpose(1, 0, 2, 3)
+        padded = [s + b + e for s, b, e in zip(spatial, pads[:nd], pads[nd:])]
+        xt = xp.zeros((c, n, *padded), dtype=x.dtype)
+        xt[inside(pads, spatial)] = xp.swapaxes(x, 0, 1)
     else:
-        xt = xp.ascontiguousarray(x.transpose(1, 0, 2, 3))
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xt[(slice(None), slice(None)) + _window(i, j, dilation, stride, oh, ow)]
+        xt = _channels_first(x)
+    cols = xp.empty((c, *kernel, n, *out), dtype=x.dtype)
+    for tap in taps(kernel):
+        cols[(slice(None),) + tap] = xt[window(tap, dilation, stride, out)]
     return cols
 
 
 def _col2im(gcols, input_shape, stride, pads, dilation):
-    """Sum columns ``(C, kh, kw, N, OH, OW)`` back onto the input they came from: ``(N, C, H, W)``."""
+    """Sum columns ``(C, *kernel, N, *out)`` back onto the input they came from: ``(N, C, *spatial)``."""
     xp = xp_of(gcols)
-    c, kh, kw, n, oh, ow = gcols.shape
-    _, _, h, w = input_shape
-    top, left, bottom, right = pads
+    spatial = input_shape[2:]
+    nd = len(spatial)
+    c, kernel, n, out = gcols.shape[0], gcols.shape[1:1 + nd], gcols.shape[1 + nd], gcols.shape[2 + nd:]
+    padded = [s + b + e for s, b, e in zip(spatial, pads[:nd], pads[nd:])]
     # a kernel position's window touches each input pixel at most once, so a strided add is exact
-    gx = xp.zeros((c, n, h + top + bottom, w + left + right), dtype=gcols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            gx[(slice(None), slice(None)) + _window(i, j, dilation, stride, oh, ow)] += gcols[:, i, j]
-    return xp.ascontiguousarray(gx[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3))
-
-
-def _channels_first(a):
-    """``(N, C, H, W)`` as a contiguous ``(C, N, H, W)``: the layout the GEMMs read and write."""
-    return xp_of(a).ascontiguousarray(a.transpose(1, 0, 2, 3))
+    gx = xp.zeros((c, n, *padded), dtype=gcols.dtype)
+    for tap in taps(kernel):
+        gx[window(tap, dilation, stride, out)] += gcols[(slice(None),) + tap]
+    return _channels_first(gx[inside(pads, spatial)])
 
 
 def _grouped_matmul(a, b):
@@ -76,23 +73,24 @@ def _grouped_matmul(a, b):
     return xp_of(a).matmul(a, b)
 
 
-def _conv(x, weight, stride, pads, dilation, groups, oh, ow):
-    """Convolution forward: ``(out (O, N, OH, OW), cols)``, the output channels first."""
-    o, cg, kh, kw = weight.shape
+def _conv(x, weight, stride, pads, dilation, groups, out):
+    """Convolution forward: ``(out (O, N, *out), cols)``, the output channels first."""
+    o, cg, *kernel = weight.shape
     n = x.shape[0]
-    cols = _im2col(x, (kh, kw), stride, pads, dilation, oh, ow)
-    out = _grouped_matmul(weight.reshape(groups, o // groups, cg * kh * kw),
-                          cols.reshape(groups, cg * kh * kw, n * oh * ow))
-    return out.reshape(o, n, oh, ow), cols
+    taps = math.prod(kernel)
+    cols = _im2col(x, kernel, stride, pads, dilation, out)
+    result = _grouped_matmul(weight.reshape(groups, o // groups, cg * taps),
+                             cols.reshape(groups, cg * taps, n * math.prod(out)))
+    return result.reshape(o, n, *out), cols
 
 
 def _conv_input_grad(g_cf, weight, input_shape, stride, pads, dilation, groups):
-    """The gradient of conv's input from its output gradient ``g_cf`` given channels first (O, N, OH, OW)."""
-    o, cg, kh, kw = weight.shape
-    _, n, oh, ow = g_cf.shape
-    w2 = weight.reshape(groups, o // groups, cg * kh * kw)
-    gcols = _grouped_matmul(w2.transpose(0, 2, 1), g_cf.reshape(groups, o // groups, n * oh * ow))
-    return _col2im(gcols.reshape(cg * groups, kh, kw, n, oh, ow), input_shape, stride, pads, dilation)
+    """The gradient of conv's input from its output gradient ``g_cf`` given channels first (O, N, *out)."""
+    o, cg, *kernel = weight.shape
+    _, n, *out = g_cf.shape
+    w2 = weight.reshape(groups, o // groups, cg * math.prod(kernel))
+    gcols = _grouped_matmul(w2.transpose(0, 2, 1), g_cf.reshape(groups, o // groups, n * math.prod(out)))
+    return _col2im(gcols.reshape(cg * groups, *kernel, n, *out), input_shape, stride, pads, dilation)
 
 
 def _conv_weight_grad(g_cf, cols, weight_shape, groups):
@@ -103,15 +101,13 @@ def _conv_weight_grad(g_cf, cols, weight_shape, groups):
     return _grouped_matmul(g2, cols.reshape(groups, -1, m).transpose(0, 2, 1)).reshape(weight_shape)
 
 
-def _lift(x, weight, stride, pads, dilation):
-    """1-D arrays and attributes as 2-D ones with a unit height; 2-D ones unchanged."""
-    if x.ndim == 4:
-        return x, weight, tuple(stride), tuple(pads), tuple(dilation)
-    return (x[:, :, None, :], weight[:, :, None, :], (1, stride[0]), (0, pads[0], 0, pads[1]), (1, dilation[0]))
-
-
 def _out_size(size, k, s, p_total, d):
     return (size + p_total - d * (k - 1) - 1) // s + 1
+
+
+def _per_channel(v, ndim, axis):
+    """A per-channel vector shaped to broadcast along ``axis`` of an ``ndim``-D array."""
+    return v.reshape((1,) * axis + (-1,) + (1,) * (ndim - axis - 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,36 +115,33 @@ def _out_size(size, k, s, p_total, d):
 
 
 class Conv(Function):
-    """``conv(x, weight) + bias`` over 1 or 2 spatial dims, as ONNX's ``Conv``."""
+    """``conv(x, weight) + bias`` over 1, 2 or 3 spatial dims, as ONNX's ``Conv``."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, stride, pads, dilation, groups):
-        ndim = x.ndim
-        x4, w4, stride, pads, dilation = _lift(x, weight, stride, pads, dilation)
-        oh = _out_size(x4.shape[2], w4.shape[2], stride[0], pads[0] + pads[2], dilation[0])
-        ow = _out_size(x4.shape[3], w4.shape[3], stride[1], pads[1] + pads[3], dilation[1])
-        out, cols = _conv(x4, w4, stride, pads, dilation, groups, oh, ow)
+        nd = x.ndim - 2
+        out_shape = tuple(_out_size(x.shape[2 + a], weight.shape[2 + a], stride[a], pads[a] + pads[nd + a],
+                                    dilation[a]) for a in range(nd))
+        out, cols = _conv(x, weight, stride, pads, dilation, groups, out_shape)
         if bias is not None:
-            out += bias.reshape(-1, 1, 1, 1)
+            out += _per_channel(bias, out.ndim, 0)
         # keep the columns rather than the input: the weight gradient reuses them instead of gathering
-        # again (memory for speed; they are kh*kw times the input's size)
-        ctx.save_for_backward(w4, cols)
-        ctx.geometry = (x4.shape, stride, pads, dilation, groups, ndim, weight.shape)
-        out = xp_of(out).ascontiguousarray(out.transpose(1, 0, 2, 3))
-        return out if ndim == 4 else out[:, :, 0, :]
+        # again (memory for speed; they are prod(kernel) times the input's size)
+        ctx.save_for_backward(weight, cols)
+        ctx.geometry = (x.shape, stride, pads, dilation, groups)
+        return _channels_first(out)
 
     @staticmethod
     def backward(ctx, g):
-        w4, cols = ctx.saved_tensors
-        x_shape, stride, pads, dilation, groups, ndim, weight_shape = ctx.geometry
+        weight, cols = ctx.saved_tensors
+        x_shape, stride, pads, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
-        g_cf = _channels_first(g if ndim == 4 else g[:, :, None, :])
+        g_cf = _channels_first(g)
         gx = gw = None
         if needs[0]:
-            gx = _conv_input_grad(g_cf, w4, x_shape, stride, pads, dilation, groups)
-            gx = gx if ndim == 4 else gx[:, :, 0, :]
+            gx = _conv_input_grad(g_cf, weight, x_shape, stride, pads, dilation, groups)
         if needs[1]:
-            gw = _conv_weight_grad(g_cf, cols, weight_shape, groups)
+            gw = _conv_weight_grad(g_cf, cols, weight.shape, groups)
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g_cf.reshape(g_cf.shape[0], -1).sum(axis=1) if needs[2] else None)
@@ -157,45 +150,42 @@ class Conv(Function):
 class ConvTranspose(Function):
     """The transposed convolution (conv's input gradient as a layer), as ONNX's ``ConvTranspose``.
 
-    ``weight`` is ``(C_in, C_out/groups, kh, kw)``; the output grows by ``output_padding`` on the far side.
+    ``weight`` is ``(C_in, C_out/groups, *kernel)``; the output grows by ``output_padding`` on the far side.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, stride, pads, output_padding, dilation, groups):
-        ndim = x.ndim
-        x4, w4, stride, pads, dilation = _lift(x, weight, stride, pads, dilation)
-        extra = tuple(output_padding) if ndim == 4 else (0, output_padding[0])
-        n, _, h, w = x4.shape
-        _, cog, kh, kw = w4.shape
-        out_h = (h - 1) * stride[0] - pads[0] - pads[2] + dilation[0] * (kh - 1) + 1 + extra[0]
-        out_w = (w - 1) * stride[1] - pads[1] - pads[3] + dilation[1] * (kw - 1) + 1 + extra[1]
-        out_shape = (n, cog * groups, out_h, out_w)
-        out = _conv_input_grad(_channels_first(x4), w4, out_shape, stride, pads, dilation, groups)
+        nd = x.ndim - 2
+        spatial = x.shape[2:]
+        kernel = weight.shape[2:]
+        out_spatial = tuple((spatial[a] - 1) * stride[a] - pads[a] - pads[nd + a] + dilation[a] * (kernel[a] - 1)
+                            + 1 + output_padding[a] for a in range(nd))
+        out_shape = (x.shape[0], weight.shape[1] * groups, *out_spatial)
+        out = _conv_input_grad(_channels_first(x), weight, out_shape, stride, pads, dilation, groups)
         if bias is not None:
-            out += bias.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(x4, w4)
-        ctx.geometry = (stride, pads, dilation, groups, ndim, weight.shape, (h, w))
-        return out if ndim == 4 else out[:, :, 0, :]
+            out += _per_channel(bias, out.ndim, 1)
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, pads, dilation, groups)
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        x4, w4 = ctx.saved_tensors
-        stride, pads, dilation, groups, ndim, weight_shape, (h, w) = ctx.geometry
+        x, weight = ctx.saved_tensors
+        stride, pads, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
-        g4 = g if ndim == 4 else g[:, :, None, :]
+        spatial = x.shape[2:]
         gx = gw = None
         if needs[0]:
             # the input's gradient is the convolution of the output's gradient with the same weight
-            gx_cf, gcols = _conv(g4, w4, stride, pads, dilation, groups, h, w)
-            gx = xp_of(gx_cf).ascontiguousarray(gx_cf.transpose(1, 0, 2, 3))
-            gx = gx if ndim == 4 else gx[:, :, 0, :]
+            gx_cf, gcols = _conv(g, weight, stride, pads, dilation, groups, spatial)
+            gx = _channels_first(gx_cf)
         else:
-            gcols = _im2col(g4, w4.shape[2:], stride, pads, dilation, h, w)
+            gcols = _im2col(g, weight.shape[2:], stride, pads, dilation, spatial)
         if needs[1]:
-            gw = _conv_weight_grad(_channels_first(x4), gcols, weight_shape, groups)
+            gw = _conv_weight_grad(_channels_first(x), gcols, weight.shape, groups)
         if len(needs) == 2:
             return gx, gw
-        return gx, gw, (g4.sum(axis=(0, 2, 3)) if needs[2] else None)
+        return gx, gw, (g.sum(axis=(0, *range(2, g.ndim))) if needs[2] else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +282,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``torch.nn.functional.conv3d``: input ``(N, C, D, H, W)`` or ``(C, D, H, W)``, weight
+    ``(O, C/groups, kd, kh, kw)``."""
+    return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def _conv_transpose_nd(op, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
     _same_dtype(op, input, weight, bias)
     if weight.ndim != n + 2:
@@ -325,4 +321,10 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """``torch.nn.functional.conv_transpose2d``: weight ``(C_in, C_out/groups, kh, kw)``."""
     return _conv_transpose_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``torch.nn.functional.conv_transpose3d``: weight ``(C_in, C_out/groups, kd, kh, kw)``."""
+    return _conv_transpose_nd("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
                               dilation)

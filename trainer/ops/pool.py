@@ -1,27 +1,26 @@
-"""Pooling as single ops: ``MaxPool``, ``AvgPool``, ``AdaptiveAvgPool`` and ``AdaptiveMaxPool`` over the last 1
-or 2 dims, plus PyTorch's functional forms (``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``,
-``adaptive_max_pool2d`` and the 1-D ones).
+"""Pooling as single ops: ``MaxPool``, ``AvgPool``, ``AdaptiveAvgPool`` and ``AdaptiveMaxPool`` over the last 1,
+2 or 3 dims, plus PyTorch's functional forms (``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``,
+``adaptive_max_pool2d`` and the 1-D and 3-D ones).
 
 Like the convolutions, the window ops loop over kernel positions, never pixels: each position is one
 strided view of the padded input covering every output pixel at once. Max pooling remembers which
 kernel position won (the first maximum, NaN winning, as PyTorch's CPU kernel does) and backward
 sends the gradient there. ``padding`` is per spatial dim and symmetric, as in PyTorch. Adaptive
-average pooling is separable into an averaging matrix per axis, so forward and backward are two
-small matmuls.
+average pooling is separable into an averaging matrix per axis, so forward and backward are one
+small matmul per axis.
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
-
-
-def _window(i, j, dilation, stride, oh, ow):
-    (dh, dw), (sh, sw) = dilation, stride
-    return (Ellipsis, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+from trainer.ops._windows import inside, taps, window
 
 
 def _out_size(size, k, s, p, d, ceil_mode):
@@ -37,30 +36,24 @@ def _out_size(size, k, s, p, d, ceil_mode):
 def _padded(x, pads, out, kernel, stride, dilation, fill):
     """``x`` inside a buffer holding the padding and any ceil-mode overhang, filled with ``fill``."""
     xp = xp_of(x)
-    h, w = x.shape[-2:]
-    hb = max(h + 2 * pads[0], (out[0] - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1)
-    wb = max(w + 2 * pads[1], (out[1] - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1)
-    if (hb, wb) == (h, w):
+    spatial = x.shape[-len(kernel):]
+    sizes = tuple(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1)
+                  for n, p, o, k, s, d in zip(spatial, pads, out, kernel, stride, dilation))
+    if sizes == spatial:
         return x
-    buf = xp.full(x.shape[:-2] + (hb, wb), fill, dtype=x.dtype)
-    buf[..., pads[0]:pads[0] + h, pads[1]:pads[1] + w] = x
+    buf = xp.full(x.shape[:-len(kernel)] + sizes, fill, dtype=x.dtype)
+    buf[inside(pads, spatial)] = x
     return buf
 
 
-def _unpad(buf, pads, shape):
-    h, w = shape[-2:]
-    return buf[..., pads[0]:pads[0] + h, pads[1]:pads[1] + w]
+def _tap_offsets(flat, sizes):
+    """A flat C-order position within a ``sizes`` box as one offset array per axis."""
+    return [(flat // math.prod(sizes[a + 1:])) % sizes[a] for a in range(len(sizes))]
 
 
-def _lift(x, kernel, stride, pads, dilation):
-    """A 1-D pooling as a 2-D one over a unit height."""
-    if len(kernel) == 2:
-        return x, kernel, stride, pads, dilation
-    return x[..., None, :], (1, kernel[0]), (1, stride[0]), (0, pads[0]), (1, dilation[0])
-
-
-def _drop(out, one_d):
-    return out[..., 0, :] if one_d else out
+def _plane_index(coords, spatial):
+    """Per-axis positions as PyTorch's flat index within one channel's plane (C order)."""
+    return sum(c * math.prod(spatial[a + 1:]) for a, c in enumerate(coords))
 
 
 def _max_and_argmax(xp, views, nan_aware):
@@ -84,42 +77,43 @@ def _max_and_argmax(xp, views, nan_aware):
 
 
 class MaxPool(Function):
-    """Max over each window; ``return_indices`` adds PyTorch's flat ``h * W + w`` index of each max."""
+    """Max over each window; ``return_indices`` adds PyTorch's flat index of each max within its plane
+    (``h * W + w`` in 2-D, ``(d * H + h) * W + w`` in 3-D)."""
 
     @staticmethod
     def forward(ctx, x, *, kernel, stride, padding, dilation, ceil_mode, return_indices=False):
         xp = xp_of(x)
-        one_d = len(kernel) == 1
-        x, kernel, stride, pads, dilation = _lift(x, kernel, stride, padding, dilation)
-        out_hw = tuple(_out_size(x.shape[-2 + a], kernel[a], stride[a], pads[a], dilation[a], ceil_mode)
-                       for a in range(2))
+        nd = len(kernel)
+        spatial = x.shape[-nd:]
+        out_shape = tuple(_out_size(spatial[a], kernel[a], stride[a], padding[a], dilation[a], ceil_mode)
+                          for a in range(nd))
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        buf = _padded(x, pads, out_hw, kernel, stride, dilation, fill)
-        kh, kw = kernel
-        views = [buf[_window(k // kw, k % kw, dilation, stride, *out_hw)] for k in range(kh * kw)]
+        buf = _padded(x, padding, out_shape, kernel, stride, dilation, fill)
+        views = [buf[window(tap, dilation, stride, out_shape)] for tap in taps(kernel)]
         out, arg = _max_and_argmax(xp, views, nan_aware=False)
         if x.dtype.kind == "f" and bool(xp.isnan(out).any()):
             out, arg = _max_and_argmax(xp, views, nan_aware=True)
         ctx.save_for_backward(arg)
-        ctx.geometry = (x.shape, buf.shape, kernel, stride, pads, dilation, one_d)
+        ctx.geometry = (x.shape, buf.shape, kernel, stride, padding, dilation)
         if not return_indices:
-            return _drop(out, one_d)
-        oh_idx = xp.arange(out_hw[0]).reshape(-1, 1) * stride[0] - pads[0] + (arg // kw).astype(np.int64) * dilation[0]
-        ow_idx = xp.arange(out_hw[1]) * stride[1] - pads[1] + (arg % kw).astype(np.int64) * dilation[1]
-        return _drop(out, one_d), _drop(oh_idx * x.shape[-1] + ow_idx, one_d)
+            return out
+        offsets = _tap_offsets(arg.astype(np.int64), kernel)
+        coords = [xp.arange(out_shape[a]).reshape((-1,) + (1,) * (nd - 1 - a)) * stride[a] - padding[a]
+                  + offsets[a] * dilation[a] for a in range(nd)]
+        return out, _plane_index(coords, spatial)
 
     @staticmethod
     def backward(ctx, g, *_):
         (arg,) = ctx.saved_tensors
-        x_shape, buf_shape, (kh, kw), stride, pads, dilation, one_d = ctx.geometry
+        x_shape, buf_shape, kernel, stride, pads, dilation = ctx.geometry
         xp = xp_of(g)
-        g = g[..., None, :] if one_d else g
+        out_shape = g.shape[-len(kernel):]
         gx = xp.zeros(buf_shape, dtype=g.dtype)
         zero = xp.zeros((), dtype=g.dtype)
-        for k in range(kh * kw):
+        for k, tap in enumerate(taps(kernel)):
             # one position's windows never overlap each other, so the strided add is exact
-            gx[_window(k // kw, k % kw, dilation, stride, *g.shape[-2:])] += xp.where(arg == k, g, zero)
-        return _drop(_unpad(gx, pads, x_shape), one_d)
+            gx[window(tap, dilation, stride, out_shape)] += xp.where(arg == k, g, zero)
+        return gx[inside(pads, x_shape[-len(kernel):])]
 
 
 def _avg_divisor(xp, size, k, s, p, n_out, count_include_pad, dtype):
@@ -135,34 +129,37 @@ class AvgPool(Function):
     @staticmethod
     def forward(ctx, x, *, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
         xp = xp_of(x)
-        one_d = len(kernel) == 1
-        x, kernel, stride, pads, dilation = _lift(x, kernel, stride, padding, (1,) * len(kernel))
-        out_hw = tuple(_out_size(x.shape[-2 + a], kernel[a], stride[a], pads[a], 1, ceil_mode) for a in range(2))
-        buf = _padded(x, pads, out_hw, kernel, stride, dilation, 0)
-        kh, kw = kernel
-        out = buf[_window(0, 0, dilation, stride, *out_hw)].copy()
-        for k in range(1, kh * kw):
-            out += buf[_window(k // kw, k % kw, dilation, stride, *out_hw)]
+        nd = len(kernel)
+        spatial = x.shape[-nd:]
+        dilation = (1,) * nd
+        out_shape = tuple(_out_size(spatial[a], kernel[a], stride[a], padding[a], 1, ceil_mode) for a in range(nd))
+        buf = _padded(x, padding, out_shape, kernel, stride, dilation, 0)
+        positions = taps(kernel)
+        out = buf[window(next(positions), dilation, stride, out_shape)].copy()
+        for tap in positions:
+            out += buf[window(tap, dilation, stride, out_shape)]
         if divisor_override:
             scale = xp.asarray(1.0 / divisor_override, dtype=x.dtype)
         else:
-            rows = _avg_divisor(xp, x.shape[-2], kh, stride[0], pads[0], out_hw[0], count_include_pad, x.dtype)
-            cols = _avg_divisor(xp, x.shape[-1], kw, stride[1], pads[1], out_hw[1], count_include_pad, x.dtype)
-            scale = 1 / (rows[:, None] * cols)
+            # the divisor is separable: the product of each axis's window length
+            counts = [_avg_divisor(xp, spatial[a], kernel[a], stride[a], padding[a], out_shape[a], count_include_pad,
+                                   x.dtype).reshape((-1,) + (1,) * (nd - 1 - a)) for a in range(nd)]
+            scale = 1 / math.prod(counts)
         out *= scale
         ctx.save_for_backward(scale)
-        ctx.geometry = (x.shape, buf.shape, kernel, stride, pads, dilation, one_d)
-        return _drop(out, one_d)
+        ctx.geometry = (x.shape, buf.shape, kernel, stride, padding, dilation)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         (scale,) = ctx.saved_tensors
-        x_shape, buf_shape, (kh, kw), stride, pads, dilation, one_d = ctx.geometry
-        g = (g[..., None, :] if one_d else g) * scale
+        x_shape, buf_shape, kernel, stride, pads, dilation = ctx.geometry
+        out_shape = g.shape[-len(kernel):]
+        g = g * scale
         gx = xp_of(g).zeros(buf_shape, dtype=g.dtype)
-        for k in range(kh * kw):
-            gx[_window(k // kw, k % kw, dilation, stride, *g.shape[-2:])] += g
-        return _drop(_unpad(gx, pads, x_shape), one_d)
+        for tap in taps(kernel):
+            gx[window(tap, dilation, stride, out_shape)] += g
+        return gx[inside(pads, x_shape[-len(kernel):])]
 
 
 def _adaptive_bounds(size, n_out):
@@ -186,66 +183,69 @@ def _adaptive_matrix(xp, size, n_out, dtype):
     return xp.asarray(inside / (end - start)[:, None], dtype=dtype)
 
 
+def _along(xp, a, axis, matrix):
+    """``matrix`` applied to ``axis`` of ``a``: ``out[..., i, ...] = sum_j matrix[i, j] * a[..., j, ...]``."""
+    return xp.moveaxis(xp.moveaxis(a, axis, -1) @ matrix.T, -1, axis)
+
+
 class AdaptiveAvgPool(Function):
-    """Averages over PyTorch's adaptive windows of the last 1 or 2 dims: ``rows @ x @ cols.T``."""
+    """Averages over PyTorch's adaptive windows of the last 1, 2 or 3 dims: one averaging matmul per axis."""
 
     @staticmethod
     def forward(ctx, x, *, output_size):
         xp = xp_of(x)
-        mats = [_adaptive_matrix(xp, x.shape[-len(output_size) + a], n, x.dtype) for a, n in enumerate(output_size)]
-        out = x @ mats[-1].T
-        if len(mats) == 2:
-            out = mats[0] @ out
+        nd = len(output_size)
+        mats = [_adaptive_matrix(xp, x.shape[-nd + a], n, x.dtype) for a, n in enumerate(output_size)]
+        out = x
+        for a, mat in enumerate(mats):
+            out = _along(xp, out, a - nd, mat)
         ctx.save_for_backward(*mats)
         return out
 
     @staticmethod
     def backward(ctx, g):
+        xp = xp_of(g)
         mats = ctx.saved_tensors
-        gx = g @ mats[-1]
-        return mats[0].T @ gx if len(mats) == 2 else gx
+        for a, mat in enumerate(mats):
+            g = _along(xp, g, a - len(mats), mat.T)
+        return g
 
 
 class AdaptiveMaxPool(Function):
-    """Max over PyTorch's adaptive windows of the last 1 or 2 dims, one output cell at a time; the second output
-    is the flat ``h * W + w`` index of each max within its plane (the first maximum wins)."""
+    """Max over PyTorch's adaptive windows of the last 1, 2 or 3 dims, one output cell at a time; the second output
+    is the flat index of each max within its plane, as ``MaxPool``'s (the first maximum wins)."""
 
     @staticmethod
     def forward(ctx, x, *, output_size, return_indices=False):
         xp = xp_of(x)
-        one_d = len(output_size) == 1
-        x = x[..., None, :] if one_d else x
-        oh, ow = (1, *output_size) if one_d else output_size
-        h, w = x.shape[-2:]
+        nd = len(output_size)
+        lead, spatial = x.shape[:-nd], x.shape[-nd:]
         values, indices = [], []
-        for h0, h1 in _adaptive_windows(h, oh):
-            for w0, w1 in _adaptive_windows(w, ow):
-                window = x[..., h0:h1, w0:w1].reshape(*x.shape[:-2], -1)
-                arg = window.argmax(axis=-1)
-                values.append(xp.take_along_axis(window, arg[..., None], axis=-1)[..., 0])
-                indices.append((h0 + arg // (w1 - w0)) * w + w0 + arg % (w1 - w0))
-        out = xp.stack(values, axis=-1).reshape(*x.shape[:-2], oh, ow)
-        index = xp.stack(indices, axis=-1).reshape(*x.shape[:-2], oh, ow).astype(np.int64)
+        for cell in itertools.product(*(_adaptive_windows(s, o) for s, o in zip(spatial, output_size))):
+            window = x[(Ellipsis,) + tuple(slice(start, end) for start, end in cell)].reshape(*lead, -1)
+            arg = window.argmax(axis=-1)
+            values.append(xp.take_along_axis(window, arg[..., None], axis=-1)[..., 0])
+            offsets = _tap_offsets(arg, [end - start for start, end in cell])
+            indices.append(_plane_index([start + o for (start, _), o in zip(cell, offsets)], spatial))
+        out = xp.stack(values, axis=-1).reshape(*lead, *output_size)
+        index = xp.stack(indices, axis=-1).reshape(*lead, *output_size).astype(np.int64)
         ctx.save_for_backward(index)
-        ctx.geometry = (x.shape, one_d)
-        out, index = (out[..., 0, :], index[..., 0, :]) if one_d else (out, index)
+        ctx.geometry = (x.shape, nd)
         return (out, index) if return_indices else out
 
     @staticmethod
     def backward(ctx, g, *_):
         (index,) = ctx.saved_tensors
-        shape, one_d = ctx.geometry
+        shape, nd = ctx.geometry
         xp = xp_of(g)
-        g = g[..., None, :] if one_d else g
-        plane = shape[-2] * shape[-1]
-        flat_g, flat_index = g.reshape(-1, g.shape[-2] * g.shape[-1]), index.reshape(-1, g.shape[-2] * g.shape[-1])
-        gx = xp.zeros((flat_g.shape[0], plane), dtype=g.dtype)
+        cells = math.prod(g.shape[-nd:])
+        flat_g, flat_index = g.reshape(-1, cells), index.reshape(-1, cells)
+        gx = xp.zeros((flat_g.shape[0], math.prod(shape[-nd:])), dtype=g.dtype)
         rows = xp.arange(flat_g.shape[0])
-        for cell in range(flat_g.shape[1]):
+        for cell in range(cells):
             # within one cell each plane has one winner, so the fancy-indexed add never collides
             gx[rows, flat_index[:, cell]] += flat_g[:, cell]
-        gx = gx.reshape(shape)
-        return gx[..., 0, :] if one_d else gx
+        return gx.reshape(shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +297,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
 def _avg_pool(op, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     kernel, stride, pads, _ = _window_args(op, input, n, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override == 0:
@@ -312,6 +316,12 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
@@ -344,6 +354,10 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
 
 
+def adaptive_avg_pool3d(input, output_size):
+    return _adaptive_avg_pool("adaptive_avg_pool3d", 3, input, output_size)
+
+
 def _adaptive_max_pool(op, n, input, output_size, return_indices):
     sizes = _adaptive_sizes(op, n, input, output_size)
     if any(s == 0 for s in sizes):
@@ -357,3 +371,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_pool("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    return _adaptive_max_pool("adaptive_max_pool3d", 3, input, output_size, return_indices)

@@ -1,4 +1,5 @@
-"""``BatchNorm1d`` and ``BatchNorm2d``: batch statistics while training, running statistics in evaluation."""
+"""``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d``: batch statistics while training, running statistics in
+evaluation."""
 
 from __future__ import annotations
 
@@ -92,3 +93,9 @@ class BatchNorm2d(_BatchNorm):
     """Over ``(N, C, H, W)`` inputs."""
 
     _expected_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Over ``(N, C, D, H, W)`` inputs."""
+
+    _expected_dims = (5,)

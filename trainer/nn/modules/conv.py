@@ -1,4 +1,4 @@
-"""``Conv1d``, ``Conv2d`` and ``ConvTranspose2d``: PyTorch's arguments, weight shapes, initialisation and repr."""
+"""``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``: PyTorch's arguments, weight shapes, initialisation and repr."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class _ConvNd(Module):
     """What every convolution layer shares: argument checks, parameters, ``reset_parameters``, repr."""
 
     _n: int
+    _function: staticmethod  # the functional form for this layer's rank
     transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int,
@@ -96,50 +97,48 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input):
+        return self._named_errors(lambda: self._function(input, self.weight, self.bias, self.stride, self.padding,
+                                                         self.dilation, self.groups))
+
+
+class Conv1d(_Conv):
     """1-D convolution over ``(N, C_in, L)``; weight ``(C_out, C_in/groups, k)``."""
 
-    _n = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device=device, dtype=dtype)
-
-    def forward(self, input):
-        return self._named_errors(lambda: _conv.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                                                       self.dilation, self.groups))
+    _n, _function = 1, staticmethod(_conv.conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution over ``(N, C_in, H, W)``; weight ``(C_out, C_in/groups, kh, kw)``."""
 
-    _n = 2
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device=device, dtype=dtype)
-
-    def forward(self, input):
-        return self._named_errors(lambda: _conv.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                                                       self.dilation, self.groups))
+    _n, _function = 2, staticmethod(_conv.conv2d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution; weight ``(C_in, C_out/groups, kh, kw)``.
+class Conv3d(_Conv):
+    """3-D convolution over ``(N, C_in, D, H, W)``; weight ``(C_out, C_in/groups, kd, kh, kw)``."""
+
+    _n, _function = 3, staticmethod(_conv.conv3d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Transposed convolution; weight ``(C_in, C_out/groups, *kernel)``.
 
     ``forward(input, output_size)`` picks the output padding that gives ``output_size``, as PyTorch does.
     """
 
-    _n = 2
     transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
                  dtype=None):
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a tuple of ints, got {padding!r}")
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of ints, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding=output_padding, device=device, dtype=dtype)
 
@@ -166,6 +165,23 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
-        return self._named_errors(lambda: _conv.conv_transpose2d(input, self.weight, self.bias, self.stride,
-                                                                 self.padding, output_padding, self.groups,
-                                                                 self.dilation))
+        return self._named_errors(lambda: self._function(input, self.weight, self.bias, self.stride, self.padding,
+                                                         output_padding, self.groups, self.dilation))
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution over ``(N, C_in, L)``."""
+
+    _n, _function = 1, staticmethod(_conv.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution over ``(N, C_in, H, W)``."""
+
+    _n, _function = 2, staticmethod(_conv.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution over ``(N, C_in, D, H, W)``."""
+
+    _n, _function = 3, staticmethod(_conv.conv_transpose3d)

@@ -1,4 +1,5 @@
-"""``InstanceNorm1d`` and ``InstanceNorm2d``: per-sample, per-channel statistics over the spatial dims.
+"""``InstanceNorm1d``, ``InstanceNorm2d`` and ``InstanceNorm3d``: per-sample, per-channel statistics over the
+spatial dims.
 
 As in PyTorch, ``affine`` and ``track_running_stats`` default to ``False``; with running statistics,
 evaluation normalises with them instead of the input's.
@@ -46,3 +47,9 @@ class InstanceNorm2d(_InstanceNorm):
     """Over ``(N, C, H, W)`` or unbatched ``(C, H, W)`` inputs."""
 
     _expected_dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Over ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` inputs."""
+
+    _expected_dims = (4, 5)

@@ -1,4 +1,5 @@
-"""Padding layers: ``ZeroPad2d``, ``ConstantPad1d/2d``, ``ReflectionPad1d/2d``, ``ReplicationPad1d/2d``."""
+"""Padding layers: ``ZeroPad1d/2d/3d``, ``ConstantPad1d/2d/3d``, ``ReflectionPad1d/2d/3d``, ``ReplicationPad1d/2d/3d``
+and ``CircularPad1d/2d/3d``."""
 
 from __future__ import annotations
 
@@ -49,8 +50,20 @@ class ConstantPad2d(_ConstantPadNd):
     _dims = 2
 
 
+class ConstantPad3d(_ConstantPadNd):
+    _dims = 3
+
+
+class ZeroPad1d(_PadNd):
+    _dims = 1
+
+
 class ZeroPad2d(_PadNd):
     _dims = 2
+
+
+class ZeroPad3d(_PadNd):
+    _dims = 3
 
 
 class ReflectionPad1d(_PadNd):
@@ -61,9 +74,29 @@ class ReflectionPad2d(_PadNd):
     _mode, _dims = "reflect", 2
 
 
+class ReflectionPad3d(_PadNd):
+    _mode, _dims = "reflect", 3
+
+
 class ReplicationPad1d(_PadNd):
     _mode, _dims = "replicate", 1
 
 
 class ReplicationPad2d(_PadNd):
     _mode, _dims = "replicate", 2
+
+
+class ReplicationPad3d(_PadNd):
+    _mode, _dims = "replicate", 3
+
+
+class CircularPad1d(_PadNd):
+    _mode, _dims = "circular", 1
+
+
+class CircularPad2d(_PadNd):
+    _mode, _dims = "circular", 2
+
+
+class CircularPad3d(_PadNd):
+    _mode, _dims = "circular", 3

@@ -1,5 +1,5 @@
-"""Pooling layers: ``MaxPool1d/2d``, ``AvgPool1d/2d``, ``AdaptiveAvgPool1d/2d``, ``AdaptiveMaxPool1d/2d``, with
-PyTorch's arguments and repr."""
+"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
+``AdaptiveMaxPool1d/2d/3d``, with PyTorch's arguments and repr."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ def _single(value):
 
 
 class _MaxPoolNd(Module):
+    _function: staticmethod  # the functional form for this layer's rank
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
         super().__init__()
@@ -22,21 +24,25 @@ class _MaxPoolNd(Module):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
+    def forward(self, input):
+        return self._function(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                              ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class MaxPool1d(_MaxPoolNd):
-    def forward(self, input):
-        return _pool.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+    _function = staticmethod(_pool.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
-    def forward(self, input):
-        return _pool.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+    _function = staticmethod(_pool.max_pool2d)
+
+
+class MaxPool3d(_MaxPoolNd):
+    _function = staticmethod(_pool.max_pool3d)
 
 
 class AvgPool1d(Module):
@@ -56,7 +62,11 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool2d(Module):
+class _AvgPoolNd(Module):
+    """The 2-D and 3-D average pools, which (unlike the 1-D one) take ``divisor_override``."""
+
+    _function: staticmethod
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override=None):
         super().__init__()
@@ -68,47 +78,69 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input):
-        return _pool.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad, self.divisor_override)
+        return self._function(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                              self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class AvgPool2d(_AvgPoolNd):
+    _function = staticmethod(_pool.avg_pool2d)
+
+
+class AvgPool3d(_AvgPoolNd):
+    _function = staticmethod(_pool.avg_pool3d)
+
+
 class _AdaptiveAvgPoolNd(Module):
+    _function: staticmethod
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
+
+    def forward(self, input):
+        return self._function(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    def forward(self, input):
-        return _pool.adaptive_avg_pool1d(input, self.output_size)
+    _function = staticmethod(_pool.adaptive_avg_pool1d)
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    def forward(self, input):
-        return _pool.adaptive_avg_pool2d(input, self.output_size)
+    _function = staticmethod(_pool.adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    _function = staticmethod(_pool.adaptive_avg_pool3d)
 
 
 class _AdaptiveMaxPoolNd(Module):
+    _function: staticmethod
+
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
+
+    def forward(self, input):
+        return self._function(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    def forward(self, input):
-        return _pool.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+    _function = staticmethod(_pool.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    def forward(self, input):
-        return _pool.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+    _function = staticmethod(_pool.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    _function = staticmethod(_pool.adaptive_max_pool3d)
