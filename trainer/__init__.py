@@ -3,17 +3,7 @@
 Programs written for PyTorch run after changing ``import torch`` to ``import trainer as torch``.
 """
 
-from trainer import (  # noqa: E402  # noqa: E402
-    autograd,
-    cuda,
-    data,  # noqa: E402
-    dtypes,
-    linalg,
-    nn,
-    ops,  # noqa: E402,I001 - needs Tensor defined first
-    optim,
-    utils,
-)
+from trainer import autograd, cuda, data, dtypes, linalg, nn, ops, optim, special, utils
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.backend import device
 from trainer.creation import (  # noqa: E402
@@ -125,6 +115,7 @@ from trainer.ops.indexing import (  # noqa: E402
     scatter_add,
     take_along_dim,
 )
+from trainer.ops.integration import cumulative_trapezoid, trapezoid, trapz  # noqa: E402
 from trainer.ops.join import (  # noqa: E402
     cat,
     chunk,
@@ -138,6 +129,7 @@ from trainer.ops.join import (  # noqa: E402
     vstack,
 )
 from trainer.ops.linalg import addmm, baddbmm, bmm, cross, dot, einsum, ger, matmul, mm, outer  # noqa: E402
+from trainer.ops.order_statistics import mode, nanmedian  # noqa: E402
 from trainer.ops.reduce import (  # noqa: E402
     all,
     amax,
@@ -199,6 +191,7 @@ from trainer.ops.shape import (  # noqa: E402
     unsqueeze,
 )
 from trainer.ops.sort import argsort, kthvalue, msort, sort, topk  # noqa: E402
+from trainer.ops.special import digamma, erfinv, frexp, i0, ldexp, lgamma, mvlgamma, nextafter, polygamma  # noqa: E402
 from trainer.ops.statistics import corrcoef, cov, nanquantile, quantile  # noqa: E402
 from trainer.ops.transcendental import (  # noqa: E402
     acos,

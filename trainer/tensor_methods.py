@@ -308,6 +308,39 @@ class TensorMethods:
     def rot90(self, k=1, dims=(0, 1)):
         return trainer.ops.shape.rot90(self, k, dims)
 
+    def lgamma(self):
+        return trainer.ops.special.lgamma(self)
+
+    def digamma(self):
+        return trainer.ops.special.digamma(self)
+
+    def polygamma(self, n):
+        return trainer.ops.special.polygamma(n, self)
+
+    def mvlgamma(self, p):
+        return trainer.ops.special.mvlgamma(self, p)
+
+    def erfinv(self):
+        return trainer.ops.special.erfinv(self)
+
+    def i0(self):
+        return trainer.ops.special.i0(self)
+
+    def frexp(self):
+        return trainer.ops.special.frexp(self)
+
+    def ldexp(self, other):
+        return trainer.ops.special.ldexp(self, other)
+
+    def nextafter(self, other):
+        return trainer.ops.special.nextafter(self, other)
+
+    def nanmedian(self, dim=None, keepdim=False):
+        return trainer.ops.order_statistics.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        return trainer.ops.order_statistics.mode(self, dim, keepdim)
+
     def fliplr(self):
         return trainer.ops.shape.fliplr(self)
 

@@ -38,6 +38,7 @@ from exporter.lowerings import (  # the families register themselves on import
     rnn,
     shape,
     sort,
+    special,
     tensor_ops,
     unary,
     upsample,

@@ -6,8 +6,6 @@ import math
 import pytest
 
 import trainer
-from exporter import export
-from exporter.errors import UnsupportedOpError
 from tests.exporter.function_module import Fn
 
 BATCHES = ({0: 1}, {0: 5})
@@ -40,8 +38,3 @@ def test_function_exports_and_matches(name, runtime, roundtrip):
     roundtrip(Fn(FUNCTIONS[name]), trainer.randn(3, 4, 5), runtime, dynamic=[0], variants=BATCHES)
 
 
-@pytest.mark.parametrize("name,fn", [("CumExtreme", lambda x: x.cummax(1).values),
-                                     ("LogCumSumExp", lambda x: x.logcumsumexp(1))])
-def test_scans_without_an_onnx_operator_are_reported(name, fn, tmp_path):
-    with pytest.raises(UnsupportedOpError, match=f"trainer op {name} .* has no ONNX lowering"):
-        export(Fn(fn).eval(), trainer.randn(2, 3), tmp_path / "model.onnx")

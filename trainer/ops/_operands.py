@@ -121,9 +121,10 @@ def normalize_dims(dim, ndim: int) -> tuple[int, ...] | None:
 
 
 def quiet_fp_errors(xp):
-    """Silence NumPy's divide/invalid warnings where PyTorch quietly returns inf or nan (log(0), var of one value)."""
+    """Silence NumPy's floating-point warnings where PyTorch quietly returns inf or nan (log(0), var of one value,
+    a series that overflows where its function does)."""
     if hasattr(xp, "errstate"):
-        return xp.errstate(divide="ignore", invalid="ignore")
+        return xp.errstate(all="ignore")
     return contextlib.nullcontext()
 
 
