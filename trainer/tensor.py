@@ -316,11 +316,12 @@ class Tensor(TensorMethods):
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
-        from trainer.autograd.engine import CREATE_GRAPH_UNSUPPORTED, root_gradient, run_backward
+        from trainer.autograd.engine import root_gradient, run_backward
 
-        if create_graph:
-            raise NotImplementedError(CREATE_GRAPH_UNSUPPORTED)
-        run_backward((self,), (root_gradient(self, gradient),), retain_graph=bool(retain_graph))
+        # as in PyTorch, a graph that records its own backward is kept unless told otherwise
+        retain_graph = create_graph if retain_graph is None else retain_graph
+        run_backward((self,), (root_gradient(self, gradient, create_graph=create_graph),),
+                     retain_graph=bool(retain_graph), create_graph=create_graph)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after ``backward()``."""

@@ -180,8 +180,10 @@ def test_other_bad_arguments():
         zeros(2, 3).split([1, 1], dim=1)
     with pytest.raises(RuntimeError, match="result type float32 can't be cast to the desired output type int64"):
         trainer.tensor([1, 2]).mul_(1.5)
-    with pytest.raises(ValueError, match="rounding_mode"):
+    with pytest.raises(RuntimeError, match="rounding_mode"):
         zeros(2).div(1, rounding_mode="round")
+    with pytest.raises(NotImplementedError, match="abs_cpu\" not implemented for 'Bool'"):
+        trainer.tensor([True]).abs()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")

@@ -3,13 +3,16 @@
 Gradients are accumulated per node, each node's ``backward`` runs once when all of its consumers
 have contributed, and leaf gradients are added into ``.grad``. Unless ``retain_graph`` is set,
 each node drops its saved arrays as soon as it has run, so memory does not grow step to step.
+
+With ``create_graph`` the same walk records itself: gradients are tensors, each node runs its
+``backward_graph`` (the derivative written with differentiable ops, see ``trainer.autograd.higher_order``)
+with grad mode on, so the gradients it returns can be differentiated again.
 """
 
 from __future__ import annotations
 
 from trainer.autograd import grad_mode
 
-CREATE_GRAPH_UNSUPPORTED = "create_graph=True (higher-order gradients) is not supported"
 GRAPH_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
     "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -17,14 +20,18 @@ GRAPH_FREED = (
 )
 
 
-def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
-    """Propagate ``root_grads`` (arrays) from ``roots`` (tensors) to every leaf that requires grad.
+def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, create_graph: bool = False):
+    """Propagate ``root_grads`` from ``roots`` (tensors) to every leaf that requires grad.
 
-    With ``inputs`` (tensors), returns the gradient array reaching each of them (None where none does)
-    instead, leaving every ``.grad`` as it was; only the nodes that lead to an input run.
+    Gradients are arrays, or tensors with ``create_graph``. With ``inputs`` (tensors), returns the gradient
+    reaching each of them (None where none does) instead, leaving every ``.grad`` as it was; only the nodes
+    that lead to an input run.
     """
-    pending: dict = {}  # node -> list of gradient arrays, one slot per output
-    leaf_grads: dict = {}  # leaf tensor -> accumulated gradient array
+    from trainer.autograd import higher_order
+
+    run_node = higher_order.run_backward_graph if create_graph else _run_array_backward
+    pending: dict = {}  # node -> list of gradients, one slot per output
+    leaf_grads: dict = {}  # leaf tensor -> accumulated gradient
     for root, grad in zip(roots, root_grads):
         _deliver(pending, leaf_grads, _edge_of(root), grad)
     order = _topological_order([n for n in pending])
@@ -33,7 +40,7 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
     needed = None if inputs is None else _leading_to(order, wanted_slots, {id(t) for t in inputs})
     wanted_nodes = {node for node, _ in wanted_slots}
     captured: dict = {}  # (node, output_nr) of a non-leaf input -> its gradient
-    with grad_mode.no_grad():
+    with grad_mode.set_grad_enabled(create_graph):
         for node in order:
             grads = pending.pop(node, None)
             if grads is None:  # fed only by nodes skipped as leading to no input
@@ -53,12 +60,12 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
             if node._released:
                 raise RuntimeError(GRAPH_FREED)
             if node._output_meta is not None:
-                grads = [g if g is not None else xp.zeros(shape, dtype) for g, (shape, dtype, xp) in
+                grads = [g if g is not None else _zeros(shape, dtype, xp, create_graph) for g, (shape, dtype, xp) in
                          zip(grads, node._output_meta)]
             if node._retained and wanted is None:
                 _store_retained(node, grads)
             node._check_saved_versions()
-            input_grads = node.backward(node, *grads)
+            input_grads = run_node(node, grads)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for edge, grad in zip(node.next_functions, input_grads):
@@ -71,6 +78,17 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None):
         return None
     return [captured.get(edge) if type(edge) is tuple else _leaf_gradient(edge, leaf_grads.get(edge))
             for edge in wanted]
+
+
+def _run_array_backward(node, grads):
+    return node.backward(node, *grads)
+
+
+def _zeros(shape, dtype, xp, as_tensor: bool):
+    from trainer.tensor import Tensor
+
+    zeros = xp.zeros(shape, dtype)
+    return Tensor._wrap(zeros) if as_tensor else zeros
 
 
 def _run_tensor_hooks(node, grads) -> None:
@@ -90,17 +108,19 @@ def _leaf_gradient(leaf, grad):
 
 
 def _call_hook(hook, grad):
+    """A hook sees a tensor; a gradient that is an array (no ``create_graph``) stays an array."""
     from trainer.tensor import Tensor
 
-    result = hook(None if grad is None else Tensor._wrap(grad))
+    graph = isinstance(grad, Tensor)
+    result = hook(grad if graph or grad is None else Tensor._wrap(grad))
     if result is None:
         return grad
     if not isinstance(result, Tensor):
         raise TypeError(f"expected Tensor, but hook returned '{type(result).__name__}'")
-    if grad is not None and result._data.shape != grad.shape:
+    if grad is not None and tuple(result._data.shape) != tuple(grad.shape):
         raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value: it returned "
                            f"shape {list(result.shape)} for a gradient of shape {list(grad.shape)}")
-    return result._data
+    return result if graph else result._data
 
 
 def _leading_to(order, slots, leaf_ids) -> set:
@@ -119,9 +139,10 @@ def _leading_to(order, slots, leaf_ids) -> set:
     return needed
 
 
-def root_gradient(output, gradient, index: int = 0):
-    """The gradient array that starts a backward pass from ``output``: ones for a scalar when ``gradient``
-    is None, else ``gradient`` (a tensor or array-like) checked against the output's shape."""
+def root_gradient(output, gradient, index: int = 0, create_graph: bool = False):
+    """The gradient that starts a backward pass from ``output``: ones for a scalar when ``gradient`` is None,
+    else ``gradient`` (a tensor or array-like) checked against the output's shape. An array, or a tensor with
+    ``create_graph`` (a ``gradient`` that requires grad then carries its graph into the result)."""
     import trainer
     from trainer.backend import xp_of
     from trainer.tensor import Tensor
@@ -132,13 +153,14 @@ def root_gradient(output, gradient, index: int = 0):
         if output._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
                                f"shape {list(output.shape)}. Pass a gradient of that shape to backward().")
-        return xp_of(output._data).ones(output._data.shape, output._data.dtype)
+        ones = xp_of(output._data).ones(output._data.shape, output._data.dtype)
+        return Tensor._wrap(ones) if create_graph else ones
     if not isinstance(gradient, Tensor):
         gradient = trainer.creation.as_tensor(gradient, dtype=output.dtype, device=output.device)
     if gradient.shape != output.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {list(gradient.shape)} and "
                            f"output[{index}] has a shape of {list(output.shape)}.")
-    return gradient._data
+    return gradient if create_graph else gradient._data
 
 
 def _edge_of(tensor):
@@ -192,17 +214,32 @@ def _store_retained(node, grads) -> None:
         tensor = ref()
         if tensor is not None and grads[nr] is not None:
             g = grads[nr]
-            tensor._grad = Tensor._wrap(g.copy()) if tensor._grad is None else Tensor._wrap(tensor._grad._data + g)
+            if isinstance(g, Tensor):  # create_graph: the gradient keeps its graph, as in PyTorch
+                tensor._grad = g if tensor._grad is None else tensor._grad + g
+            else:
+                tensor._grad = Tensor._wrap(g.copy()) if tensor._grad is None else Tensor._wrap(tensor._grad._data + g)
 
 
 def _accumulate_into_leaves(leaf_grads, root_grads) -> None:
-    """Add each leaf's gradient into ``.grad``, never letting two ``.grad`` share memory."""
+    """Add each leaf's gradient into ``.grad``, never letting two ``.grad`` share memory. With ``create_graph``
+    the gradients are tensors and the sum is recorded (out of place), so ``.grad`` keeps its graph."""
     from trainer.tensor import Tensor, as_array
 
-    taken = {id(g) for g in root_grads}
+    taken = {id(g._data if isinstance(g, Tensor) else g) for g in root_grads}
     for leaf, grad in leaf_grads.items():
         if leaf._hooks is not None:
             grad = _leaf_gradient(leaf, grad)
+        if isinstance(grad, Tensor):
+            if grad._data.dtype != leaf._data.dtype:
+                grad = grad.to(leaf.dtype)
+            if leaf._grad is not None:
+                leaf._grad = leaf._grad + grad
+                continue
+            if id(grad._data) in taken or grad._data.base is not None:
+                grad = grad.clone()
+            taken.add(id(grad._data))
+            leaf._grad = grad
+            continue
         if grad.dtype != leaf._data.dtype:
             grad = grad.astype(leaf._data.dtype)
         if leaf._grad is None:

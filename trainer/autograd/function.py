@@ -14,7 +14,8 @@ import functools
 
 import numpy as np
 
-from trainer.autograd import engine, grad_mode, op
+from trainer import dtypes
+from trainer.autograd import engine, grad_mode, higher_order, op
 from trainer.backend import device_of
 
 
@@ -65,11 +66,23 @@ class FunctionCtx(op.Function):
         """The engine's entry: raw gradient arrays in, one raw array (or None) per tensor input out."""
         from trainer.tensor import Tensor
 
-        by_position = [None] * ctx._n_outputs
-        for position, g in zip(ctx._output_positions, grads):
-            by_position[position] = Tensor._wrap(g)
-        returned = ctx._forward_cls.backward(ctx, *by_position)
+        returned = ctx._forward_cls.backward(ctx, *_by_position(ctx, [Tensor._wrap(g) for g in grads]))
         return _input_grads(ctx, returned if type(returned) is tuple else (returned,))
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        """The engine's entry under ``create_graph``: the user's backward runs recorded, on tensor gradients, with
+        each saved output re-attached to this node so that its derivative flows back through it, as in PyTorch."""
+        saved = ctx.__dict__.get("_to_save")
+        if saved is not None:
+            ctx._to_save = tuple(t if nr is None else higher_order.attached(t._data, (ctx, nr))
+                                 for t, nr in zip(saved, ctx._saved_output_nrs))
+        try:
+            returned = ctx._forward_cls.backward(ctx, *_by_position(ctx, grads))
+        finally:
+            if saved is not None:
+                ctx._to_save = saved
+        return _input_grads(ctx, returned if type(returned) is tuple else (returned,), as_tensors=True)
 
 
 class Function:
@@ -148,7 +161,9 @@ def _link(ctx, inputs, results) -> None:
     ctx._output_positions, ctx._n_outputs = tuple(positions), len(results)
     ctx._link(inputs, outputs)
     if "_to_save" in ctx.__dict__:  # a saved output is kept detached: the output holds ctx, not ctx the output
-        ctx._to_save = tuple(t.detach() if any(t is o for o in outputs) else t for t in ctx._to_save)
+        ctx._saved_output_nrs = tuple(next((nr for nr, o in enumerate(outputs) if t is o), None)
+                                      for t in ctx._to_save)
+        ctx._to_save = tuple(t if nr is None else t.detach() for t, nr in zip(ctx._to_save, ctx._saved_output_nrs))
     ctx._saved_versions = saved_versions  # the internal link reads saved arrays; ours are saved tensors
     marked = ctx.__dict__.get("_non_differentiable", ())
     for t in outputs:
@@ -156,9 +171,18 @@ def _link(ctx, inputs, results) -> None:
             t._grad_fn, t._requires_grad = None, False
 
 
-def _input_grads(ctx, returned) -> tuple:
+def _by_position(ctx, grads) -> list:
+    """The gradient of each output of forward, None for outputs that are not tensors."""
+    by_position = [None] * ctx._n_outputs
+    for position, g in zip(ctx._output_positions, grads):
+        by_position[position] = g
+    return by_position
+
+
+def _input_grads(ctx, returned, as_tensors: bool = False) -> tuple:
     """Check what the user's backward returned against the inputs of forward, as PyTorch does, and
-    return raw arrays for the tensor inputs: summed back to the input's shape where broadcast, in its dtype."""
+    return raw arrays for the tensor inputs (tensors, recorded, with ``as_tensors``): summed back to the input's
+    shape where broadcast, in its dtype."""
     from trainer.ops._operands import unbroadcast
     from trainer.tensor import Tensor
 
@@ -195,21 +219,34 @@ def _input_grads(ctx, returned) -> tuple:
                     f"Function {name} returned an invalid gradient at index {position} - got {list(array.shape)} "
                     f"but expected shape compatible with {list(shape)}"
                 )
-            array = unbroadcast(array, shape)
+            if as_tensors:
+                g = higher_order.sum_to(g, shape)
+                array = g._data
+            else:
+                array = unbroadcast(array, shape)
         if device_of(array) != device:
             raise RuntimeError(f"Function {name} returned an invalid gradient at index {position} - expected "
                                f"device {device} but got {device_of(array)}")
-        grads.append(array if array.dtype == dtype else array.astype(dtype))
+        if as_tensors:
+            grads.append(g if array.dtype == dtype else g.to(dtypes.from_numpy(dtype)))
+        else:
+            grads.append(array if array.dtype == dtype else array.astype(dtype))
     return tuple(grads)
 
 
 def once_differentiable(backward):
-    """PyTorch's marker for a backward that is not itself differentiable. Every backward here runs without
-    recording (higher-order gradients are not supported), so the marked function runs as it is."""
+    """PyTorch's marker for a backward that is not itself differentiable: it runs without recording, and under
+    ``create_graph`` the gradients it returns raise if they are differentiated again, as in PyTorch."""
 
     @functools.wraps(backward)
     def wrapper(ctx, *grads):
+        recording = grad_mode.is_grad_enabled()
         with grad_mode.no_grad():
-            return backward(ctx, *grads)
+            results = backward(ctx, *grads)
+        if not recording:
+            return results
+        # as in PyTorch, only the gradients flowing in decide whether the results can be differentiated
+        return higher_order.with_delayed_error(
+            results, grads, "trying to differentiate twice a function that was marked with @once_differentiable")
 
     return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from trainer.autograd import engine
 from trainer.backend import xp_of
+from trainer.tensor import Tensor
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
@@ -13,10 +14,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     No ``.grad`` changes. ``grad_outputs`` weights each output (needed for outputs that are not scalars);
     an input that no output depends on raises unless ``allow_unused`` (None) or ``materialize_grads``
     (zeros)."""
-    from trainer.tensor import Tensor
-
-    if create_graph:
-        raise NotImplementedError(engine.CREATE_GRAPH_UNSUPPORTED)
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True (vmap over grad_outputs) is not supported")
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
@@ -32,9 +29,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise TypeError(f"grad expects tensors as inputs, got {type(t).__name__}")
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    roots = [engine.root_gradient(o, g, i) for i, (o, g) in enumerate(zip(outputs, grad_outputs))]
-    found = engine.run_backward(outputs, roots, retain_graph=bool(retain_graph), inputs=inputs)
-    results, taken = [], {id(r) for r in roots}
+    roots = [engine.root_gradient(o, g, i, create_graph) for i, (o, g) in enumerate(zip(outputs, grad_outputs))]
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    found = engine.run_backward(outputs, roots, retain_graph=bool(retain_graph), inputs=inputs,
+                                create_graph=create_graph)
+    results, taken = [], {id(r._data if create_graph else r) for r in roots}
     for index, (t, g) in enumerate(zip(inputs, found)):
         if g is None:
             if materialize_grads:
@@ -42,11 +41,23 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not allow_unused:
                 raise RuntimeError(f"The differentiated Tensor at index {index} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
-        if g is not None:
-            if g.dtype != t._data.dtype:
-                g = g.astype(t._data.dtype)
-            elif id(g) in taken or g.base is not None:  # a returned gradient never shares memory with another
-                g = g.copy()
-            taken.add(id(g))
-        results.append(None if g is None else Tensor._wrap(g))
+        results.append(None if g is None else _returned(g, t, taken))
     return tuple(results)
+
+
+def _returned(g, t, taken) -> Tensor:
+    """``g`` (an array, or a tensor under ``create_graph``) as the gradient returned for ``t``: in ``t``'s dtype,
+    never sharing memory with another returned gradient."""
+    if isinstance(g, Tensor):
+        if g._data.dtype != t._data.dtype:
+            return g.to(t.dtype)
+        if id(g._data) in taken or g._data.base is not None:
+            g = g.clone()
+        taken.add(id(g._data))
+        return g
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
+    elif id(g) in taken or g.base is not None:
+        g = g.copy()
+    taken.add(id(g))
+    return Tensor._wrap(g)

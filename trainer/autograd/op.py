@@ -18,8 +18,8 @@ class Function:
     floating-point outputs are differentiable; integer and boolean outputs never require grad.
     """
 
-    __slots__ = ("next_functions", "needs_input_grad", "_saved_versions", "_output_meta", "_retained",
-                 "_tensor_hooks", "_released", "__dict__")
+    __slots__ = ("next_functions", "needs_input_grad", "_saved_versions", "_saved_sources", "_output_meta",
+                 "_retained", "_tensor_hooks", "_released", "__dict__")
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):
@@ -49,13 +49,14 @@ class Function:
         arrays = result if multi else (result,)
         outputs = tuple(Tensor._wrap(a) for a in arrays)
         if record:
-            ctx._link(inputs, outputs)
+            ctx._link(inputs, outputs, arrays)
         if observe.observers:
             observe.notify(observe.OpEvent(cls.__name__, inputs, outputs, attrs))
         return outputs if multi else outputs[0]
 
-    def _link(self, inputs, outputs) -> None:
-        """Make this instance the graph node of ``outputs`` and remember where grads flow."""
+    def _link(self, inputs, outputs, results=()) -> None:
+        """Make this instance the graph node of ``outputs`` and remember where grads flow. ``results`` are what
+        forward returned, before NumPy scalars became the outputs' 0-d arrays."""
         self.next_functions = tuple(
             (t._grad_fn, t._output_nr) if t._grad_fn is not None else (t if t._requires_grad else None)
             for t in inputs
@@ -71,7 +72,8 @@ class Function:
             [(o._data.shape, o._data.dtype, xp_of(o._data)) for o in outputs] if len(outputs) > 1 else None
         )
         saved = self.__dict__.get("saved_tensors")
-        self._saved_versions = _saved_versions(saved, inputs, outputs) if saved else ()
+        provenance = _saved_provenance(saved, inputs, outputs, results) if saved else ((), ())
+        self._saved_versions, self._saved_sources = provenance
 
     def _hooks_of(self, output_nr: int) -> dict:
         """The gradient hooks (handle id -> hook) registered on output ``output_nr`` of this node."""
@@ -102,12 +104,22 @@ class Function:
         self._released = True
 
 
-def _saved_versions(saved, inputs, outputs):
-    """The version each saved tensor had at save time, so backward can detect in-place edits."""
-    checks = []
+def _saved_provenance(saved, inputs, outputs, results):
+    """The version each saved tensor had at save time, so backward can detect in-place edits; and where each
+    saved array came from, ``("input", i)``, ``("output", nr)`` or None (made inside forward), so that a
+    ``create_graph`` backward can differentiate through it."""
+    checks, sources = [], []
     for array in saved:
-        for t in (*inputs, *outputs):
-            if t._data is array:
-                checks.append((t._version_counter, t._version_counter.value, array.shape, array.dtype))
+        source = None
+        for kind, tensors in (("input", inputs), ("output", outputs)):
+            for i, t in enumerate(tensors):
+                if t._data is array:
+                    checks.append((t._version_counter, t._version_counter.value, array.shape, array.dtype))
+                    source = (kind, i)
+                    break
+            if source is not None:
                 break
-    return tuple(checks)
+        if source is None:  # a full reduction's NumPy scalar, saved as forward returned it
+            source = next((("output", i) for i, r in enumerate(results) if r is array), None)
+        sources.append(source)
+    return tuple(checks), tuple(sources)

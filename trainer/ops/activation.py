@@ -7,9 +7,12 @@ import math
 
 import numpy as np
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
+from trainer.ops.compare import where
+from trainer.tensor import Tensor
 
 
 class Softmax(Function):
@@ -27,6 +30,11 @@ class Softmax(Function):
         (out,) = ctx.saved_tensors
         return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
+        return out * (g - (g * out).sum(ctx.axis, keepdim=True))
+
 
 class LogSoftmax(Function):
     @staticmethod
@@ -40,6 +48,11 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g - xp_of(g).exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
+        return g - out.exp() * g.sum(ctx.axis, keepdim=True)
 
 
 def log_softmax_array(a, axis):
@@ -88,6 +101,17 @@ class Gelu(Function):
         pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
         return (g * (cdf + a * pdf)).astype(a.dtype, copy=False)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        if ctx.approximate == "tanh":
+            t = (_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)).tanh()
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+            return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * d_inner)
+        cdf = 0.5 * (1 + (a / math.sqrt(2)).erf())
+        pdf = (-0.5 * a * a).exp() / math.sqrt(2 * math.pi)
+        return g * (cdf + a * pdf)
+
 
 class LeakyRelu(Function):
     @staticmethod
@@ -100,6 +124,11 @@ class LeakyRelu(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return xp_of(a).where(a > 0, g, g * ctx.slope)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * Tensor._wrap(xp_of(a).where(a > 0, 1, ctx.slope).astype(a.dtype, copy=False))
 
 
 class Elu(Function):
@@ -117,6 +146,12 @@ class Elu(Function):
         (a,) = ctx.saved_tensors
         xp = xp_of(a)
         return (ctx.scale * g * xp.where(a > 0, 1, ctx.alpha * xp.exp(xp.minimum(a, 0)))).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        positive = Tensor._wrap(a._data > 0)
+        return ctx.scale * g * where(positive, 1.0, ctx.alpha * a.clamp(max=0).exp())
 
 
 class Selu(Elu):
@@ -140,6 +175,12 @@ class Celu(Function):
         (a,) = ctx.saved_tensors
         xp = xp_of(a)
         return g * xp.where(a > 0, 1, xp.exp(xp.minimum(a, 0) / ctx.alpha)).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        positive = Tensor._wrap(a._data > 0)
+        return g * where(positive, 1.0, (a.clamp(max=0) / ctx.alpha).exp())
 
 
 def softplus_array(xp, z):
@@ -171,6 +212,12 @@ class Softplus(Function):
         z = a * ctx.beta
         return xp.where(z > ctx.threshold, g, g * sigmoid_array(xp, z)).astype(g.dtype, copy=False)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        linear = Tensor._wrap(a._data * ctx.beta > ctx.threshold)
+        return where(linear, g, g * (a * ctx.beta).sigmoid())
+
 
 class Softsign(Function):
     @staticmethod
@@ -182,6 +229,12 @@ class Softsign(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         denominator = 1 + xp_of(a).abs(a)
+        return g / (denominator * denominator)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        denominator = 1 + a.abs()
         return g / (denominator * denominator)
 
 
@@ -200,6 +253,12 @@ class Hardtanh(Function):
         lo, hi = ctx.bounds
         return g * ((a > lo) & (a < hi))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        return g * Tensor._wrap((a > lo) & (a < hi))
+
 
 class HardSigmoid(Function):
     """``relu6(x + 3) / 6``."""
@@ -213,6 +272,11 @@ class HardSigmoid(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * ((a > -3) & (a < 3)) / 6
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * Tensor._wrap((a > -3) & (a < 3)) / 6
 
 
 class HardSwish(Function):
@@ -229,6 +293,12 @@ class HardSwish(Function):
         xp = xp_of(a)
         return xp.where(a < -3, 0, xp.where(a <= 3, g * (a / 3 + 0.5), g)).astype(g.dtype, copy=False)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        below, inside = Tensor._wrap(a._data < -3), Tensor._wrap(a._data <= 3)
+        return where(below, 0.0, where(inside, g * (a / 3 + 0.5), g))
+
 
 class Silu(Function):
     @staticmethod
@@ -240,6 +310,12 @@ class Silu(Function):
     @staticmethod
     def backward(ctx, g):
         a, s = ctx.saved_tensors
+        return g * s * (1 + a * (1 - s))
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, _ = graph_tensors(ctx)
+        s = a.sigmoid()
         return g * s * (1 + a * (1 - s))
 
 
@@ -258,6 +334,12 @@ class Mish(Function):
         a, t = ctx.saved_tensors
         return g * (t + a * sigmoid_array(xp_of(a), a) * (1 - t * t))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, _ = graph_tensors(ctx)
+        t = softplus(a).tanh()
+        return g * (t + a * a.sigmoid() * (1 - t * t))
+
 
 class LogSigmoid(Function):
     @staticmethod
@@ -270,6 +352,11 @@ class LogSigmoid(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * sigmoid_array(xp_of(a), -a)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        return g * (-a).sigmoid()
 
 
 class Threshold(Function):
@@ -286,6 +373,11 @@ class Threshold(Function):
         (a,) = ctx.saved_tensors
         return g * (a > ctx.threshold)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * Tensor._wrap(a > ctx.threshold)
+
 
 class PRelu(Function):
     """``x`` above zero, ``weight * x`` below; ``weight`` has one slope, or one per channel (dim 1)."""
@@ -293,13 +385,13 @@ class PRelu(Function):
     @staticmethod
     def forward(ctx, a, weight):
         slope = _channel_view(weight, a.ndim)
-        ctx.save_for_backward(a, slope)
+        ctx.save_for_backward(a, slope, weight)  # weight: what a create_graph backward differentiates slope by
         ctx.weight_shape = weight.shape
         return xp_of(a).where(a > 0, a, slope * a)
 
     @staticmethod
     def backward(ctx, g):
-        a, slope = ctx.saved_tensors
+        a, slope, _ = ctx.saved_tensors
         xp = xp_of(a)
         need_a, need_weight = ctx.needs_input_grad
         ga = xp.where(a > 0, g, g * slope) if need_a else None
@@ -310,12 +402,26 @@ class PRelu(Function):
             gw = per_element.sum(axis=axes).reshape(ctx.weight_shape)
         return ga, gw
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, slope, weight = graph_tensors(ctx)
+        need_a, need_weight = ctx.needs_input_grad
+        positive = Tensor._wrap(a._data > 0)
+        ga = where(positive, g, g * weight.reshape(slope.shape)) if need_a else None
+        gw = None
+        if need_weight:
+            per_element = where(positive, 0.0, g * a)
+            dims = tuple(i for i in range(a.ndim) if i != 1) if slope.numel() > 1 else tuple(range(a.ndim))
+            gw = per_element.sum(dims).reshape(ctx.weight_shape)
+        return ga, gw
+
 
 def _channel_view(weight, ndim):
     """A per-channel weight shaped to broadcast along dim 1 of an ``ndim``-D input."""
     if weight.size == 1:
         return weight.reshape(())
     return weight.reshape((-1,) + (1,) * (ndim - 2))
+
 
 class Dropout(Function):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``; a ``mask_shape`` that
@@ -330,6 +436,10 @@ class Dropout(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.mask
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * Tensor._wrap(ctx.mask)
 
 
 def softmax(a, dim=None, dtype=None):

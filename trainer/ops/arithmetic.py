@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.autograd.higher_order import constant_backward, graph_tensors, sum_to
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import binary_ufunc, promote, quiet_fp_errors, unbroadcast
@@ -22,6 +23,12 @@ class Add(Function):
         need_a, need_b = ctx.needs_input_grad
         return (unbroadcast(g, sa) if need_a else None), (unbroadcast(g, sb) if need_b else None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(g, sa) if need_a else None), (sum_to(g, sb) if need_b else None)
+
 
 class Sub(Function):
     @staticmethod
@@ -35,6 +42,12 @@ class Sub(Function):
         need_a, need_b = ctx.needs_input_grad
         return (unbroadcast(g, sa) if need_a else None), (unbroadcast(-g, sb) if need_b else None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(g, sa) if need_a else None), (sum_to(-g, sb) if need_b else None)
+
 
 class Mul(Function):
     @staticmethod
@@ -47,6 +60,12 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         return (unbroadcast(g * b, a.shape) if need_a else None), (unbroadcast(g * a, b.shape) if need_b else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = graph_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(g * b, a.shape) if need_a else None), (sum_to(g * a, b.shape) if need_b else None)
 
 
 class Div(Function):
@@ -63,6 +82,14 @@ class Div(Function):
         gb = unbroadcast(-g * a / (b * b), b.shape) if need_b else None
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = graph_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        ga = sum_to(g / b, a.shape) if need_a else None
+        gb = sum_to(-g * a / (b * b), b.shape) if need_b else None
+        return ga, gb
+
 
 class FloorDiv(Function):
     """Division rounded down (``//``); its gradient is zero almost everywhere."""
@@ -75,6 +102,8 @@ class FloorDiv(Function):
     @staticmethod
     def backward(ctx, g):
         return _zero_grads(ctx, g)
+
+    backward_graph = staticmethod(constant_backward)
 
 
 class TruncDiv(Function):
@@ -90,6 +119,8 @@ class TruncDiv(Function):
     @staticmethod
     def backward(ctx, g):
         return _zero_grads(ctx, g)
+
+    backward_graph = staticmethod(constant_backward)
 
 
 def _zero_grads(ctx, g):
@@ -113,6 +144,15 @@ class Remainder(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = unbroadcast(g, a.shape) if need_a else None
         gb = unbroadcast(-g * xp_of(a).floor_divide(a, b), b.shape) if need_b else None
+        return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = sum_to(g, a.shape) if need_a else None
+        # floor(a / b) is piecewise constant: a constant factor
+        gb = sum_to(-g * Tensor._wrap(xp_of(a).floor_divide(a, b)), b.shape) if need_b else None
         return ga, gb
 
 
@@ -139,6 +179,20 @@ class Pow(Function):
             gb = unbroadcast(xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(xp.where(a == 0, 1, a))), b.shape)
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        from trainer.ops.compare import where
+
+        a, b, out = graph_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        ga = gb = None
+        if need_a:
+            ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)), a.shape)
+        if need_b:
+            base_zero = (a == 0) & (b >= 0)
+            gb = sum_to(where(base_zero, 0.0, g * out * where(a == 0, 1.0, a).log()), b.shape)
+        return ga, gb
+
 
 class Fmod(Function):
     """C's fmod: the result takes the sign of the dividend."""
@@ -160,6 +214,14 @@ class Fmod(Function):
         gb = unbroadcast(-g * xp_of(a).trunc(a / b), b.shape) if need_b else None
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = sum_to(g, a.shape) if need_a else None
+        gb = sum_to(-g * Tensor._wrap(xp_of(a).trunc(a / b)), b.shape) if need_b else None
+        return ga, gb
+
 
 class Atan2(Function):
     @staticmethod
@@ -175,6 +237,15 @@ class Atan2(Function):
             scale = g / (a * a + b * b)
         ga = unbroadcast(scale * b, a.shape) if need_a else None
         gb = unbroadcast(-scale * a, b.shape) if need_b else None
+        return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = graph_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        scale = g / (a * a + b * b)
+        ga = sum_to(scale * b, a.shape) if need_a else None
+        gb = sum_to(-scale * a, b.shape) if need_b else None
         return ga, gb
 
 
@@ -193,6 +264,15 @@ class Hypot(Function):
             scale = g / out
         ga = unbroadcast(scale * a, a.shape) if need_a else None
         gb = unbroadcast(scale * b, b.shape) if need_b else None
+        return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b, out = graph_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        scale = g / out
+        ga = sum_to(scale * a, a.shape) if need_a else None
+        gb = sum_to(scale * b, b.shape) if need_b else None
         return ga, gb
 
 
@@ -222,6 +302,18 @@ class Lerp(Function):
             grads.append(unbroadcast(g * (end - start), weight.shape) if need[2] else None)
         return tuple(grads)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        start, end, weight = graph_tensors(ctx)
+        shape_start, shape_end, scalar = ctx.meta
+        w = scalar if weight is None else weight
+        need = ctx.needs_input_grad
+        grads = [sum_to(g * (1 - w), shape_start) if need[0] else None,
+                 sum_to(g * w, shape_end) if need[1] else None]
+        if weight is not None:
+            grads.append(sum_to(g * (end - start), weight.shape) if need[2] else None)
+        return tuple(grads)
+
 
 class Neg(Function):
     @staticmethod
@@ -234,6 +326,8 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+    backward_graph = backward
 
 
 def add(a, b, *, alpha=1):
@@ -270,7 +364,8 @@ def div(a, b, *, rounding_mode=None):
         return FloorDiv.apply(*promote(a, b))
     if rounding_mode == "trunc":
         return TruncDiv.apply(*promote(a, b))
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                       f"'{rounding_mode}'")
 
 
 def true_divide(a, b):
@@ -290,6 +385,8 @@ def neg(a):
 
 
 def square(a):
+    if _is_bool(a):  # as PyTorch: a bool tensor squares to int64
+        a = a.long()
     return mul(a, a)
 
 

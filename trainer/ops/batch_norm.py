@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.linalg import _same_dtype
@@ -38,7 +39,8 @@ class BatchNorm(Function):
                 running_mean[...] = (1 - momentum) * running_mean + momentum * mean
                 running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
         else:
-            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
+            # copies: a later training step updates the buffers in place, and backward reads the mean
+            mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
             centred = x3 - mean.reshape(1, -1, 1)
         rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False).reshape(1, -1, 1)
         x_hat = centred * rstd
@@ -47,15 +49,19 @@ class BatchNorm(Function):
             out = out * weight.reshape(1, -1, 1)
         if bias is not None:
             out = out + bias.reshape(1, -1, 1)
-        ctx.save_for_backward(x_hat, rstd, weight)
+        # the input and its statistics rather than x_hat, as PyTorch keeps: a create_graph backward differentiates
+        # x_hat by x, and the input is often alive anyway where x_hat is not
+        ctx.save_for_backward(x, mean.reshape(1, -1, 1), rstd, weight)
         ctx.layout = (x.shape, training, has_bias, has_running)
+        ctx.eps = eps
         return out.reshape(x.shape).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x_hat, rstd, weight = ctx.saved_tensors
+        x, mean, rstd, weight = ctx.saved_tensors
         shape, training, has_bias, has_running = ctx.layout
         need_x, *need_rest = ctx.needs_input_grad
+        x_hat = (x.reshape(shape[0], shape[1], -1) - mean) * rstd
         g3 = g.reshape(x_hat.shape)
         gx = None
         if need_x:
@@ -70,6 +76,32 @@ class BatchNorm(Function):
             grads.append((g3 * x_hat).sum(axis=_AXES) if need_rest[0] else None)
         if has_bias:
             grads.append(g3.sum(axis=_AXES) if need_rest[int(weight is not None)] else None)
+        if has_running:
+            grads += [None, None]
+        return tuple(grads)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, training, has_bias, has_running = ctx.layout
+        x, mean, rstd, weight = graph_tensors(ctx)  # the statistics: constants, as in evaluation
+        x3 = x.reshape(shape[0], shape[1], -1)
+        if training:  # batch statistics: functions of x
+            mean = x3.mean(_AXES, keepdim=True)
+            rstd = (((x3 - mean) ** 2).mean(_AXES, keepdim=True) + ctx.eps).rsqrt()
+        x_hat = (x3 - mean) * rstd
+        need_x, *need_rest = ctx.needs_input_grad
+        g3 = g.reshape(x3.shape)
+        gx = None
+        if need_x:
+            g_hat = g3 * weight.reshape(1, -1, 1) if weight is not None else g3
+            if training:
+                g_hat = g_hat - g_hat.mean(_AXES, keepdim=True) - x_hat * (g_hat * x_hat).mean(_AXES, keepdim=True)
+            gx = (rstd * g_hat).reshape(shape)
+        grads = [gx]
+        if weight is not None:
+            grads.append((g3 * x_hat).sum(_AXES) if need_rest[0] else None)
+        if has_bias:
+            grads.append(g3.sum(_AXES) if need_rest[int(weight is not None)] else None)
         if has_running:
             grads += [None, None]
         return tuple(grads)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import sum_to
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import binary_ufunc, broadcast_shapes, promote, unbroadcast
+from trainer.tensor import Tensor
 
 
 def _comparison(name, ufunc_name):
@@ -51,6 +53,11 @@ class Maximum(Function):
         a, b = ctx.saved_tensors
         return _split_by_winner(ctx, g, a, b, a > b)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        return _split_by_winner_graph(ctx, g, a, b, a > b)
+
 
 class Minimum(Function):
     @staticmethod
@@ -63,6 +70,11 @@ class Minimum(Function):
         a, b = ctx.saved_tensors
         return _split_by_winner(ctx, g, a, b, a < b)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        return _split_by_winner_graph(ctx, g, a, b, a < b)
+
 
 def _split_by_winner(ctx, g, a, b, a_wins):
     """The gradient goes to the winning operand; on a tie each gets half, as in PyTorch."""
@@ -70,6 +82,15 @@ def _split_by_winner(ctx, g, a, b, a_wins):
     need_a, need_b = ctx.needs_input_grad
     ga = unbroadcast(g * share_a, a.shape) if need_a else None
     gb = unbroadcast(g * (1 - share_a), b.shape) if need_b else None
+    return ga, gb
+
+
+def _split_by_winner_graph(ctx, g, a, b, a_wins):
+    """``_split_by_winner`` for a tensor gradient: the shares are constants, so it is linear in ``g``."""
+    share_a = Tensor._wrap((a_wins + 0.5 * (a == b)).astype(g._data.dtype, copy=False))
+    need_a, need_b = ctx.needs_input_grad
+    ga = sum_to(g * share_a, a.shape) if need_a else None
+    gb = sum_to(g * (1 - share_a), b.shape) if need_b else None
     return ga, gb
 
 
@@ -91,6 +112,15 @@ class Where(Function):
         _, need_a, need_b = ctx.needs_input_grad
         ga = unbroadcast(g * cond, sa) if need_a else None
         gb = unbroadcast(g * ~cond, sb) if need_b else None
+        return None, ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        cond = Tensor._wrap(ctx.cond)
+        sa, sb = ctx.shapes
+        _, need_a, need_b = ctx.needs_input_grad
+        ga = sum_to(g * cond, sa) if need_a else None
+        gb = sum_to(g * ~cond, sb) if need_b else None
         return None, ga, gb
 
 
@@ -189,6 +219,4 @@ def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
 
 
 def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
-    from trainer.tensor import Tensor
-
     return Tensor._wrap(xp_of(a._data).isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))

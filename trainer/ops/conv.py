@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
@@ -125,15 +126,15 @@ class Conv(Function):
         out, cols = _conv(x, weight, stride, pads, dilation, groups, out_shape)
         if bias is not None:
             out += _per_channel(bias, out.ndim, 0)
-        # keep the columns rather than the input: the weight gradient reuses them instead of gathering
-        # again (memory for speed; they are prod(kernel) times the input's size)
-        ctx.save_for_backward(weight, cols)
+        # keep the columns: the weight gradient reuses them instead of gathering again (memory for speed; they
+        # are prod(kernel) times the input's size); the input only for a create_graph backward
+        ctx.save_for_backward(weight, cols, x)
         ctx.geometry = (x.shape, stride, pads, dilation, groups)
         return _channels_first(out)
 
     @staticmethod
     def backward(ctx, g):
-        weight, cols = ctx.saved_tensors
+        weight, cols, _ = ctx.saved_tensors
         x_shape, stride, pads, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
         g_cf = _channels_first(g)
@@ -145,6 +146,22 @@ class Conv(Function):
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g_cf.reshape(g_cf.shape[0], -1).sum(axis=1) if needs[2] else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        weight, _, x = graph_tensors(ctx)
+        _, stride, pads, dilation, groups = ctx.geometry
+        needs = ctx.needs_input_grad
+        geometry = {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        gx = gw = None
+        if needs[0]:
+            extra = _transpose_padding(x.shape, g.shape, weight.shape[2:], stride, pads, dilation)
+            gx = ConvTranspose.apply(g, weight, output_padding=extra, **geometry)
+        if needs[1]:
+            gw = ConvWeightGrad.apply(x, g, weight_shape=tuple(weight.shape), **geometry)
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g.sum((0, *range(2, g.ndim))) if needs[2] else None)
 
 
 class ConvTranspose(Function):
@@ -186,6 +203,63 @@ class ConvTranspose(Function):
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g.sum(axis=(0, *range(2, g.ndim))) if needs[2] else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, weight = graph_tensors(ctx)
+        stride, pads, dilation, groups = ctx.geometry
+        needs = ctx.needs_input_grad
+        geometry = {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        gx = Conv.apply(g, weight, **geometry) if needs[0] else None
+        gw = ConvWeightGrad.apply(g, x, weight_shape=tuple(weight.shape), **geometry) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g.sum((0, *range(2, g.ndim))) if needs[2] else None)
+
+
+class ConvWeightGrad(Function):
+    """Conv's weight gradient as an op of the input ``x`` and the output gradient ``g`` (both linear), so that a
+    ``create_graph`` backward through ``Conv`` or ``ConvTranspose`` can be differentiated again."""
+
+    @staticmethod
+    def forward(ctx, x, g, *, weight_shape, stride, pads, dilation, groups):
+        cols = _im2col(x, weight_shape[2:], stride, pads, dilation, g.shape[2:])
+        ctx.save_for_backward(x, g)
+        ctx.geometry = (stride, pads, dilation, groups)
+        return _conv_weight_grad(_channels_first(g), cols, weight_shape, groups)
+
+    @staticmethod
+    def backward(ctx, gw):
+        x, g = ctx.saved_tensors
+        stride, pads, dilation, groups = ctx.geometry
+        need_x, need_g = ctx.needs_input_grad
+        gx = _conv_input_grad(_channels_first(g), gw, x.shape, stride, pads, dilation, groups) if need_x else None
+        gg = None
+        if need_g:
+            gg = _channels_first(_conv(x, gw, stride, pads, dilation, groups, g.shape[2:])[0])
+        return gx, gg
+
+    @staticmethod
+    def backward_graph(ctx, gw):
+        x, g = graph_tensors(ctx)
+        stride, pads, dilation, groups = ctx.geometry
+        need_x, need_g = ctx.needs_input_grad
+        geometry = {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        gx = gg = None
+        if need_x:
+            extra = _transpose_padding(x.shape, g.shape, gw.shape[2:], stride, pads, dilation)
+            gx = ConvTranspose.apply(g, gw, output_padding=extra, **geometry)
+        if need_g:
+            gg = Conv.apply(x, gw, **geometry)
+        return gx, gg
+
+
+def _transpose_padding(x_shape, g_shape, kernel, stride, pads, dilation):
+    """The output padding that makes a transposed convolution of ``g`` come back at ``x``'s spatial size (it
+    covers the input a strided convolution's last window left unread)."""
+    nd = len(kernel)
+    return tuple(x_shape[2 + a] - ((g_shape[2 + a] - 1) * stride[a] - pads[a] - pads[nd + a]
+                                   + dilation[a] * (kernel[a] - 1) + 1) for a in range(nd))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.indexing import _scatter_add
@@ -28,6 +29,23 @@ class Embedding(Function):
         if padding_idx is not None:
             gw[padding_idx] = 0  # the padding row is a fixed vector: it never learns
         return None, gw
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (indices,) = ctx.saved_tensors
+        shape, padding_idx, scale_grad_by_freq = ctx.meta
+        flat = indices.reshape(-1)
+
+        def looked_up(v):  # the rows the backward scattered into, scaled and masked the same way
+            if padding_idx is not None:
+                v = v.copy()
+                v[padding_idx] = 0
+            rows = v[flat]
+            if scale_grad_by_freq:
+                rows = rows / xp_of(v).bincount(flat, minlength=shape[0])[flat].reshape(-1, 1).astype(v.dtype)
+            return rows.reshape(*indices.shape, shape[1])
+
+        return None, linear_backward(ctx, g, looked_up, position=1)
 
 
 def _check_padding_idx(padding_idx, num_embeddings: int):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.autograd import grad_mode
+from trainer.autograd.higher_order import linear_backward, sum_to
 from trainer.autograd.op import Function
 from trainer.backend import to_device, xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, scalar_tensor, unbroadcast
+from trainer.tensor import Tensor
 
 
 def _scatter_add(xp, target, key, values) -> None:
@@ -54,6 +56,11 @@ class Index(Function):
             _scatter_add(xp, out, key, g)
         return out
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        key = ctx.meta[2]
+        return linear_backward(ctx, g, lambda v: Index.forward(Index.__new__(Index), v, key))
+
 
 class IndexPut(Function):
     """``a[key] = value`` recorded out of place, so that gradients reach both ``a`` and ``value``."""
@@ -77,6 +84,13 @@ class IndexPut(Function):
             ga[ctx.key] = 0
         return ga, gv
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        need_a, need_value = ctx.needs_input_grad
+        gv = sum_to(Index.apply(g, key=ctx.key), ctx.value_shape) if need_value else None
+        ga = IndexPut.apply(g, g.new_zeros(()), key=ctx.key) if need_a else None
+        return ga, gv
+
 
 class Gather(Function):
     @staticmethod
@@ -97,6 +111,11 @@ class Gather(Function):
         _scatter_add(xp, out, tuple(grids), g)
         return out, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axis, index, window = ctx.meta
+        return linear_backward(ctx, g, lambda v: xp_of(v).take_along_axis(v[window], index, axis=axis)), None
+
 
 class IndexSelect(Function):
     @staticmethod
@@ -112,6 +131,11 @@ class IndexSelect(Function):
         _scatter_add(xp, out, (slice(None),) * axis + (index,), g)
         return out, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axis, index = ctx.meta
+        return linear_backward(ctx, g, lambda v: xp_of(v).take(v, index, axis=axis)), None
+
 
 class MaskedFill(Function):
     @staticmethod
@@ -125,6 +149,14 @@ class MaskedFill(Function):
         need_a, _, need_value = ctx.needs_input_grad
         ga = unbroadcast(g * ~ctx.mask, ctx.shape) if need_a else None
         gv = (g * ctx.mask).sum() if need_value else None
+        return ga, None, gv
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        need_a, _, need_value = ctx.needs_input_grad
+        mask = Tensor._wrap(ctx.mask)
+        ga = sum_to(g * ~mask, ctx.shape) if need_a else None
+        gv = (g * mask).sum() if need_value else None
         return ga, None, gv
 
 
@@ -152,6 +184,10 @@ class Scatter(Function):
         ga[ctx.key] = 0
         return ga, None, g[ctx.key]
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return IndexPut.apply(g, g.new_zeros(()), key=ctx.key), None, Index.apply(g, key=ctx.key)
+
 
 class ScatterAdd(Function):
     @staticmethod
@@ -166,6 +202,10 @@ class ScatterAdd(Function):
     @staticmethod
     def backward(ctx, g):
         return g, None, g[ctx.key]
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g, None, Index.apply(g, key=ctx.key)
 
 
 class IndexAdd(Function):
@@ -183,6 +223,12 @@ class IndexAdd(Function):
         gs = g[key]
         return g, None, gs * alpha if alpha != 1 else gs
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        key, alpha = ctx.meta
+        gs = Index.apply(g, key=key)
+        return g, None, gs * alpha if alpha != 1 else gs
+
 
 class IndexFill(Function):
     @staticmethod
@@ -197,6 +243,12 @@ class IndexFill(Function):
     def backward(ctx, g):
         _, _, need_value = ctx.needs_input_grad
         return g * ~ctx.chosen, None, (g * ctx.chosen).sum() if need_value else None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, _, need_value = ctx.needs_input_grad
+        chosen = Tensor._wrap(ctx.chosen)
+        return g * ~chosen, None, (g * chosen).sum() if need_value else None
 
 
 class MaskedSelect(Function):
@@ -215,6 +267,11 @@ class MaskedSelect(Function):
         out[mask] = g
         return unbroadcast(out, shape), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, mask = ctx.meta
+        return linear_backward(ctx, g, lambda v: v[mask]), None
+
 
 class NonZero(Function):
     """The indices of the non-zero elements, one row each (``argwhere``); integers, so never differentiable."""
@@ -227,7 +284,6 @@ class NonZero(Function):
 
 def _array_key(key, a):
     """Replace tensors inside an index by their arrays (on ``a``'s device), validating their types."""
-    from trainer.tensor import Tensor
 
     def convert(k):
         if isinstance(k, Tensor):
@@ -250,8 +306,6 @@ def getitem(a, key):
 
 
 def setitem(a, key, value) -> None:
-    from trainer.tensor import Tensor
-
     key = _array_key(key, a)
     if not isinstance(value, Tensor):
         value = scalar_tensor(value, a, a.dtype) if np.isscalar(value) else Tensor._wrap(
@@ -310,8 +364,6 @@ def index_select(a, dim, index):
 
 def _fill_value(op, value, a):
     """The fill value of ``op`` as a tensor of ``a``'s dtype: a number, or a 0-dimensional tensor (as PyTorch)."""
-    from trainer.tensor import Tensor
-
     if not isinstance(value, Tensor):
         return scalar_tensor(value, a, a.dtype)
     if value.ndim != 0:
@@ -356,8 +408,6 @@ def _check_same_dtype(op, a, src):
 
 def _scatter_operands(op, a, dim, index, src):
     """Check ``scatter``'s arguments as PyTorch does; returns the axis and ``src`` cut to ``index``'s shape."""
-    from trainer.tensor import Tensor
-
     axis = normalize_dim(dim, a.ndim)
     _index_tensor(index, op)
     if index.ndim != a.ndim:
@@ -390,8 +440,6 @@ def scatter(a, dim, index, src=None, *, value=None):
 
 
 def scatter_add(a, dim, index, src):
-    from trainer.tensor import Tensor
-
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
     axis, src = _scatter_operands("scatter_add", a, dim, index, src)

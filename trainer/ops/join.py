@@ -18,6 +18,11 @@ class Concat(Function):
         axis, sizes = ctx.meta
         return tuple(_split_array(g, sizes, axis))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        axis, sizes = ctx.meta
+        return tuple(g.split(sizes, axis))
+
 
 class Stack(Function):
     @staticmethod
@@ -30,6 +35,10 @@ class Stack(Function):
         xp = xp_of(g)
         return tuple(xp.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.unbind(ctx.axis)
+
 
 class Split(Function):
     @staticmethod
@@ -40,6 +49,10 @@ class Split(Function):
     @staticmethod
     def backward(ctx, *grads):
         return xp_of(grads[0]).concatenate(grads, axis=ctx.axis)
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        return cat(list(grads), ctx.axis)
 
 
 def _split_array(a, sizes, axis):

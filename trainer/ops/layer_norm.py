@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import math
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.linalg import _same_dtype
 
 
 def _normalize_rows(x2, eps):
-    """``(x - mean) / sqrt(var + eps)`` per row of ``x2``, and the ``1/sqrt(var + eps)`` it used."""
+    """``(x - mean) / sqrt(var + eps)`` per row of ``x2``, and the mean and ``1/sqrt(var + eps)`` it used."""
     xp = xp_of(x2)
-    centred = x2 - x2.mean(axis=1, keepdims=True)
+    mean = x2.mean(axis=1, keepdims=True)
+    centred = x2 - mean
     rstd = 1 / xp.sqrt((centred * centred).mean(axis=1, keepdims=True) + eps)
-    return centred * rstd, rstd
+    return centred * rstd, mean, rstd
 
 
 def _normalize_rows_backward(g_hat, x_hat, rstd):
@@ -39,20 +41,24 @@ class _AffineNormalization(Function):
         rows, affine = ctx._views(x.shape, **layout)
         weight = params[0] if has_weight else None
         bias = params[-1] if has_bias else None
-        x_hat, rstd = _normalize_rows(x.reshape(rows), eps)
+        x_hat, mean, rstd = _normalize_rows(x.reshape(rows), eps)
         out = x_hat.reshape(affine)
         if weight is not None:
             out = out * weight.reshape(-1, 1)
         if bias is not None:
             out = out + bias.reshape(-1, 1)
-        ctx.save_for_backward(x_hat, rstd, weight)
+        # the input and its statistics rather than x_hat, as PyTorch keeps: a create_graph backward differentiates
+        # x_hat by x, and the input is often alive anyway where x_hat is not
+        ctx.save_for_backward(x, mean, rstd, weight)
         ctx.layout = (x.shape, rows, affine, params[0].shape if params else None, has_bias)
+        ctx.eps = eps
         return out.reshape(x.shape).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x_hat, rstd, weight = ctx.saved_tensors
+        x, mean, rstd, weight = ctx.saved_tensors
         shape, rows, affine, param_shape, has_bias = ctx.layout
+        x_hat = (x.reshape(rows) - mean) * rstd
         need_x, *need_params = ctx.needs_input_grad
         g3 = g.reshape(affine)
         gx = None
@@ -65,6 +71,29 @@ class _AffineNormalization(Function):
                                if need_params[0] else None)
         if has_bias:
             param_grads.append(g3.sum(axis=(0, 2)).reshape(param_shape) if need_params[-1] else None)
+        return (gx, *param_grads)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, _, _, weight = graph_tensors(ctx)
+        shape, rows, affine, param_shape, has_bias = ctx.layout
+        need_x, *need_params = ctx.needs_input_grad
+        x2 = x.reshape(rows)
+        centred = x2 - x2.mean(1, keepdim=True)
+        rstd = ((centred * centred).mean(1, keepdim=True) + ctx.eps).rsqrt()
+        x_hat = centred * rstd
+        g3 = g.reshape(affine)
+        gx = None
+        if need_x:
+            g_hat = (g3 * weight.reshape(-1, 1) if weight is not None else g3).reshape(rows)
+            gx = rstd * (g_hat - g_hat.mean(1, keepdim=True) - x_hat * (g_hat * x_hat).mean(1, keepdim=True))
+            gx = gx.reshape(shape)
+        param_grads = []
+        if weight is not None:
+            param_grads.append((g3 * x_hat.reshape(affine)).sum((0, 2)).reshape(param_shape)
+                               if need_params[0] else None)
+        if has_bias:
+            param_grads.append(g3.sum((0, 2)).reshape(param_shape) if need_params[-1] else None)
         return (gx, *param_grads)
 
 

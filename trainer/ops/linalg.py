@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import math
 import string
 
+from trainer.autograd.higher_order import graph_tensors, sum_to
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, promote, unbroadcast
@@ -47,6 +49,18 @@ class MatMul(Function):
         gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape) if need_b else None
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = graph_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = g.unsqueeze(-1) if b.ndim == 1 else g
+        g2 = g2.unsqueeze(-2) if a.ndim == 1 else g2
+        ga = sum_to(g2 @ b2.transpose(-1, -2), a2.shape).reshape(a.shape) if need_a else None
+        gb = sum_to(a2.transpose(-1, -2) @ g2, b2.shape).reshape(b.shape) if need_b else None
+        return ga, gb
+
 
 class Linear(Function):
     """``x @ weight.T + bias`` as one op: one GEMM forward, two backward, the bias a row sum."""
@@ -59,6 +73,7 @@ class Linear(Function):
                 f"{weight.shape[1]}x{weight.shape[0]}): input shape {list(x.shape)}, weight shape {list(weight.shape)}"
             )
         ctx.save_for_backward(x, weight)
+        ctx.bias_shape = None if bias is None else bias.shape  # a bias may broadcast, as PyTorch allows
         out = x @ weight.T
         if bias is not None:
             out += bias
@@ -68,12 +83,25 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
+        rows = math.prod(g.shape[:-1])  # not -1: a layer may have no inputs or no outputs
+        g2 = g.reshape(rows, g.shape[-1])
         gx = (g @ weight) if needs[0] else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if needs[1] else None
+        gw = (g2.T @ x.reshape(rows, x.shape[-1])) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
-        return gx, gw, (g2.sum(axis=0) if needs[2] else None)
+        return gx, gw, (unbroadcast(g2.sum(axis=0), ctx.bias_shape) if needs[2] else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, weight = graph_tensors(ctx)
+        needs = ctx.needs_input_grad
+        rows = math.prod(g.shape[:-1])
+        g2 = g.reshape(rows, g.shape[-1])
+        gx = (g @ weight) if needs[0] else None
+        gw = (g2.transpose(0, 1) @ x.reshape(rows, x.shape[-1])) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (sum_to(g2.sum(0), ctx.bias_shape) if needs[2] else None)
 
 
 class Einsum(Function):

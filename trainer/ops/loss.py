@@ -9,10 +9,12 @@ probability targets.
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import graph_tensors, sum_to
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors, unbroadcast
 from trainer.ops.activation import log_softmax_array, sigmoid_array, softplus_array
+from trainer.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -58,6 +60,15 @@ def _scale_grad(xp, grad, g, reduction, denominator, cls_axis):
     return grad * (g / denominator) if denominator else xp.zeros_like(grad)
 
 
+def _scale_grad_graph(grad, g, reduction, denominator, cls_axis):
+    """``_scale_grad`` for a tensor upstream gradient ``g`` (``create_graph``)."""
+    if reduction == "none":
+        return grad * g.unsqueeze(cls_axis)
+    if reduction == "sum":
+        return grad * g
+    return grad * (g / denominator) if denominator else grad * 0
+
+
 class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -73,17 +84,24 @@ class CrossEntropy(Function):
         else:
             q, denominator = _class_coefficients(xp, target, n_classes, cls_axis, weight, ignore_index,
                                                  label_smoothing, x.dtype)
-        ctx.save_for_backward(logp)
+        ctx.save_for_backward(logp, x)  # x: what a create_graph backward differentiates the softmax by
         ctx.meta = q, reduction, denominator, cls_axis
         return _reduce(-(q * logp).sum(axis=cls_axis), reduction, denominator)
 
     @staticmethod
     def backward(ctx, g):
-        (logp,) = ctx.saved_tensors
+        logp, _ = ctx.saved_tensors
         q, reduction, denominator, cls_axis = ctx.meta
         xp = xp_of(logp)
         grad = xp.exp(logp) * q.sum(axis=cls_axis, keepdims=True) - q
         return _scale_grad(xp, grad, g, reduction, denominator, cls_axis), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, x = graph_tensors(ctx)
+        q, reduction, denominator, cls_axis = ctx.meta
+        grad = x.softmax(cls_axis) * Tensor._wrap(q.sum(axis=cls_axis, keepdims=True)) - Tensor._wrap(q)
+        return _scale_grad_graph(grad, g, reduction, denominator, cls_axis), None, None
 
 
 class NllLoss(Function):
@@ -100,6 +118,11 @@ class NllLoss(Function):
     def backward(ctx, g):
         q, reduction, denominator, cls_axis = ctx.meta
         return _scale_grad(xp_of(q), -q, g, reduction, denominator, cls_axis), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        q, reduction, denominator, cls_axis = ctx.meta
+        return _scale_grad_graph(Tensor._wrap(-q), g, reduction, denominator, cls_axis), None, None
 
 
 _BCE_EPSILON = 1e-12
@@ -133,6 +156,15 @@ class BinaryCrossEntropy(Function):
         grad = grad * _scale_elementwise(g, reduction, n)
         return grad, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, target = graph_tensors(ctx)
+        weight, reduction, n = ctx.meta
+        grad = (x - target) / ((1 - x) * x).clamp(min=_BCE_EPSILON)
+        if weight is not None:
+            grad = grad * Tensor._wrap(weight)
+        return grad * _scale_elementwise(g, reduction, n), None, None
+
 
 class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
@@ -161,6 +193,17 @@ class BinaryCrossEntropyWithLogits(Function):
         return (grad.astype(x.dtype, copy=False),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, target = graph_tensors(ctx)
+        weight, pos_weight, reduction, n = ctx.meta
+        scale = 1 if pos_weight is None else 1 + (Tensor._wrap(pos_weight) - 1) * target
+        grad = (1 - target) - scale * (1 - x.sigmoid())
+        if weight is not None:
+            grad = grad * Tensor._wrap(weight)
+        grad = grad * _scale_elementwise(g, reduction, n)
+        return (grad,) + (None,) * (len(ctx.needs_input_grad) - 1)
+
 
 class HuberLoss(Function):
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``, times ``scale``
@@ -172,17 +215,25 @@ class HuberLoss(Function):
         d = x - target
         size = xp.abs(d)
         loss = scale * xp.where(size < delta, 0.5 * d * d, delta * (size - 0.5 * delta))
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(d, x, target)  # x and target: what a create_graph backward differentiates d by
         ctx.meta = delta, scale, reduction, x.shape, target.shape
         return _reduce(loss.astype(x.dtype, copy=False), reduction, d.size)
 
     @staticmethod
     def backward(ctx, g):
-        (d,) = ctx.saved_tensors
+        d, _, _ = ctx.saved_tensors
         delta, scale, reduction, x_shape, target_shape = ctx.meta
         xp = xp_of(d)
         grad = scale * xp.clip(d, -delta, delta) * _scale_elementwise(g, reduction, d.size)
         return unbroadcast(grad, x_shape), unbroadcast(-grad, target_shape)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, x, target = graph_tensors(ctx)
+        delta, scale, reduction, x_shape, target_shape = ctx.meta
+        d = x - target
+        grad = scale * d.clamp(-delta, delta) * _scale_elementwise(g, reduction, d.numel())
+        return sum_to(grad, x_shape), sum_to(-grad, target_shape)
 
 
 class KLDivLoss(Function):

@@ -9,6 +9,7 @@ Negative pads (constant and circular modes) crop.
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 
@@ -38,18 +39,12 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, a, pad, mode="constant", value=0.0):
         xp = xp_of(a)
-        out = a
-        sources = {}
-        for axis, (before, after) in _axis_pads(a.ndim, pad).items():
-            source = _source_indices(xp, a.shape[axis], before, after, mode)
-            out = xp.take(out, xp.maximum(source, 0), axis=axis)
-            if mode == "constant":
-                fill = (source < 0).reshape((-1,) + (1,) * (a.ndim - axis - 1))
-                out = xp.where(fill, xp.asarray(value, dtype=a.dtype), out)
-            sources[axis] = source
+        sources = {axis: _source_indices(xp, a.shape[axis], before, after, mode)
+                   for axis, (before, after) in _axis_pads(a.ndim, pad).items()}
         ctx.sources = sources
         ctx.in_shape = a.shape
-        return out
+        ctx.constant = mode == "constant"
+        return _gathered(a, sources, ctx.constant, value)
 
     @staticmethod
     def backward(ctx, g):
@@ -58,6 +53,22 @@ class Pad(Function):
             scatter = (source[:, None] == xp.arange(ctx.in_shape[axis])).astype(g.dtype)
             g = xp.moveaxis(xp.moveaxis(g, axis, -1) @ scatter, -1, axis)
         return g
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        sources, constant = ctx.sources, ctx.constant
+        return linear_backward(ctx, g, lambda v: _gathered(v, sources, constant, 0))
+
+
+def _gathered(a, sources, constant: bool, value):
+    """``a`` read at ``sources`` along each of their axes; with ``constant``, a negative source reads ``value``."""
+    xp = xp_of(a)
+    for axis, source in sources.items():
+        a = xp.take(a, xp.maximum(source, 0), axis=axis)
+        if constant:
+            fill = (source < 0).reshape((-1,) + (1,) * (a.ndim - axis - 1))
+            a = xp.where(fill, xp.asarray(value, dtype=a.dtype), a)
+    return a
 
 
 class PixelShuffle(Function):
@@ -71,6 +82,10 @@ class PixelShuffle(Function):
     @staticmethod
     def backward(ctx, g):
         return _pixel_shuffle(g, ctx.factor) if ctx.inverse else _pixel_unshuffle(g, ctx.factor)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return PixelShuffle.apply(g, upscale_factor=ctx.factor, inverse=not ctx.inverse)
 
 
 def _pixel_shuffle(a, r):

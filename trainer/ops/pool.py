@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
@@ -115,6 +116,32 @@ class MaxPool(Function):
             gx[window(tap, dilation, stride, out_shape)] += xp.where(arg == k, g, zero)
         return gx[inside(pads, x_shape[-len(kernel):])]
 
+    @staticmethod
+    def backward_graph(ctx, g, *_):
+        (arg,) = ctx.saved_tensors
+        geometry = ctx.geometry
+        return linear_backward(ctx, g, lambda v: _picked_taps(v, arg, geometry))
+
+
+def _zero_padded(v, geometry):
+    """``v`` (shaped like a pool's input) inside a zero buffer of the pool's padded shape."""
+    x_shape, buf_shape, kernel, _, pads, _ = geometry
+    buf = xp_of(v).zeros(buf_shape, dtype=v.dtype)
+    buf[inside(pads, x_shape[-len(kernel):])] = v
+    return buf
+
+
+def _picked_taps(v, arg, geometry):
+    """At each output position, the element of ``v`` at the tap ``arg`` chose: max pooling for fixed winners."""
+    _, _, kernel, stride, _, dilation = geometry
+    xp = xp_of(v)
+    buf = _zero_padded(v, geometry)
+    out_shape = arg.shape[-len(kernel):]
+    out = xp.zeros(arg.shape, dtype=v.dtype)
+    for k, tap in enumerate(taps(kernel)):
+        out += xp.where(arg == k, buf[window(tap, dilation, stride, out_shape)], 0)
+    return out
+
 
 def _avg_divisor(xp, size, k, s, p, n_out, count_include_pad, dtype):
     """How many elements each output position's window averages along one axis (PyTorch's rule)."""
@@ -160,6 +187,24 @@ class AvgPool(Function):
         for tap in taps(kernel):
             gx[window(tap, dilation, stride, out_shape)] += g
         return gx[inside(pads, x_shape[-len(kernel):])]
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (scale,) = ctx.saved_tensors
+        geometry = ctx.geometry
+        out_shape = tuple(g.shape[-len(geometry[2]):])
+        return linear_backward(ctx, g, lambda v: _window_sums(v, geometry, out_shape) * scale)
+
+
+def _window_sums(v, geometry, out_shape):
+    """The sum over each pooling window of ``v`` (shaped like the pool's input), zeros as padding."""
+    _, _, kernel, stride, _, dilation = geometry
+    buf = _zero_padded(v, geometry)
+    positions = taps(kernel)
+    out = buf[window(next(positions), dilation, stride, out_shape)].copy()
+    for tap in positions:
+        out += buf[window(tap, dilation, stride, out_shape)]
+    return out
 
 
 def _adaptive_bounds(size, n_out):
@@ -210,6 +255,17 @@ class AdaptiveAvgPool(Function):
             g = _along(xp, g, a - len(mats), mat.T)
         return g
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        mats = ctx.saved_tensors
+
+        def averaged(v):
+            for a, mat in enumerate(mats):
+                v = _along(xp_of(v), v, a - len(mats), mat)
+            return v
+
+        return linear_backward(ctx, g, averaged)
+
 
 class AdaptiveMaxPool(Function):
     """Max over PyTorch's adaptive windows of the last 1, 2 or 3 dims, one output cell at a time; the second output
@@ -246,6 +302,17 @@ class AdaptiveMaxPool(Function):
             # within one cell each plane has one winner, so the fancy-indexed add never collides
             gx[rows, flat_index[:, cell]] += flat_g[:, cell]
         return gx.reshape(shape)
+
+    @staticmethod
+    def backward_graph(ctx, g, *_):
+        (index,) = ctx.saved_tensors
+        shape, nd = ctx.geometry
+
+        def picked(v):  # the element of v at each cell's winner
+            flat = v.reshape(-1, math.prod(shape[-nd:]))
+            return xp_of(v).take_along_axis(flat, index.reshape(flat.shape[0], -1), axis=-1).reshape(index.shape)
+
+        return linear_backward(ctx, g, picked)
 
 
 # ---------------------------------------------------------------------------------------------

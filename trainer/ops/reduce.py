@@ -7,9 +7,11 @@ import builtins  # this module defines sum/max/min as ops, shadowing the builtin
 from collections import namedtuple
 
 from trainer import dtypes
+from trainer.autograd.higher_order import LinearMap, graph_tensors, snapshot
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, normalize_dims, quiet_fp_errors
+from trainer.tensor import Tensor
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # torch.return_types.max and friends
 MinMax = namedtuple("MinMax", ["min", "max"])  # torch.return_types.aminmax
@@ -23,6 +25,15 @@ def _expand_back(g, shape, axes, keepdim):
     if not keepdim:
         g = xp.expand_dims(g, axes)
     return xp.broadcast_to(g, shape)
+
+
+def _expand_back_graph(g, shape, axes, keepdim):
+    """``_expand_back`` for a tensor gradient, recorded (``create_graph``)."""
+    if axes is None:
+        return g.reshape((1,) * len(shape)).expand(shape)
+    if not keepdim:
+        g = g.reshape([1 if i in axes else s for i, s in enumerate(shape)])
+    return g.expand(shape)
 
 
 def _count(shape, axes) -> int:
@@ -45,6 +56,10 @@ class Sum(Function):
     def backward(ctx, g):
         return _expand_back(g, *ctx.meta)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _expand_back_graph(g, *ctx.meta)
+
 
 class Mean(Function):
     @staticmethod
@@ -56,6 +71,11 @@ class Mean(Function):
     def backward(ctx, g):
         shape, axes, keepdim = ctx.meta
         return _expand_back(g / builtins.max(_count(shape, axes), 1), shape, axes, keepdim)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, axes, keepdim = ctx.meta
+        return _expand_back_graph(g / builtins.max(_count(shape, axes), 1), shape, axes, keepdim)
 
 
 class Prod(Function):
@@ -107,6 +127,15 @@ class MaxAll(Function):
         count = mask.sum(axis=axes, keepdims=True)
         return _expand_back(g, a.shape, axes, keepdim) * mask / count
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # linear in g: the ties that share it are fixed
+        a, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        mask = a == _expand_back(out, a.shape, axes, keepdim)
+        share = Tensor._wrap((mask / mask.sum(axis=axes, keepdims=True)).astype(g._data.dtype, copy=False))
+        return _expand_back_graph(g, a.shape, axes, keepdim) * share
+
 
 class MinAll(MaxAll):
     pick = "min"
@@ -137,6 +166,19 @@ class MaxDim(Function):
         out = xp.zeros(shape, g.dtype)
         xp.put_along_axis(out, idx_k, g if keepdim else xp.expand_dims(g, dim), axis=dim)
         return out
+
+    @staticmethod
+    def backward_graph(ctx, g, g_idx):
+        _, dim, keepdim, idx_k = ctx.meta
+        frozen = snapshot(ctx)
+        return LinearMap.apply(g, apply=lambda v: MaxDim.backward(frozen, v, None),
+                               adjoint=lambda v: _taken(v, idx_k, dim, keepdim))
+
+
+def _taken(a, idx_k, dim, keepdim):
+    """The elements of ``a`` at ``idx_k`` along ``dim``: what ``MaxDim`` picks, for fixed indices."""
+    picked = xp_of(a).take_along_axis(a, idx_k, axis=dim)
+    return picked if keepdim else picked.squeeze(dim)
 
 
 class MinDim(MaxDim):
@@ -179,16 +221,23 @@ class Var(Function):
         n = _count(a.shape, axes)
         mean = a.mean(axis=axes, keepdims=True)
         centered = a - mean
-        ctx.save_for_backward(centered)
+        ctx.save_for_backward(centered, a)  # a: for a create_graph backward, which recomputes centered from it
         ctx.meta = axes, keepdim, builtins.max(n - correction, 0)
         with quiet_fp_errors(xp_of(a)):
             return (centered * centered).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
 
     @staticmethod
     def backward(ctx, g):
-        (centered,) = ctx.saved_tensors
+        centered, _ = ctx.saved_tensors
         axes, keepdim, dof = ctx.meta
         return _expand_back(g, centered.shape, axes, keepdim) * centered * (2 / dof)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (_, a) = graph_tensors(ctx)
+        axes, keepdim, dof = ctx.meta
+        centered = a - a.mean(axes, keepdim=True)
+        return _expand_back_graph(g, a.shape, axes, keepdim) * centered * (2 / dof)
 
 
 class Std(Function):
@@ -199,18 +248,28 @@ class Std(Function):
         dof = builtins.max(n - correction, 0)
         with quiet_fp_errors(xp_of(a)):
             out = xp_of(a).sqrt((centered * centered).sum(axis=axes, keepdims=keepdim) / dof)
-        ctx.save_for_backward(centered, out)
+        ctx.save_for_backward(centered, out, a)  # a: as Var's
         ctx.meta = axes, keepdim, dof
         return out
 
     @staticmethod
     def backward(ctx, g):
-        centered, out = ctx.saved_tensors
+        centered, out, _ = ctx.saved_tensors
         axes, keepdim, dof = ctx.meta
         xp = xp_of(g)
         with quiet_fp_errors(xp):
             scale = xp.where(out == 0, 0, g / (out * dof))  # as PyTorch: zero spread, zero gradient (not nan)
         return _expand_back(scale, centered.shape, axes, keepdim) * centered
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        from trainer.ops.compare import where
+
+        _, out, a = graph_tensors(ctx)
+        axes, keepdim, dof = ctx.meta
+        centered = a - a.mean(axes, keepdim=True)
+        scale = where(out == 0, 0.0, g / (out * dof))
+        return _expand_back_graph(scale, a.shape, axes, keepdim) * centered
 
 
 class LogSumExp(Function):
@@ -231,6 +290,12 @@ class LogSumExp(Function):
         axes, keepdim = ctx.meta
         with quiet_fp_errors(xp_of(a)):  # inf - inf: nan, as in PyTorch
             return _expand_back(g, a.shape, axes, keepdim) * xp_of(a).exp(a - out)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, _ = graph_tensors(ctx)
+        axes, keepdim = ctx.meta
+        return _expand_back_graph(g, a.shape, axes, keepdim) * (a - a.logsumexp(axes, keepdim=True)).exp()
 
 
 class Norm(Function):
@@ -279,6 +344,25 @@ class Norm(Function):
                 scale = a * xp.abs(a) ** (p - 2) / norm ** (p - 1)
         return g * xp.where(norm == 0, 0, scale)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        from trainer.ops.compare import where
+
+        a, out = graph_tensors(ctx)
+        p, axes, keepdim = ctx.meta
+        norm = _expand_back_graph(out, a.shape, axes, keepdim)
+        g = _expand_back_graph(g, a.shape, axes, keepdim)
+        if p == 0:
+            return None
+        sign = Tensor._wrap(xp_of(a._data).sign(a._data))
+        if p == 1:
+            return g * sign
+        if p == float("inf") or p == float("-inf"):
+            hits = xp_of(a._data).abs(a._data) == norm._data
+            return g * sign * Tensor._wrap((hits / hits.sum(axis=axes, keepdims=True)).astype(a._data.dtype))
+        scale = a / norm if p == 2 else a * a.abs() ** (p - 2) / norm ** (p - 1)
+        return g * where(norm == 0, 0.0, scale)
+
 
 class CumSum(Function):
     @staticmethod
@@ -291,6 +375,10 @@ class CumSum(Function):
     @staticmethod
     def backward(ctx, g):
         return _reverse_cumsum(g, ctx.dim)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim)
 
 
 def _reverse_cumsum(g, dim):
@@ -351,6 +439,11 @@ class NanSum(Function):
         (a,) = ctx.saved_tensors
         return _expand_back(g, a.shape, *ctx.meta) * ~xp_of(a).isnan(a)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        return _expand_back_graph(g, a.shape, *ctx.meta) * Tensor._wrap(~xp_of(a).isnan(a))
+
 
 class NanMean(Function):
     @staticmethod
@@ -370,6 +463,13 @@ class NanMean(Function):
         with quiet_fp_errors(xp_of(g)):
             share = g / count
         return _expand_back(share, present.shape, axes, keepdim) * present
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        present, count = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        share = g / Tensor._wrap(count.astype(g._data.dtype))
+        return _expand_back_graph(share, present.shape, axes, keepdim) * Tensor._wrap(present)
 
 
 def _median_positions(a, axis):
@@ -401,6 +501,12 @@ class MedianAll(Function):
         a, out = ctx.saved_tensors
         hits = (a == out) | (xp_of(a).isnan(a) & xp_of(a).isnan(out))
         return g * hits / builtins.max(int(hits.sum()), 1)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, out = ctx.saved_tensors
+        hits = (a == out) | (xp_of(a).isnan(a) & xp_of(a).isnan(out))
+        return g * Tensor._wrap((hits / builtins.max(int(hits.sum()), 1)).astype(g._data.dtype, copy=False))
 
 
 class MedianDim(MaxDim):

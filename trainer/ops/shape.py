@@ -7,23 +7,30 @@ through either is seen by autograd's saved-tensor check.
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward, sum_to
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, unbroadcast
 
 
-class Reshape(Function):
-    @staticmethod
-    def forward(ctx, a, shape):
-        ctx.in_shape = a.shape
-        return a.reshape(shape)
+class _Reshaping(Function):
+    """An op that only changes the shape: its gradient takes the input's shape back (``ctx.in_shape``)."""
 
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.in_shape)
 
+    backward_graph = backward  # the same on tensors, recorded
 
-class Flatten(Function):
+
+class Reshape(_Reshaping):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return a.reshape(shape)
+
+
+class Flatten(_Reshaping):
     @staticmethod
     def forward(ctx, a, start_dim, end_dim):
         ctx.in_shape = a.shape
@@ -34,47 +41,38 @@ class Flatten(Function):
             size *= s
         return a.reshape(a.shape[:start_dim] + (size,) + a.shape[end_dim + 1:])
 
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.in_shape)
-
 
 class Transpose(Function):
     """Any permutation of dims (``transpose``, ``permute``, ``.T``), as ONNX's Transpose."""
 
     @staticmethod
     def forward(ctx, a, perm):
-        ctx.perm = perm
+        ctx.inverse = [0] * len(perm)
+        for i, p in enumerate(perm):
+            ctx.inverse[p] = i
         return a.transpose(perm)
 
     @staticmethod
     def backward(ctx, g):
-        inverse = [0] * len(ctx.perm)
-        for i, p in enumerate(ctx.perm):
-            inverse[p] = i
-        return g.transpose(inverse)
+        return g.transpose(ctx.inverse)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.permute(ctx.inverse)
 
 
-class Squeeze(Function):
+class Squeeze(_Reshaping):
     @staticmethod
     def forward(ctx, a, axes):
         ctx.in_shape = a.shape
         return a.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
 
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.in_shape)
 
-
-class Unsqueeze(Function):
+class Unsqueeze(_Reshaping):
     @staticmethod
     def forward(ctx, a, axis):
         ctx.in_shape = a.shape
         return xp_of(a).expand_dims(a, axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.in_shape)
 
 
 class Expand(Function):
@@ -86,6 +84,10 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, g):
         return unbroadcast(g, ctx.in_shape)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return sum_to(g, ctx.in_shape)
 
 
 class Tile(Function):
@@ -104,6 +106,14 @@ class Tile(Function):
             split += [r // s, s]
         return g.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(ctx.in_shape)
 
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape = (1,) * (g.ndim - len(ctx.in_shape)) + ctx.in_shape
+        split = []
+        for r, s in zip(g.shape, shape):
+            split += [r // s, s]
+        return g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(ctx.in_shape)
 
 
 def _share_version(out, a):
@@ -262,6 +272,11 @@ class Trilu(Function):
     def backward(ctx, g):
         return _triangle(g, *ctx.meta)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        diagonal, upper = ctx.meta
+        return g.triu(diagonal) if upper else g.tril(diagonal)
+
 
 def _triangle(a, diagonal, upper):
     xp = xp_of(a)
@@ -278,6 +293,10 @@ class Flip(Function):
     def backward(ctx, g):
         return xp_of(g).flip(g, ctx.dims)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.flip(ctx.dims)
+
 
 class Roll(Function):
     @staticmethod
@@ -289,6 +308,11 @@ class Roll(Function):
     def backward(ctx, g):
         shifts, dims = ctx.meta
         return xp_of(g).roll(g, tuple(-s for s in shifts), dims)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shifts, dims = ctx.meta
+        return g.roll(tuple(-s for s in shifts), dims)
 
 
 class Diagonal(Function):
@@ -309,6 +333,11 @@ class Diagonal(Function):
         out[..., rows, cols] = g
         return xp.moveaxis(out, (-2, -1), (dim1, dim2))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        moved_shape, rows, cols, dim1, dim2 = ctx.meta
+        return linear_backward(ctx, g, lambda v: xp_of(v).moveaxis(v, (dim1, dim2), (-2, -1))[..., rows, cols])
+
 
 class Diag(Function):
     """A vector as the ``diagonal``-th diagonal of a square matrix, zeros elsewhere."""
@@ -318,15 +347,20 @@ class Diag(Function):
         xp = xp_of(v)
         n = v.shape[0] + abs(diagonal)
         rows, cols = _diagonal_indices(xp, n, n, diagonal)
-        ctx.meta = rows, cols
+        ctx.meta = rows, cols, diagonal
         out = xp.zeros((n, n), v.dtype)
         out[rows, cols] = v
         return out
 
     @staticmethod
     def backward(ctx, g):
-        rows, cols = ctx.meta
+        rows, cols, _ = ctx.meta
         return g[rows, cols]
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, _, diagonal = ctx.meta
+        return linear_backward(ctx, g, lambda v: Diag.forward(Diag.__new__(Diag), v, diagonal))
 
 
 def _diagonal_indices(xp, n_rows, n_cols, offset):
@@ -346,6 +380,12 @@ class Unbind(Function):
     @staticmethod
     def backward(ctx, *grads):
         return xp_of(grads[0]).stack(grads, axis=ctx.axis)
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        from trainer.ops.join import stack
+
+        return stack(list(grads), ctx.axis)
 
 
 def _matrix_op(name, a):

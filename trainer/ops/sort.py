@@ -6,6 +6,7 @@ value, as in PyTorch. Gradients go back to the elements each value was taken fro
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
@@ -26,12 +27,17 @@ class Selection(Function):
     """Values picked out of ``a`` by indices along ``dim``; the gradient is scattered back to them."""
 
     @staticmethod
-    def backward(ctx, g, g_indices):
+    def backward(ctx, g, *_):
         shape, dim, indices = ctx.meta
         xp = xp_of(g)
         out = xp.zeros(shape, g.dtype)
         xp.put_along_axis(out, indices, g, axis=dim)
         return out
+
+    @staticmethod
+    def backward_graph(ctx, g, *_):
+        _, dim, indices = ctx.meta
+        return linear_backward(ctx, g, lambda v: xp_of(v).take_along_axis(v, indices, axis=dim).reshape(g.shape))
 
 
 class Sort(Selection):
@@ -65,9 +71,9 @@ class KthValue(Selection):
         return values, indices.astype("int64", copy=False)
 
     @staticmethod
-    def backward(ctx, g, g_indices):
+    def backward(ctx, g, *_):
         shape, dim, indices = ctx.meta
-        return Selection.backward(ctx, g.reshape(indices.shape), g_indices)
+        return Selection.backward(ctx, g.reshape(indices.shape))
 
 
 def _as_1d(a, dim):

@@ -16,7 +16,7 @@ import numpy as np
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import promote, quiet_fp_errors
+from trainer.ops._operands import promote, quiet_fp_errors, unbroadcast
 from trainer.ops.compare import where
 from trainer.ops.shape import unsqueeze
 
@@ -321,11 +321,19 @@ class FrExpOp(Function):
 
 
 class NextAfter(Function):
-    """The next float after ``a`` towards ``b``; like PyTorch, not differentiable."""
+    """The next float after ``a`` towards ``b``: as PyTorch, the gradient passes to ``a`` unchanged and is zero
+    for ``b``."""
 
     @staticmethod
     def forward(ctx, a, b):
+        ctx.a_shape, ctx.b_shape = a.shape, b.shape
         return xp_of(a).nextafter(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_b = ctx.needs_input_grad
+        return (unbroadcast(g, ctx.a_shape) if need_a else None), (xp_of(g).zeros(ctx.b_shape, g.dtype) if need_b
+                                                                    else None)
 
 
 def _floating(a):

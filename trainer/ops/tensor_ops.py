@@ -18,6 +18,10 @@ class Cast(Function):
     def backward(ctx, g):
         return g.astype(ctx.from_dtype, copy=False) if ctx.from_dtype.kind in "fc" else None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.to(dtypes.from_numpy(ctx.from_dtype)) if ctx.from_dtype.kind in "fc" else None
+
 
 class ToDevice(Function):
     @staticmethod
@@ -29,6 +33,10 @@ class ToDevice(Function):
     def backward(ctx, g):
         return _array_to_device(g, ctx.source)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.to(ctx.source)
+
 
 class Clone(Function):
     @staticmethod
@@ -38,6 +46,8 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, g):
         return g
+
+    backward_graph = backward
 
 
 def cast(a, dtype: dtypes.dtype):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 
+from trainer.autograd.higher_order import constant_backward, graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors
 from trainer.ops.activation import _erf
+from trainer.tensor import Tensor
 
 
 class Abs(Function):
@@ -21,6 +23,11 @@ class Abs(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * xp_of(a).sign(a)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * Tensor._wrap(xp_of(a).sign(a))
 
 
 class Exp(Function):
@@ -35,6 +42,11 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return g * out
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
+        return g * out
+
 
 class Log(Function):
     @staticmethod
@@ -47,6 +59,11 @@ class Log(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
+        return g / a
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
         return g / a
 
 
@@ -64,6 +81,11 @@ class Sqrt(Function):
         (out,) = ctx.saved_tensors
         return g / (2 * out)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
+        return g / (2 * out)
+
 
 class Rsqrt(Function):
     @staticmethod
@@ -79,6 +101,11 @@ class Rsqrt(Function):
         (out,) = ctx.saved_tensors
         return -0.5 * g * out * out * out
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
+        return -0.5 * g * out * out * out
+
 
 class Sin(Function):
     @staticmethod
@@ -90,6 +117,11 @@ class Sin(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * xp_of(a).cos(a)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        return g * a.cos()
 
 
 class Cos(Function):
@@ -103,6 +135,11 @@ class Cos(Function):
         (a,) = ctx.saved_tensors
         return -g * xp_of(a).sin(a)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        return -g * a.sin()
+
 
 class Tanh(Function):
     @staticmethod
@@ -114,6 +151,11 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
         return g * (1 - out * out)
 
 
@@ -132,6 +174,11 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         return g * out * (1 - out)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = graph_tensors(ctx)
+        return g * out * (1 - out)
+
 
 class Relu(Function):
     @staticmethod
@@ -144,6 +191,11 @@ class Relu(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g * (out > 0)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * Tensor._wrap(out > 0)
 
 
 class Clip(Function):
@@ -163,14 +215,20 @@ class Clip(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        lo, hi = ctx.bounds
-        mask = True
-        if lo is not None:
-            mask = a >= lo
-        if hi is not None:
-            mask = mask & (a <= hi)
-        return g * mask
+        return g * _within_bounds(ctx)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * Tensor._wrap(_within_bounds(ctx))
+
+
+def _within_bounds(ctx):
+    """Where clamp's input lay within its bounds: where its gradient passes."""
+    (a,) = ctx.saved_tensors
+    lo, hi = ctx.bounds
+    if lo is None:
+        return a <= hi
+    return a >= lo if hi is None else (a >= lo) & (a <= hi)
 
 
 class IsNaN(Function):
@@ -206,6 +264,11 @@ class NanToNum(Function):
         (a,) = ctx.saved_tensors
         return g * xp_of(a).isfinite(a)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * Tensor._wrap(xp_of(a).isfinite(a))
+
 
 class Rounding(Function):
     """Piecewise-constant functions: PyTorch gives them a zero gradient, not none."""
@@ -214,11 +277,17 @@ class Rounding(Function):
     def backward(ctx, g):
         return xp_of(g).zeros_like(g)
 
+    backward_graph = staticmethod(constant_backward)
+
 
 class Sign(Rounding):
     @staticmethod
     def forward(ctx, a):
-        return a.copy() if a.dtype.kind == "b" else xp_of(a).sign(a)
+        if a.dtype.kind == "b":
+            return a.copy()
+        xp = xp_of(a)
+        # PyTorch's sign of NaN is 0
+        return xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype, copy=False) if a.dtype.kind == "f" else xp.sign(a)
 
 
 class Floor(Rounding):
@@ -266,6 +335,8 @@ class Frac(Function):
     def backward(ctx, g):
         return g
 
+    backward_graph = backward
+
 
 class Erf(Function):
     @staticmethod
@@ -278,6 +349,11 @@ class Erf(Function):
         (a,) = ctx.saved_tensors
         return g * (2 / math.sqrt(math.pi)) * xp_of(a).exp(-a * a)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        return g * (2 / math.sqrt(math.pi)) * (-a * a).exp()
+
 
 def _floating(a):
     """Integer inputs of exp/log/... compute in the default float dtype, as in PyTorch."""
@@ -285,6 +361,8 @@ def _floating(a):
 
 
 def abs(a):
+    if a._data.dtype.kind == "b":
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool': abs takes a numeric tensor")
     return Abs.apply(a)
 
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.indexing import _scatter_add
@@ -47,6 +48,11 @@ class UpsampleNearest(Function):
         gx = xp.zeros(shape, dtype=g.dtype)
         _scatter_add(xp, gx, key, g)  # an input element copied k times gets the sum of its k gradients
         return gx
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        key = ctx.meta[1]
+        return linear_backward(ctx, g, lambda v: v[key])
 
 
 def _per_dim(value, spatial: int, what: str, input_shape) -> tuple:
