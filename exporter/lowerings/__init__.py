@@ -37,6 +37,7 @@ from exporter.lowerings import (  # the families register themselves on import
     reduce,
     rnn,
     shape,
+    packed_sequence,
     sort,
     special,
     tensor_ops,

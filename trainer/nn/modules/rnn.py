@@ -3,7 +3,8 @@ shapes, checks and repr.
 
 The maths lives in ``trainer.ops.rnn``: one op per layer and direction over the whole sequence. A
 layer here only stacks those ops, concatenates the two directions and applies dropout between
-layers; a cell is the same op on a sequence of length one.
+layers; a cell is the same op on a sequence of length one. A ``PackedSequence`` input runs the
+packed ops of ``trainer.ops.packed_rnn`` on its data instead, in the packed batch's sorted order.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from trainer.nn import functional as F
 from trainer.nn import init
 from trainer.nn.modules.module import Module
 from trainer.nn.parameter import Parameter
+from trainer.nn.utils.rnn import PackedSequence
+from trainer.ops import packed_rnn as packed_ops
 from trainer.ops import rnn as ops
 from trainer.ops.join import cat, stack
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 _OPS = {"RNN_TANH": ops.RnnTanh, "RNN_RELU": ops.RnnRelu, "LSTM": ops.Lstm, "GRU": ops.Gru}
+_PACKED_OPS = {"RNN_TANH": packed_ops.PackedRnnTanh, "RNN_RELU": packed_ops.PackedRnnRelu,
+               "LSTM": packed_ops.PackedLstm, "GRU": packed_ops.PackedGru}
 
 
 class RNNBase(Module):
@@ -109,19 +114,23 @@ class RNNBase(Module):
         return s
 
     # ----------------------------------------------------------------- checks
-    def check_input(self, input) -> None:
+    def check_input(self, input, batch_sizes) -> None:
         weight_dtype = self._flat_weights[0].dtype
         if input.dtype != weight_dtype:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
                              f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})")
-        if input.dim() != 3:
-            raise RuntimeError(f"input must have 3 dimensions, got {input.dim()}")
+        expected_dim = 2 if batch_sizes is not None else 3
+        if input.dim() != expected_dim:
+            raise RuntimeError(f"input must have {expected_dim} dimensions, got {input.dim()}")
         if self.input_size != input.size(-1):
             raise RuntimeError("input.size(-1) must be equal to input_size. "
                                f"Expected {self.input_size}, got {input.size(-1)}")
 
-    def get_expected_hidden_size(self, input) -> tuple[int, int, int]:
-        mini_batch = input.size(0) if self.batch_first else input.size(1)
+    def get_expected_hidden_size(self, input, batch_sizes) -> tuple[int, int, int]:
+        if batch_sizes is not None:
+            mini_batch = int(batch_sizes[0])
+        else:
+            mini_batch = input.size(0) if self.batch_first else input.size(1)
         return self.num_layers * (2 if self.bidirectional else 1), mini_batch, self.hidden_size
 
     def check_hidden_size(self, hx, expected_hidden_size, msg: str = "Expected hidden size {}, got {}") -> None:
@@ -130,6 +139,16 @@ class RNNBase(Module):
         if hx.dtype != self._flat_weights[0].dtype:
             raise RuntimeError(f"Input and hidden tensors are not the same dtype, found input tensor with "
                                f"{self._flat_weights[0].dtype} and hidden tensor with {hx.dtype}")
+
+    def check_forward_args(self, input, hidden, batch_sizes) -> None:
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def permute_hidden(self, hx, permutation):
+        """``hx`` with its batch (dim 1) reordered by ``permutation``; None leaves it as it is."""
+        if permutation is None:
+            return hx
+        return hx.index_select(1, permutation)
 
     # ----------------------------------------------------------------- running
     def _prepare(self, input):
@@ -143,14 +162,29 @@ class RNNBase(Module):
             input = input.unsqueeze(0 if self.batch_first else 1)
         return input, is_batched
 
-    def _zeros(self, input):
-        return creation.zeros(*self.get_expected_hidden_size(input), dtype=input.dtype, device=input.device)
+    def _zeros(self, input, batch_sizes=None):
+        return creation.zeros(*self.get_expected_hidden_size(input, batch_sizes), dtype=input.dtype,
+                              device=input.device)
 
     def _run(self, input, initial, is_batched):
         """All layers and directions; ``initial`` holds each state as (layers * directions, N, H).
         Returns the output (in the input's layout) and the final states, stacked like ``initial``."""
-        op = _OPS[self.mode]
         x = input.transpose(0, 1) if self.batch_first else input  # the ops run time-major
+        x, states = self._layers(x, initial, None)
+        output = x.transpose(0, 1) if self.batch_first else x
+        if not is_batched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            states = [s.squeeze(1) for s in states]
+        return output, states
+
+    def _layers(self, x, initial, batch_sizes):
+        """Every layer and direction over time-major ``x`` (T, N, I), or over a packed sequence's data
+        (total, I) when ``batch_sizes`` (a tuple of ints) is given; returns the last layer's output, laid out
+        as ``x``, and the final states, stacked like ``initial``."""
+        if batch_sizes is None:
+            op, attrs = _OPS[self.mode], {}
+        else:
+            op, attrs = _PACKED_OPS[self.mode], {"batch_sizes": batch_sizes}
         directions = 2 if self.bidirectional else 1
         finals = [[] for _ in initial]
         for layer in range(self.num_layers):
@@ -158,25 +192,38 @@ class RNNBase(Module):
             for direction in range(directions):
                 k = layer * directions + direction
                 weights = [getattr(self, name) for name in self._all_weights[k]]
-                out, *last = op.apply(x, *(state[k] for state in initial), *weights, reverse=direction == 1)
+                out, *last = op.apply(x, *(state[k] for state in initial), *weights, reverse=direction == 1, **attrs)
                 outputs.append(out)
                 for states, state in zip(finals, last):
                     states.append(state)
-            x = cat(outputs, dim=2) if directions == 2 else outputs[0]
+            x = cat(outputs, dim=-1) if directions == 2 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-        output = x.transpose(0, 1) if self.batch_first else x
-        states = [stack(s, 0) for s in finals]
-        if not is_batched:
-            output = output.squeeze(0 if self.batch_first else 1)
-            states = [s.squeeze(1) for s in states]
-        return output, states
+        return x, [stack(s, 0) for s in finals]
+
+    def _run_packed(self, input, hx):
+        """A ``PackedSequence`` through every layer. ``hx`` and the final states are in the caller's batch
+        order: ``sorted_indices`` takes ``hx`` to the packed (sorted) order, ``unsorted_indices`` brings the
+        final states back, as PyTorch does."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            zeros = [self._zeros(data, batch_sizes) for _ in range(2 if lstm else 1)]
+            hx = tuple(zeros) if lstm else zeros[0]
+        self.check_forward_args(data, hx, batch_sizes)  # before permuting, which would fail on a wrong batch
+        hx = self.permute_hidden(hx, sorted_indices)
+        output, states = self._layers(data, list(hx) if lstm else [hx], tuple(batch_sizes.tolist()))
+        hidden = tuple(states) if lstm else states[0]
+        packed = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
+        return packed, self.permute_hidden(hidden, unsorted_indices)
 
 
 class _SingleStateRNN(RNNBase):
     """``forward(input, hx=None) -> (output, h_n)``, shared by ``RNN`` and ``GRU``."""
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, hx)
         input, is_batched = self._prepare(input)
         if hx is not None:
             if is_batched and hx.dim() != 3:
@@ -187,8 +234,7 @@ class _SingleStateRNN(RNNBase):
                 hx = hx.unsqueeze(1)
         else:
             hx = self._zeros(input)
-        self.check_input(input)
-        self.check_hidden_size(hx, self.get_expected_hidden_size(input))
+        self.check_forward_args(input, hx, None)
         output, (h_n,) = self._run(input, [hx], is_batched)
         return output, h_n
 
@@ -227,7 +273,20 @@ class LSTM(RNNBase):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
+    def check_forward_args(self, input, hidden, batch_sizes) -> None:
+        self.check_input(input, batch_sizes)
+        expected = self.get_expected_hidden_size(input, batch_sizes)
+        self.check_hidden_size(hidden[0], expected, "Expected hidden[0] size {}, got {}")
+        self.check_hidden_size(hidden[1], expected, "Expected hidden[1] size {}, got {}")
+
+    def permute_hidden(self, hx, permutation):
+        if permutation is None:
+            return hx
+        return hx[0].index_select(1, permutation), hx[1].index_select(1, permutation)
+
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, hx)
         input, is_batched = self._prepare(input)
         if hx is None:
             hx = (self._zeros(input), self._zeros(input))
@@ -241,10 +300,7 @@ class LSTM(RNNBase):
                     raise RuntimeError("For unbatched 2-D input, hx and cx should also be 2-D but got "
                                        f"({ranks[0]}-D, {ranks[1]}-D) tensors")
                 hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
-        self.check_input(input)
-        expected = self.get_expected_hidden_size(input)
-        self.check_hidden_size(hx[0], expected, "Expected hidden[0] size {}, got {}")
-        self.check_hidden_size(hx[1], expected, "Expected hidden[1] size {}, got {}")
+        self.check_forward_args(input, hx, None)
         output, (h_n, c_n) = self._run(input, list(hx), is_batched)
         return output, (h_n, c_n)
 

@@ -1,0 +1,59 @@
+"""Moving a batch of sequences between the padded layout (T, B, *) and the packed one (total, *):
+``PackPaddedSequence`` and ``PadPackedSequence``.
+
+The packed layout holds the rows of each time step one after the other: step ``t`` has
+``batch_sizes[t]`` rows, the first sequences of the batch (they are sorted longest first). So
+``mask[t, j] = j < batch_sizes[t]`` marks the padded positions that hold data, and the mask's
+row-major order is the packed order: each direction is one boolean-mask copy, and each op's
+backward is the other direction with zeros where the padding was.
+
+``batch_sizes`` is a tuple of ints, read on the host like PyTorch's CPU ``batch_sizes`` tensor.
+These ops have no ONNX lowering on purpose: see ``exporter.lowerings.packed_sequence``.
+"""
+
+from __future__ import annotations
+
+from trainer.autograd.op import Function
+from trainer.backend import xp_of
+
+
+def _data_mask(xp, batch_sizes: tuple, steps: int, batch: int):
+    """(steps, batch): whether sequence ``j`` has a row at step ``t``; steps past ``len(batch_sizes)`` have none."""
+    sizes = xp.zeros(steps, dtype=xp.int64)
+    sizes[:len(batch_sizes)] = xp.asarray(batch_sizes, dtype=xp.int64)
+    return xp.arange(batch) < sizes[:, None]
+
+
+class PackPaddedSequence(Function):
+    """(T, B, *) padded, time-major -> (total, *) packed. ``lengths`` (sorted, int64) is an input although
+    ``batch_sizes`` already says everything about it: an observer of ops sees that the result depends on it."""
+
+    @staticmethod
+    def forward(ctx, padded, lengths, *, batch_sizes):
+        mask = _data_mask(xp_of(padded), batch_sizes, *padded.shape[:2])
+        ctx.mask, ctx.shape = mask, padded.shape
+        return padded[mask]
+
+    @staticmethod
+    def backward(ctx, g):
+        out = xp_of(g).zeros(ctx.shape, dtype=g.dtype)
+        out[ctx.mask] = g
+        return out, None
+
+
+class PadPackedSequence(Function):
+    """(total, *) packed -> (total_length, B, *) padded with ``padding_value``, time-major."""
+
+    @staticmethod
+    def forward(ctx, data, *, batch_sizes, total_length, padding_value):
+        xp = xp_of(data)
+        batch = batch_sizes[0]
+        mask = _data_mask(xp, batch_sizes, total_length, batch)
+        out = xp.full((total_length, batch, *data.shape[1:]), padding_value, dtype=data.dtype)
+        out[mask] = data
+        ctx.mask = mask
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.mask]
