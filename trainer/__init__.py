@@ -4,8 +4,10 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 """
 
 from trainer import autograd, cuda, data, dtypes, linalg, nn, ops, optim, special, utils
+from trainer._tensor_str import set_printoptions
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.backend import device
+from trainer.conversion import asarray, scalar_tensor  # noqa: E402
 from trainer.creation import (  # noqa: E402
     arange,
     as_tensor,
@@ -53,6 +55,19 @@ from trainer.linalg import cdist, det, kron, logdet, matrix_power, pinverse, slo
 from trainer.linalg import inv as inverse  # noqa: E402
 from trainer.linalg import legacy_svd as svd  # noqa: E402
 from trainer.ops.activation import log_softmax, softmax  # noqa: E402
+from trainer.ops.aliases import (  # noqa: E402
+    absolute,
+    divide,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    multiply,
+    negative,
+    not_equal,
+    sgn,
+    subtract,
+)
 from trainer.ops.arithmetic import (  # noqa: E402
     add,
     arctan2,
@@ -69,6 +84,18 @@ from trainer.ops.arithmetic import (  # noqa: E402
     sub,
     true_divide,
 )
+from trainer.ops.bitwise import (  # noqa: E402
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    gcd,
+    lcm,
+)
+from trainer.ops.channel_shuffle import channel_shuffle  # noqa: E402
+from trainer.ops.combinatorics import cartesian_prod, combinations, unravel_index  # noqa: E402
 from trainer.ops.compare import (  # noqa: E402
     allclose,
     eq,
@@ -102,6 +129,8 @@ from trainer.ops.elementwise import (  # noqa: E402
     sinc,
     xlogy,
 )
+from trainer.ops.histogram import histogram  # noqa: E402
+from trainer.ops.index_put import index_copy, index_put, index_put_, masked_scatter, put, take  # noqa: E402
 from trainer.ops.indexing import (  # noqa: E402
     argwhere,
     gather,
@@ -114,6 +143,64 @@ from trainer.ops.indexing import (  # noqa: E402
     scatter,
     scatter_add,
     take_along_dim,
+)
+from trainer.ops.inplace import (  # noqa: E402
+    abs_,
+    acos_,
+    acosh_,
+    arccos_,
+    arccosh_,
+    arcsin_,
+    arcsinh_,
+    arctan_,
+    arctanh_,
+    asin_,
+    asinh_,
+    atan_,
+    atanh_,
+    ceil_,
+    clamp_,
+    clamp_max_,
+    clamp_min_,
+    clip_,
+    cos_,
+    cosh_,
+    deg2rad_,
+    erf_,
+    erfc_,
+    exp2_,
+    exp_,
+    expm1_,
+    fix_,
+    floor_,
+    frac_,
+    gcd_,
+    i0_,
+    lcm_,
+    ldexp_,
+    log1p_,
+    log2_,
+    log10_,
+    log_,
+    logit_,
+    nan_to_num_,
+    neg_,
+    negative_,
+    rad2deg_,
+    reciprocal_,
+    relu_,
+    round_,
+    rsqrt_,
+    sigmoid_,
+    sin_,
+    sinc_,
+    sinh_,
+    sqrt_,
+    square_,
+    tan_,
+    tanh_,
+    trunc_,
+    xlogy_,
 )
 from trainer.ops.integration import cumulative_trapezoid, trapezoid, trapz  # noqa: E402
 from trainer.ops.join import (  # noqa: E402
@@ -130,6 +217,38 @@ from trainer.ops.join import (  # noqa: E402
 )
 from trainer.ops.linalg import addmm, baddbmm, bmm, cross, dot, einsum, ger, matmul, mm, outer  # noqa: E402
 from trainer.ops.order_statistics import mode, nanmedian  # noqa: E402
+from trainer.ops.pdist import pdist  # noqa: E402
+from trainer.ops.pointwise import (  # noqa: E402
+    addcdiv,
+    addcmul,
+    clamp_max,
+    clamp_min,
+    fmax,
+    fmin,
+    positive,
+)
+from trainer.ops.predicates import (  # noqa: E402
+    is_complex,
+    is_floating_point,
+    is_nonzero,
+    is_same_size,
+    is_signed,
+    isneginf,
+    isposinf,
+    isreal,
+)
+from trainer.ops.products import (  # noqa: E402
+    addbmm,
+    addmv,
+    addmv_,
+    addr,
+    chain_matmul,
+    dist,
+    inner,
+    mv,
+    renorm,
+    vdot,
+)
 from trainer.ops.reduce import (  # noqa: E402
     all,
     amax,
@@ -157,7 +276,10 @@ from trainer.ops.reduce import (  # noqa: E402
     var,
     var_mean,
 )
+from trainer.ops.region_scatter import diag_embed, diagonal_scatter, select_scatter, slice_scatter  # noqa: E402
 from trainer.ops.scans import cummax, cummin, logcumsumexp  # noqa: E402
+from trainer.ops.scatter_reduce import index_reduce, scatter_reduce  # noqa: E402
+from trainer.ops.sets import isin, unique_consecutive  # noqa: E402
 from trainer.ops.shape import (  # noqa: E402
     atleast_1d,
     atleast_2d,
@@ -193,6 +315,7 @@ from trainer.ops.shape import (  # noqa: E402
 from trainer.ops.sort import argsort, kthvalue, msort, sort, topk  # noqa: E402
 from trainer.ops.special import digamma, erfinv, frexp, i0, ldexp, lgamma, mvlgamma, nextafter, polygamma  # noqa: E402
 from trainer.ops.statistics import corrcoef, cov, nanquantile, quantile  # noqa: E402
+from trainer.ops.structured import block_diag, diagflat, vander  # noqa: E402
 from trainer.ops.transcendental import (  # noqa: E402
     acos,
     acosh,
@@ -243,9 +366,25 @@ from trainer.ops.unary import (  # noqa: E402
     tanh,
     trunc,
 )
+from trainer.ops.views import (  # noqa: E402
+    dsplit,
+    dstack,
+    hsplit,
+    ravel,
+    split_with_sizes,
+    swapaxes,
+    swapdims,
+    tile,
+    unflatten,
+    vsplit,
+)
 from trainer.random import Generator, initial_seed, manual_seed, seed
+from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
 from trainer.tensor import Size, Tensor
+from trainer.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
+from trainer.type_promotion import can_cast, result_type
+from trainer.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 
 
 def is_tensor(obj) -> bool:
@@ -254,6 +393,22 @@ def is_tensor(obj) -> bool:
 
 def numel(input: Tensor) -> int:
     return input.numel()
+
+
+def clone(input: Tensor) -> Tensor:
+    return input.clone()
+
+
+def detach(input: Tensor) -> Tensor:
+    return input.detach()
+
+
+def get_device(input: Tensor) -> int:
+    return input.get_device()
+
+
+def is_inference(input: Tensor) -> bool:
+    return input.is_inference()
 
 
 __version__ = "0.1.0"

@@ -11,6 +11,8 @@ import trainer  # trainer.ops and trainer.creation are looked up at call time: t
 from trainer import dtypes
 from trainer.autograd import grad_mode, observe
 from trainer.backend import as_device, device_of, to_device, xp_of
+from trainer.tensor_elementwise import ElementwiseMethods
+from trainer.tensor_inplace import InplaceMethods
 from trainer.tensor_methods import TensorMethods
 
 
@@ -42,7 +44,7 @@ class _Version:
         self.value = 0
 
 
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
                  "_retains_grad", "_hooks", "__weakref__")
 
@@ -235,18 +237,9 @@ class Tensor(TensorMethods):
         return id(self)
 
     def __repr__(self):
-        array = np.asarray(self.detach().cpu()._data)
-        body = np.array2string(array, separator=", ", precision=4, floatmode=_float_mode(array), prefix="tensor(")
-        extras = []
-        if self.device.type != "cpu":
-            extras.append(f"device='{self.device}'")
-        if array.dtype not in (np.float32, np.int64, np.bool_) or array.size == 0:
-            extras.append(f"dtype={self.dtype!r}")
-        if self._grad_fn is not None:
-            extras.append(f"grad_fn=<{self._grad_fn.name()}>")
-        elif self._requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body, *extras]) + ")"
+        from trainer._tensor_str import tensor_repr  # PyTorch's layout, following set_printoptions
+
+        return tensor_repr(self)
 
     # ----------------------------------------------------------------- device and dtype
     def to(self, *args, **kwargs) -> Tensor:
@@ -400,6 +393,24 @@ class Tensor(TensorMethods):
             self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, True
             self._version_counter.value += 1
             result._grad_fn._accept_version(self._version_counter)
+        return self
+
+    def _own_version_alias(self) -> Tensor:
+        """``self`` (same array, same place in the graph) with a version counter of its own: the input of an op
+        whose result an in-place method assigns back to ``self``. ``_assign`` bumps ``self``'s counter and rebinds
+        ``self`` to the result, leaving the old array as it was; an op made of several steps (``logit_``,
+        ``addmm_``, ...) may have saved that array, and under ``self``'s counter would take it as changed."""
+        alias = Tensor._wrap(self._data)
+        alias._grad_fn, alias._output_nr, alias._requires_grad = self._grad_fn, self._output_nr, self._requires_grad
+        return alias
+
+    def _assign_view(self, result: Tensor) -> Tensor:
+        """In-place view ops (``squeeze_``, ``t_``, ...): ``self`` takes the shape (and, when recording, the
+        history) of ``result``, a view of its own storage."""
+        self._data = result._data
+        self._version_counter.value += 1  # as in PyTorch, an op that saved self's values sees it changed
+        if result._grad_fn is not None:
+            self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, True
         return self
 
     def add_(self, other, *, alpha=1) -> Tensor:
@@ -568,25 +579,25 @@ class Tensor(TensorMethods):
         return trainer.ops.compare.ge(self, other)
 
     def __and__(self, other):
-        return trainer.ops.compare.bitwise_and(self, other)
+        return trainer.ops.bitwise.bitwise_and(self, other)
 
     def __rand__(self, other):
-        return trainer.ops.compare.bitwise_and(other, self)
+        return trainer.ops.bitwise.bitwise_and(other, self)
 
     def __or__(self, other):
-        return trainer.ops.compare.bitwise_or(self, other)
+        return trainer.ops.bitwise.bitwise_or(self, other)
 
     def __ror__(self, other):
-        return trainer.ops.compare.bitwise_or(other, self)
+        return trainer.ops.bitwise.bitwise_or(other, self)
 
     def __xor__(self, other):
-        return trainer.ops.compare.bitwise_xor(self, other)
+        return trainer.ops.bitwise.bitwise_xor(self, other)
 
     def __rxor__(self, other):
-        return trainer.ops.compare.bitwise_xor(other, self)
+        return trainer.ops.bitwise.bitwise_xor(other, self)
 
     def __invert__(self):
-        return trainer.ops.compare.bitwise_not(self)
+        return trainer.ops.bitwise.invert(self)
 
     def __getitem__(self, key):
         return trainer.ops.indexing.getitem(self, key)
@@ -608,14 +619,6 @@ def _dim(dim: int, ndim: int) -> int:
     if not lo <= dim <= hi:
         raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
     return dim + max(ndim, 1) if dim < 0 else dim
-
-
-def _float_mode(array) -> str:
-    """PyTorch prints whole-valued floats short (``1.``) and any others with four decimals (``1.5000``)."""
-    if array.dtype.kind != "f":
-        return "maxprec"
-    finite = array[np.isfinite(array)]
-    return "fixed" if (finite != np.round(finite)).any() else "maxprec"
 
 
 def _is_contiguous(array) -> bool:

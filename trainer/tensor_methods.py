@@ -610,6 +610,212 @@ class TensorMethods:
     def histc(self, bins=100, min=0, max=0):  # noqa: A002 - PyTorch's names
         return trainer.ops.counting.histc(self, bins, min, max)
 
+    # more shape functions, and the in-place view ops (the tensor takes the view's shape)
+    def tile(self, *dims):
+        return trainer.ops.views.tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def ravel(self):
+        return trainer.ops.views.ravel(self)
+
+    def swapaxes(self, axis0, axis1):
+        return trainer.ops.views.swapaxes(self, axis0, axis1)
+
+    def swapdims(self, dim0, dim1):
+        return trainer.ops.views.swapdims(self, dim0, dim1)
+
+    def unflatten(self, dim, sizes):
+        return trainer.ops.views.unflatten(self, dim, sizes)
+
+    def unfold(self, dimension, size, step):
+        return trainer.ops.views.unfold(self, dimension, size, step)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        return trainer.ops.views.split_with_sizes(self, split_sizes, dim)
+
+    def hsplit(self, indices_or_sections):
+        return trainer.ops.views.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections):
+        return trainer.ops.views.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections):
+        return trainer.ops.views.dsplit(self, indices_or_sections)
+
+    def sum_to_size(self, *size):
+        return trainer.ops.views.sum_to_size(self, *size)
+
+    def squeeze_(self, dim=None):
+        self._check_inplace()
+        return self._assign_view(trainer.ops.shape.squeeze(self, dim))
+
+    def unsqueeze_(self, dim):
+        self._check_inplace()
+        return self._assign_view(trainer.ops.shape.unsqueeze(self, dim))
+
+    def t_(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        self._check_inplace()
+        return self._assign_view(trainer.ops.shape.t(self))
+
+    def transpose_(self, dim0, dim1):
+        self._check_inplace()
+        return self._assign_view(trainer.ops.shape.transpose(self, dim0, dim1))
+
+    def swapaxes_(self, axis0, axis1):
+        return self.transpose_(axis0, axis1)
+
+    def swapdims_(self, dim0, dim1):
+        return self.transpose_(dim0, dim1)
+
+    # writing at indices, and scattering with a reduction
+    def take(self, index):
+        return trainer.ops.index_put.take(self, index)
+
+    def put(self, index, source, accumulate=False):
+        return trainer.ops.index_put.put(self, index, source, accumulate)
+
+    def put_(self, index, source, accumulate=False):
+        self._check_inplace()
+        return self._assign(trainer.ops.index_put.put(self, index, source, accumulate))
+
+    def index_copy(self, dim, index, source):
+        return trainer.ops.index_put.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim, index, source):
+        self._check_inplace()
+        return self._assign(trainer.ops.index_put.index_copy(self, dim, index, source))
+
+    def index_put(self, indices, values, accumulate=False):
+        return trainer.ops.index_put.index_put(self, indices, values, accumulate)
+
+    def index_put_(self, indices, values, accumulate=False):
+        self._check_inplace()
+        return self._assign(trainer.ops.index_put.index_put(self, indices, values, accumulate))
+
+    def masked_scatter(self, mask, source):
+        return trainer.ops.index_put.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source):
+        self._check_inplace()
+        return self._assign(trainer.ops.index_put.masked_scatter(self, mask, source))
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        return trainer.ops.scatter_reduce.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        self._check_inplace()
+        return self._assign(trainer.ops.scatter_reduce.scatter_reduce(self, dim, index, src, reduce,
+                                                                      include_self=include_self))
+
+    def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+        return trainer.ops.scatter_reduce.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim, index, source, reduce, *, include_self=True):
+        self._check_inplace()
+        return self._assign(trainer.ops.scatter_reduce.index_reduce(self, dim, index, source, reduce,
+                                                                    include_self=include_self))
+
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        return trainer.ops.region_scatter.slice_scatter(self, src, dim, start, end, step)
+
+    def select_scatter(self, src, dim, index):
+        return trainer.ops.region_scatter.select_scatter(self, src, dim, index)
+
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        return trainer.ops.region_scatter.diagonal_scatter(self, src, offset, dim1, dim2)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        return trainer.ops.region_scatter.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset=0):
+        return trainer.ops.structured.diagflat(self, offset)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        self._check_inplace()
+        return self._assign(trainer.ops.region_scatter.fill_diagonal(self, fill_value, wrap))
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        return trainer.ops.sets.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def histogram(self, bins, *, range=None, weight=None, density=False):  # noqa: A002 - PyTorch's name
+        return trainer.ops.histogram.histogram(self, bins, range=range, weight=weight, density=density)
+
+    # more products
+    def mv(self, vec):
+        return trainer.ops.products.mv(self, vec)
+
+    def inner(self, other):
+        return trainer.ops.products.inner(self, other)
+
+    def vdot(self, other):
+        return trainer.ops.products.vdot(self, other)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return trainer.ops.products.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        self._check_inplace()
+        return self._assign(trainer.ops.products.addmv(self._own_version_alias(), mat, vec, beta=beta, alpha=alpha))
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return trainer.ops.products.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        self._check_inplace()
+        return self._assign(trainer.ops.products.addr(self._own_version_alias(), vec1, vec2, beta=beta, alpha=alpha))
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return trainer.ops.products.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        self._check_inplace()
+        return self._assign(trainer.ops.products.addbmm(self._own_version_alias(), batch1, batch2, beta=beta,
+                                                                alpha=alpha))
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        self._check_inplace()
+        return self._assign(trainer.ops.linalg.addmm(self._own_version_alias(), mat1, mat2, beta=beta, alpha=alpha))
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        self._check_inplace()
+        return self._assign(trainer.ops.linalg.baddbmm(self._own_version_alias(), batch1, batch2, beta=beta,
+                                                                alpha=alpha))
+
+    def dist(self, other, p=2):
+        return trainer.ops.products.dist(self, other, p)
+
+    def renorm(self, p, dim, maxnorm):
+        return trainer.ops.products.renorm(self, p, dim, maxnorm)
+
+    def renorm_(self, p, dim, maxnorm):
+        self._check_inplace()
+        return self._assign(trainer.ops.products.renorm(self._own_version_alias(), p, dim, maxnorm))
+
+    # storage facts
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.nbytes)
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def is_cpu(self) -> bool:
+        return xp_of(self._data) is np
+
+    def get_device(self) -> int:
+        """The CUDA device's index, or -1 on the CPU."""
+        return -1 if xp_of(self._data) is np else self._data.device.id
+
+    def is_inference(self) -> bool:
+        """Always False: trainer has no inference mode, so no tensor is an inference tensor."""
+        return False
+
     # dtype conversions and storage
     def byte(self):
         return self.to(trainer.uint8)

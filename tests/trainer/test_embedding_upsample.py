@@ -134,10 +134,39 @@ def test_interpolate_matches_torch():
                      torch.nn.functional.interpolate(torch.tensor(data), **kwargs))
 
 
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 7), {"scale_factor": 2, "mode": "linear"}),
+    ((2, 3, 5, 6), {"scale_factor": 2, "mode": "bilinear"}),
+    ((2, 3, 5, 6), {"size": (7, 4), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 6), {"scale_factor": (1.7, 0.6), "mode": "bilinear"}),
+    ((2, 3, 5, 6), {"scale_factor": 1.7, "mode": "bilinear", "recompute_scale_factor": True}),
+    ((1, 2, 3, 4, 5), {"size": (4, 2, 7), "mode": "trilinear"}),
+])
+def test_interpolate_in_the_linear_modes_matches_torch_with_gradients(shape, kwargs):
+    data = np.random.default_rng(4).standard_normal(shape)
+    x, tx = trainer.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    out, tout = F.interpolate(x, **kwargs), torch.nn.functional.interpolate(tx, **kwargs)
+    assert_close(out, tout)
+    g = np.random.default_rng(5).standard_normal(tuple(tout.shape))
+    out.backward(trainer.tensor(g))
+    tout.backward(torch.tensor(g))
+    assert_close(x.grad, tx.grad)
+
+
+def test_upsample_bilinear_matches_torch():
+    data = np.random.default_rng(6).standard_normal((2, 3, 4, 5))
+    ours, theirs = nn.Upsample(scale_factor=2, mode="bilinear"), torch.nn.Upsample(scale_factor=2, mode="bilinear")
+    assert repr(ours) == repr(theirs)
+    assert_close(ours(trainer.tensor(data)), theirs(torch.tensor(data)))
+
+
 def test_interpolate_errors():
     x = trainer.randn(1, 2, 4, 4)
-    with pytest.raises(NotImplementedError, match=r"mode 'bilinear' is not supported; supported modes: 'nearest'"):
-        nn.Upsample(scale_factor=2, mode="bilinear")(x)
+    with pytest.raises(NotImplementedError, match=r"mode 'bicubic' is not supported; supported modes: 'nearest', "
+                                                  r"'linear', 'bilinear', 'trilinear'"):
+        nn.Upsample(scale_factor=2, mode="bicubic")(x)
+    with pytest.raises(NotImplementedError, match="Got 4D input, but trilinear mode needs 5D input"):
+        F.interpolate(x, scale_factor=2, mode="trilinear")
     with pytest.raises(ValueError, match=r"mode 'cubic' is not supported; supported modes: 'nearest'"):
         F.interpolate(x, scale_factor=2, mode="cubic")
     with pytest.raises(ValueError, match="either size or scale_factor should be defined"):

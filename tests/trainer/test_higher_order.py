@@ -108,7 +108,8 @@ CASES = {
     "pad_shuffle_upsample": (lambda lib, x: (F(lib).pad(x, (1, 2, 0, 1)) ** 3).sum()
                              + (F(lib).pad(x, (1, 2, 2, 1), mode="reflect") ** 3).sum()
                              + (F(lib).pixel_shuffle(x.reshape(1, 4, 7, 7), 2) ** 3).sum()
-                             + (F(lib).interpolate(x, scale_factor=2) ** 3).sum(), [IMAGE]),
+                             + (F(lib).interpolate(x, scale_factor=2) ** 3).sum()
+                             + (F(lib).interpolate(x, scale_factor=1.5, mode="bilinear") ** 3).sum(), [IMAGE]),
 }
 
 

@@ -265,3 +265,16 @@ def test_init_gain_and_fan_match_torch():
         nn.init.calculate_gain("softplus2")
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         nn.init.xavier_uniform_(trainer.empty(5))
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
+@pytest.mark.parametrize("features", [(0, 4), (4, 0)])
+def test_a_linear_layer_without_inputs_or_outputs_trains_as_in_torch(features):
+    grads = []
+    for lib in (torch, trainer):
+        layer = lib.nn.Linear(*features)
+        x = lib.ones(2, 3, features[0], requires_grad=True)
+        layer(x).sum().backward()
+        grads.append([t.grad.numpy() for t in (x, layer.weight, layer.bias)])
+    for ours, theirs in zip(grads[1], grads[0]):
+        np.testing.assert_array_equal(ours, theirs)

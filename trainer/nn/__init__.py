@@ -18,6 +18,7 @@ from trainer.nn.modules.activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
@@ -30,20 +31,41 @@ from trainer.nn.modules.activation import (
     Tanhshrink,
     Threshold,
 )
+from trainer.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
 from trainer.nn.modules.attention import MultiheadAttention
 from trainer.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from trainer.nn.modules.channelshuffle import ChannelShuffle
 from trainer.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from trainer.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from trainer.nn.modules.distance import CosineSimilarity, PairwiseDistance
-from trainer.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from trainer.nn.modules.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
+from trainer.nn.modules.embedding_bag import EmbeddingBag
 from trainer.nn.modules.flatten import Flatten, Unflatten
+from trainer.nn.modules.fold import Fold, Unfold
 from trainer.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from trainer.nn.modules.lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+    LazyLinear,
+)
 from trainer.nn.modules.linear import Bilinear, Identity, Linear
+from trainer.nn.modules.local_response_norm import CrossMapLRN2d, LocalResponseNorm
 from trainer.nn.modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -51,13 +73,17 @@ from trainer.nn.modules.loss import (
     L1Loss,
     MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
     PoissonNLLLoss,
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
+from trainer.nn.modules.lp_pooling import LPPool1d, LPPool2d, LPPool3d
 from trainer.nn.modules.module import Module
 from trainer.nn.modules.normalization import GroupNorm, LayerNorm, RMSNorm
 from trainer.nn.modules.padding import (
@@ -101,5 +127,6 @@ from trainer.nn.modules.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from trainer.nn.modules.upsampling import Upsample
-from trainer.nn.parameter import Parameter
+from trainer.nn.modules.unpooling import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d
+from trainer.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from trainer.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter

@@ -28,8 +28,10 @@ from trainer.ops.activation import (  # noqa: F401
     softplus,
     softsign,
 )
+from trainer.ops.alpha_dropout import alpha_dropout, feature_alpha_dropout  # noqa: F401
 from trainer.ops.attention import scaled_dot_product_attention  # noqa: F401
 from trainer.ops.batch_norm import batch_norm  # noqa: F401
+from trainer.ops.channel_shuffle import channel_shuffle  # noqa: F401
 from trainer.ops.conv import (  # noqa: F401
     conv1d,
     conv2d,
@@ -38,10 +40,21 @@ from trainer.ops.conv import (  # noqa: F401
     conv_transpose2d,
     conv_transpose3d,
 )
+from trainer.ops.ctc_loss import ctc_loss  # noqa: F401
 from trainer.ops.embedding import embedding  # noqa: F401
+from trainer.ops.embedding_bag import embedding_bag  # noqa: F401
+from trainer.ops.grid_sample import affine_grid, grid_sample  # noqa: F401
+from trainer.ops.gumbel_softmax import gumbel_softmax  # noqa: F401
 from trainer.ops.layer_norm import group_norm, instance_norm, layer_norm  # noqa: F401
 from trainer.ops.linalg import linear  # noqa: F401
+from trainer.ops.local_response_norm import local_response_norm  # noqa: F401
+from trainer.ops.margin_losses import (  # noqa: F401
+    multi_margin_loss,
+    multilabel_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 from trainer.ops.padding import pad, pixel_shuffle, pixel_unshuffle  # noqa: F401
+from trainer.ops.pdist import pdist  # noqa: F401
 from trainer.ops.pool import (  # noqa: F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -56,8 +69,23 @@ from trainer.ops.pool import (  # noqa: F401
     max_pool2d,
     max_pool3d,
 )
+from trainer.ops.pool_forms import (  # noqa: F401
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d_with_indices,
+)
+from trainer.ops.rrelu import rrelu, rrelu_  # noqa: F401
+from trainer.ops.sliding_blocks import fold, unfold  # noqa: F401
 from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401
+from trainer.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
 from trainer.ops.upsample import interpolate  # noqa: F401
+from trainer.ops.upsample_aliases import upsample, upsample_bilinear, upsample_nearest  # noqa: F401
 
 
 def _in_place(input, result, inplace: bool):
@@ -106,6 +134,35 @@ def hardsigmoid(input, inplace: bool = False):
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     return _in_place(input, _activation.threshold(input, threshold, value), inplace)
+
+
+# the in-place activations of torch.nn.functional: the out-of-place op written back into ``input``
+def relu_(input):
+    return _in_place(input, relu(input), True)
+
+
+def elu_(input, alpha: float = 1.0):
+    return _in_place(input, _activation.elu(input, alpha), True)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    return _in_place(input, _activation.leaky_relu(input, negative_slope), True)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    return _in_place(input, _activation.hardtanh(input, min_val, max_val), True)
+
+
+def selu_(input):
+    return _in_place(input, _activation.selu(input), True)
+
+
+def celu_(input, alpha: float = 1.0):
+    return _in_place(input, _activation.celu(input, alpha), True)
+
+
+def threshold_(input, threshold: float, value: float):
+    return _in_place(input, _activation.threshold(input, threshold, value), True)
 
 
 def _vector_norm(x, p, dim, keepdim=False):

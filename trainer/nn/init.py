@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from trainer.backend import xp_of
 from trainer.random import default_generator
@@ -101,13 +102,23 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
+def _zero_element_no_op(tensor):
+    """A layer with a zero-sized dimension (``Linear(8, 0)``) has no weights to draw, and no fan to scale them by."""
+    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+    return tensor
+
+
 def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+    if 0 in tensor.shape:
+        return _zero_element_no_op(tensor)
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+    if 0 in tensor.shape:
+        return _zero_element_no_op(tensor)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)), generator)
 
 

@@ -164,33 +164,6 @@ def logical_not(a):
     return Not.apply(a)
 
 
-def _bitwise(op, logical_cls, bitwise_cls, *operands):
-    """``& | ^ ~``: bitwise on integers; on bools, where bitwise and logical agree, the logical op."""
-    operands = promote(*operands)
-    kind = operands[0]._data.dtype.kind
-    if kind == "b":
-        return logical_cls.apply(*operands)
-    if kind not in "iu":
-        raise RuntimeError(f"{op} is only defined for integer and bool tensors, got {operands[0].dtype.name}")
-    return bitwise_cls.apply(*operands)
-
-
-def bitwise_and(a, b):
-    return _bitwise("bitwise_and", And, BitwiseAnd, a, b)
-
-
-def bitwise_or(a, b):
-    return _bitwise("bitwise_or", Or, BitwiseOr, a, b)
-
-
-def bitwise_xor(a, b):
-    return _bitwise("bitwise_xor", Xor, BitwiseXor, a, b)
-
-
-def bitwise_not(a):
-    return _bitwise("bitwise_not", Not, BitwiseNot, a)
-
-
 def maximum(a, b):
     return Maximum.apply(*promote(a, b))
 

@@ -1,8 +1,10 @@
-"""Nearest-neighbour resizing of ``(N, C, *spatial)`` inputs (``interpolate(mode='nearest')``).
+"""``interpolate``: resizing ``(N, C, *spatial)`` inputs, nearest-neighbour here and linear in
+``trainer.ops.linear_resize``.
 
-Each output position copies the input at PyTorch's source index ``min(floor(dst * scale), in - 1)``, where
-``scale`` is ``1 / scale_factor`` when a scale factor was given and ``in / out`` otherwise, computed in
-float32 as PyTorch's kernels do, so that non-integer factors pick the same pixels.
+In nearest mode each output position copies the input at PyTorch's source index
+``min(floor(dst * scale), in - 1)``, where ``scale`` is ``1 / scale_factor`` when a scale factor was given and
+``in / out`` otherwise, computed in float32 as PyTorch's kernels do, so that non-integer factors pick the same
+pixels.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.indexing import _scatter_add
+from trainer.ops.linear_resize import LINEAR_MODES, UpsampleLinear
 
-SUPPORTED_MODES = ("nearest",)
+SUPPORTED_MODES = ("nearest", *LINEAR_MODES)
 _TORCH_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 
 
@@ -68,21 +71,26 @@ def _per_dim(value, spatial: int, what: str, input_shape) -> tuple:
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False):
     """Resize the spatial dims of ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` input to ``size`` or by
-    ``scale_factor`` (output size ``floor(in * scale_factor)``); only ``mode='nearest'`` is implemented."""
+    ``scale_factor`` (output size ``floor(in * scale_factor)``), by ``mode='nearest'``, or ``'linear'``,
+    ``'bilinear'`` or ``'trilinear'`` (on 1, 2 or 3 spatial dims) with or without ``align_corners``."""
     if mode not in SUPPORTED_MODES:
         error = NotImplementedError if mode in _TORCH_MODES else ValueError
         raise error(f"interpolate: mode {mode!r} is not supported; supported modes: "
                     + ", ".join(repr(m) for m in SUPPORTED_MODES))
-    if align_corners is not None:
+    if align_corners is not None and mode not in LINEAR_MODES:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
     if antialias:
+        if mode == "bilinear" and input.ndim == 4:
+            raise NotImplementedError("interpolate: antialias=True is not supported; resize without it")
         raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
                          "as input")
     if input.ndim not in (3, 4, 5):
         raise NotImplementedError(f"interpolate: expected a 3D, 4D or 5D input (N, C, *spatial), got {input.ndim}D "
                                   f"input of shape {list(input.shape)}")
     spatial = input.ndim - 2
+    if mode in LINEAR_MODES and LINEAR_MODES[mode] != spatial:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {LINEAR_MODES[mode] + 2}D input")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
@@ -95,7 +103,10 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         output_size = tuple(math.floor(float(n) * f) for n, f in zip(input.shape[2:], factors))
         # recomputing the factor means deriving the source index from the sizes alone
         scales = (None,) * spatial if recompute_scale_factor else factors
-    if any(s <= 0 for s in output_size):
-        raise RuntimeError(f"interpolate: the output size {list(output_size)} for input of shape "
-                           f"{list(input.shape)} must be greater than 0")
+    if any(s <= 0 for s in output_size) or any(s <= 0 for s in input.shape[2:]):
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input {list(input.shape[2:])} "
+                           f"output {list(output_size)}")
+    if mode in LINEAR_MODES:
+        return UpsampleLinear.apply(input, output_size=output_size, align_corners=bool(align_corners),
+                                    scale_factors=scales)
     return UpsampleNearest.apply(input, output_size=output_size, scale_factors=scales)

@@ -42,3 +42,18 @@ class Dropout3d(_DropoutNd):
 
     def forward(self, input):
         return F.dropout3d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout that keeps the mean and variance of SELU activations: dropped elements take SELU's saturation value
+    and the result is rescaled and shifted; active in training mode only."""
+
+    def forward(self, input):
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """``AlphaDropout`` of whole channels (dim 1)."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

@@ -12,7 +12,7 @@ import numpy as np
 from trainer import dtypes
 from trainer.autograd import grad_mode, no_grad, op
 from trainer.creation import as_tensor
-from trainer.nn.parameter import Parameter
+from trainer.nn.parameter import Buffer, Parameter
 from trainer.tensor import Tensor, _parse_to
 from trainer.utils.hooks import RemovableHandle
 
@@ -161,11 +161,12 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
                                 "(trainer.nn.Module or None expected)")
             self._modules[name] = value
-        elif name in self.__dict__.get("_buffers", ()):
+        elif isinstance(value, Buffer) or name in self.__dict__.get("_buffers", ()):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(trainer.Tensor or None expected)")
-            self.register_buffer(name, value, name not in self._non_persistent_buffers_set)
+            persistent = value.persistent if isinstance(value, Buffer) else name not in self._non_persistent_buffers_set
+            self.register_buffer(name, value, persistent)
         else:
             object.__setattr__(self, name, value)
 

@@ -1,4 +1,5 @@
-"""``Upsample``: resize the spatial dims to a fixed size or by a scale factor (nearest neighbour)."""
+"""``Upsample``: resize the spatial dims to a fixed size or by a scale factor (nearest or (bi/tri)linear); and
+``UpsamplingNearest2d``, ``UpsamplingBilinear2d`` (bilinear, ``align_corners=True``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from trainer.ops.upsample import interpolate
 
 
 class Upsample(Module):
-    """``interpolate`` as a layer: give ``size`` or ``scale_factor``; only ``mode='nearest'`` is implemented."""
+    """``interpolate`` as a layer: give ``size`` or ``scale_factor``."""
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):
@@ -29,3 +30,17 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
         return info + f", mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(mode='nearest')`` on 2-D images."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear upsampling of 2-D images with ``align_corners=True``, as PyTorch's."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
