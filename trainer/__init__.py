@@ -3,7 +3,7 @@
 Programs written for PyTorch run after changing ``import torch`` to ``import trainer as torch``.
 """
 
-from trainer import autograd, cuda, data, dtypes, linalg, nn, ops, optim, special, utils
+from trainer import autograd, cuda, data, distributions, dtypes, linalg, nn, ops, optim, special, utils
 from trainer._tensor_str import set_printoptions
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.backend import device
@@ -277,6 +277,7 @@ from trainer.ops.reduce import (  # noqa: E402
     var_mean,
 )
 from trainer.ops.region_scatter import diag_embed, diagonal_scatter, select_scatter, slice_scatter  # noqa: E402
+from trainer.ops.sampling import bernoulli, binomial, multinomial, normal, poisson, randint_like  # noqa: E402
 from trainer.ops.scans import cummax, cummin, logcumsumexp  # noqa: E402
 from trainer.ops.scatter_reduce import index_reduce, scatter_reduce  # noqa: E402
 from trainer.ops.sets import isin, unique_consecutive  # noqa: E402
@@ -378,7 +379,7 @@ from trainer.ops.views import (  # noqa: E402
     unflatten,
     vsplit,
 )
-from trainer.random import Generator, initial_seed, manual_seed, seed
+from trainer.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
 from trainer.tensor import Size, Tensor

@@ -867,6 +867,23 @@ class TensorMethods:
         return _random_fill(self, generator, lambda rng, shape, kind: rng.standard_exponential(shape, dtype=kind)
                             / lambd)
 
+    def cauchy_(self, median=0, sigma=1, *, generator=None):
+        if not self.dtype.is_floating_point:
+            raise RuntimeError("Cauchy distribution is a continuous probability distribution. dtype must be a "
+                               f"floating point but you specified {self.dtype.name}")
+        if not sigma > 0:
+            raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+        xp = xp_of(self._data)
+        # the inverse CDF at a uniform draw
+        return _random_fill(self, generator, lambda rng, shape, kind: median + sigma * xp.tan(
+            np.pi * (rng.random(shape, dtype=kind) - 0.5)))
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return trainer.ops.sampling.multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        return trainer.ops.sampling.bernoulli(self, p, generator=generator)
+
     def geometric_(self, p, *, generator=None):
         if not 0 < p < 1:
             raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")

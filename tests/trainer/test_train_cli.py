@@ -14,6 +14,7 @@ import pytest
 
 import trainer
 from trainer.cli import run_logging, train
+from trainer.cli.checkpoint import checkpoint_path
 from trainer.cli.train import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +129,15 @@ def test_cuda_without_a_gpu_says_how_to_get_one(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["mlp-digits", "--device", "cuda"])
     assert exit_info.value.code == 2 and "--device cuda" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_checkpoint_of_another_format_by_name(tmp_path, capsys):
+    out = str(tmp_path)
+    assert main(["mlp-digits", "--epochs", "1", "--out", out, "--quiet"]) == 0
+    state = trainer.load(checkpoint_path(out))
+    trainer.save({**state, "format": "sardonyx-train/1"}, checkpoint_path(out))
+    assert main(["mlp-digits", "--epochs", "2", "--out", out, "--resume", "--quiet"]) == 2
+    assert "checkpoint format 'sardonyx-train/1'" in capsys.readouterr().err
 
 
 def test_resume_refuses_a_different_schedule_length(tmp_path, capsys):

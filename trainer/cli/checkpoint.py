@@ -2,21 +2,23 @@
 
 Bitwise-identical resumption needs more than weights: the optimizer's and the schedule's state, the number of
 finished epochs, and every random stream the rest of the run draws from: the default CPU generator (dropout,
-noise, initialisation) and the DataLoader's own shuffling generator. On CUDA the device's default generator is
-saved too where its backend can report its state; where it cannot, a resumed GPU run draws fresh dropout masks
-and noise, so it is not bitwise identical to an uninterrupted one.
+noise, initialisation) and the DataLoader's own shuffling generator, and on CUDA the device's default generator.
+Their uint8 state tensors are kept as hex strings in the checkpoint's plain data.
 """
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
+
 import trainer
 from trainer.cli.errors import RunError
 from trainer.random import default_generator
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
-FORMAT = "sardonyx-train/1"
+# 2: the random streams' states are the hex of each generator's state tensor (1 kept NumPy's state dicts)
+FORMAT = "sardonyx-train/2"
 
 
 def checkpoint_path(out: str) -> str:
@@ -43,20 +45,20 @@ def _load_states(obj, states) -> None:
 
 
 def rng_states(loader_generator: trainer.Generator, device: trainer.device) -> dict:
-    states = {"cpu": default_generator(trainer.device("cpu")).get_state(), "loader": loader_generator.get_state()}
+    generators = {"cpu": default_generator(trainer.device("cpu")), "loader": loader_generator}
     if device.type != "cpu":
-        try:
-            states[device.type] = default_generator(device).get_state()
-        except AttributeError:  # CuPy's cuRAND bit generators keep their state on the GPU and do not expose it
-            pass
-    return states
+        generators[device.type] = default_generator(device)
+    return {name: gen.get_state().numpy().tobytes().hex() for name, gen in generators.items()}
 
 
 def set_rng_states(states: dict, loader_generator: trainer.Generator, device: trainer.device) -> None:
-    default_generator(trainer.device("cpu")).set_state(states["cpu"])
-    loader_generator.set_state(states["loader"])
+    def state(name):
+        return trainer.from_numpy(np.frombuffer(bytes.fromhex(states[name]), dtype=np.uint8).copy())
+
+    default_generator(trainer.device("cpu")).set_state(state("cpu"))
+    loader_generator.set_state(state("loader"))
     if device.type != "cpu" and device.type in states:
-        default_generator(device).set_state(states[device.type])
+        default_generator(device).set_state(state(device.type))
 
 
 def save_checkpoint(out: str, *, recipe: str, epoch: int, config: dict, model, optimizer, scheduler,
@@ -83,8 +85,11 @@ def load_checkpoint(out: str, recipe: str, device: trainer.device) -> dict:
     if not os.path.isfile(path):
         raise RunError(f"--resume: no checkpoint at {path}; start the run without --resume")
     state = trainer.load(path, map_location=device)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or not str(state.get("format", "")).startswith("sardonyx-train/"):
         raise RunError(f"--resume: {path} is not a sardonyx-train checkpoint")
+    if state["format"] != FORMAT:
+        raise RunError(f"--resume: {path} is in checkpoint format {state['format']!r}, this sardonyx-train reads "
+                       f"{FORMAT!r}; resume it with the version that wrote it, or start the run without --resume")
     if state["recipe"] != recipe:
         raise RunError(f"--resume: {path} was written by recipe {state['recipe']!r}, not {recipe!r}; "
                          f"pass that recipe or another --out")
