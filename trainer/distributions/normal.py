@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 from trainer.autograd import no_grad
 from trainer.creation import randn
-from trainer.distributions import constraints
-from trainer.distributions.distribution import Distribution
-from trainer.distributions.utils import broadcast_all
+from trainer.distributions.location_scale import LocationScale
 from trainer.ops.sampling import normal
-from trainer.tensor import Size
 
 __all__ = ["Normal"]
 
 
-class Normal(Distribution):
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        scalar = isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number)
-        super().__init__(Size() if scalar else self.loc.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Normal, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        super(Normal, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
-
+class Normal(LocationScale):
     @property
     def stddev(self):
         return self.scale

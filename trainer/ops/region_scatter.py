@@ -10,28 +10,19 @@ from __future__ import annotations
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
-from trainer.ops.indexing import masked_fill
+from trainer.ops.indexing import IndexPut, masked_fill
 from trainer.ops.shape import _diagonal_indices, unsqueeze
 from trainer.tensor import Tensor
 
 
-class SliceScatter(Function):
-    """``out = a.clone(); out[..., start:stop:step, ...] = src`` along ``axis``; a negative ``start`` counts from
-    the end (kept as such, so that the exported graph reads the size at run time)."""
+class SliceScatter(IndexPut):
+    """``out = a.clone(); out[..., start:stop:step, ...] = src`` along ``axis``: ``IndexPut`` with a slice for a key
+    (its backward too), an op of its own so that export writes a Slice whose negative ``start`` counts from the
+    end at run time."""
 
     @staticmethod
     def forward(ctx, a, src, axis, start, stop, step):
-        key = (slice(None),) * axis + (slice(start, stop, step),)
-        ctx.key = key
-        out = a.copy()
-        out[key] = src
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        ga = g.copy()
-        ga[ctx.key] = 0
-        return ga, g[ctx.key]
+        return IndexPut.forward(ctx, a, src, (slice(None),) * axis + (slice(start, stop, step),))
 
 
 def _diagonal_view(xp, a, offset, dim1, dim2):
