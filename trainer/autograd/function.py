@@ -220,7 +220,7 @@ def _input_grads(ctx, returned, as_tensors: bool = False) -> tuple:
                     f"but expected shape compatible with {list(shape)}"
                 )
             if as_tensors:
-                g = higher_order.sum_to(g, shape)
+                g = g.sum_to_size(shape)
                 array = g._data
             else:
                 array = unbroadcast(array, shape)

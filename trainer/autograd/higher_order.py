@@ -42,7 +42,10 @@ def graph_tensors(ctx) -> tuple:
         edge = None
         if source is not None:
             kind, i = source
-            edge = ctx.next_functions[i] if kind == "input" else (ctx, i) if array.dtype.kind in "fc" else None
+            if kind == "input":
+                edge = ctx.next_functions[i]
+            elif array.dtype.kind in "fc":  # only floating outputs are on the graph
+                edge = (ctx, i)
         if edge is None:
             tensors.append(Tensor._wrap(array))
         elif type(edge) is tuple:
@@ -78,16 +81,6 @@ def snapshot(ctx):
     """What ``ctx`` holds now, detached from it: a backward closure that outlives the node (a ``LinearMap``
     differentiated later) must not see the node released."""
     return SimpleNamespace(**ctx.__dict__, needs_input_grad=ctx.needs_input_grad)
-
-
-def sum_to(t, shape):
-    """A tensor gradient summed over the dimensions broadcasting added or stretched, back to ``shape``."""
-    shape = tuple(shape)
-    if tuple(t.shape) == shape:
-        return t
-    extra = t.ndim - len(shape)
-    dims = tuple(range(extra)) + tuple(i + extra for i, s in enumerate(shape) if s == 1 and t.shape[i + extra] != 1)
-    return (t.sum(dims, keepdim=True) if dims else t).reshape(shape)
 
 
 class LinearMap(Function):

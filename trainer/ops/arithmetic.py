@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.autograd.higher_order import constant_backward, graph_tensors, sum_to
+from trainer.autograd.higher_order import constant_backward, graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import binary_ufunc, promote, quiet_fp_errors, unbroadcast
@@ -27,7 +27,7 @@ class Add(Function):
     def backward_graph(ctx, g):
         sa, sb = ctx.shapes
         need_a, need_b = ctx.needs_input_grad
-        return (sum_to(g, sa) if need_a else None), (sum_to(g, sb) if need_b else None)
+        return (g.sum_to_size(sa) if need_a else None), (g.sum_to_size(sb) if need_b else None)
 
 
 class Sub(Function):
@@ -46,7 +46,7 @@ class Sub(Function):
     def backward_graph(ctx, g):
         sa, sb = ctx.shapes
         need_a, need_b = ctx.needs_input_grad
-        return (sum_to(g, sa) if need_a else None), (sum_to(-g, sb) if need_b else None)
+        return (g.sum_to_size(sa) if need_a else None), ((-g).sum_to_size(sb) if need_b else None)
 
 
 class Mul(Function):
@@ -65,7 +65,7 @@ class Mul(Function):
     def backward_graph(ctx, g):
         a, b = graph_tensors(ctx)
         need_a, need_b = ctx.needs_input_grad
-        return (sum_to(g * b, a.shape) if need_a else None), (sum_to(g * a, b.shape) if need_b else None)
+        return ((g * b).sum_to_size(a.shape) if need_a else None), ((g * a).sum_to_size(b.shape) if need_b else None)
 
 
 class Div(Function):
@@ -86,8 +86,8 @@ class Div(Function):
     def backward_graph(ctx, g):
         a, b = graph_tensors(ctx)
         need_a, need_b = ctx.needs_input_grad
-        ga = sum_to(g / b, a.shape) if need_a else None
-        gb = sum_to(-g * a / (b * b), b.shape) if need_b else None
+        ga = (g / b).sum_to_size(a.shape) if need_a else None
+        gb = (-g * a / (b * b)).sum_to_size(b.shape) if need_b else None
         return ga, gb
 
 
@@ -150,9 +150,9 @@ class Remainder(Function):
     def backward_graph(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = sum_to(g, a.shape) if need_a else None
+        ga = g.sum_to_size(a.shape) if need_a else None
         # floor(a / b) is piecewise constant: a constant factor
-        gb = sum_to(-g * Tensor._wrap(xp_of(a).floor_divide(a, b)), b.shape) if need_b else None
+        gb = (-g * Tensor._wrap(xp_of(a).floor_divide(a, b))).sum_to_size(b.shape) if need_b else None
         return ga, gb
 
 
@@ -187,10 +187,10 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:
-            ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)), a.shape)
+            ga = where(b == 0, 0.0, g * b * a ** (b - 1)).sum_to_size(a.shape)
         if need_b:
             base_zero = (a == 0) & (b >= 0)
-            gb = sum_to(where(base_zero, 0.0, g * out * where(a == 0, 1.0, a).log()), b.shape)
+            gb = where(base_zero, 0.0, g * out * where(a == 0, 1.0, a).log()).sum_to_size(b.shape)
         return ga, gb
 
 
@@ -218,8 +218,8 @@ class Fmod(Function):
     def backward_graph(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = sum_to(g, a.shape) if need_a else None
-        gb = sum_to(-g * Tensor._wrap(xp_of(a).trunc(a / b)), b.shape) if need_b else None
+        ga = g.sum_to_size(a.shape) if need_a else None
+        gb = (-g * Tensor._wrap(xp_of(a).trunc(a / b))).sum_to_size(b.shape) if need_b else None
         return ga, gb
 
 
@@ -244,8 +244,8 @@ class Atan2(Function):
         a, b = graph_tensors(ctx)
         need_a, need_b = ctx.needs_input_grad
         scale = g / (a * a + b * b)
-        ga = sum_to(scale * b, a.shape) if need_a else None
-        gb = sum_to(-scale * a, b.shape) if need_b else None
+        ga = (scale * b).sum_to_size(a.shape) if need_a else None
+        gb = (-scale * a).sum_to_size(b.shape) if need_b else None
         return ga, gb
 
 
@@ -271,8 +271,8 @@ class Hypot(Function):
         a, b, out = graph_tensors(ctx)
         need_a, need_b = ctx.needs_input_grad
         scale = g / out
-        ga = sum_to(scale * a, a.shape) if need_a else None
-        gb = sum_to(scale * b, b.shape) if need_b else None
+        ga = (scale * a).sum_to_size(a.shape) if need_a else None
+        gb = (scale * b).sum_to_size(b.shape) if need_b else None
         return ga, gb
 
 
@@ -308,10 +308,10 @@ class Lerp(Function):
         shape_start, shape_end, scalar = ctx.meta
         w = scalar if weight is None else weight
         need = ctx.needs_input_grad
-        grads = [sum_to(g * (1 - w), shape_start) if need[0] else None,
-                 sum_to(g * w, shape_end) if need[1] else None]
+        grads = [(g * (1 - w)).sum_to_size(shape_start) if need[0] else None,
+                 (g * w).sum_to_size(shape_end) if need[1] else None]
         if weight is not None:
-            grads.append(sum_to(g * (end - start), weight.shape) if need[2] else None)
+            grads.append((g * (end - start)).sum_to_size(weight.shape) if need[2] else None)
         return tuple(grads)
 
 

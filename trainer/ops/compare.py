@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from trainer.autograd.higher_order import sum_to
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import binary_ufunc, broadcast_shapes, promote, unbroadcast
@@ -89,8 +88,8 @@ def _split_by_winner_graph(ctx, g, a, b, a_wins):
     """``_split_by_winner`` for a tensor gradient: the shares are constants, so it is linear in ``g``."""
     share_a = Tensor._wrap((a_wins + 0.5 * (a == b)).astype(g._data.dtype, copy=False))
     need_a, need_b = ctx.needs_input_grad
-    ga = sum_to(g * share_a, a.shape) if need_a else None
-    gb = sum_to(g * (1 - share_a), b.shape) if need_b else None
+    ga = (g * share_a).sum_to_size(a.shape) if need_a else None
+    gb = (g * (1 - share_a)).sum_to_size(b.shape) if need_b else None
     return ga, gb
 
 
@@ -119,8 +118,8 @@ class Where(Function):
         cond = Tensor._wrap(ctx.cond)
         sa, sb = ctx.shapes
         _, need_a, need_b = ctx.needs_input_grad
-        ga = sum_to(g * cond, sa) if need_a else None
-        gb = sum_to(g * ~cond, sb) if need_b else None
+        ga = (g * cond).sum_to_size(sa) if need_a else None
+        gb = (g * ~cond).sum_to_size(sb) if need_b else None
         return None, ga, gb
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.autograd import grad_mode
-from trainer.autograd.higher_order import linear_backward, sum_to
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import to_device, xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, scalar_tensor, unbroadcast
@@ -87,7 +87,7 @@ class IndexPut(Function):
     @staticmethod
     def backward_graph(ctx, g):
         need_a, need_value = ctx.needs_input_grad
-        gv = sum_to(Index.apply(g, key=ctx.key), ctx.value_shape) if need_value else None
+        gv = Index.apply(g, key=ctx.key).sum_to_size(ctx.value_shape) if need_value else None
         ga = IndexPut.apply(g, g.new_zeros(()), key=ctx.key) if need_a else None
         return ga, gv
 
@@ -155,7 +155,7 @@ class MaskedFill(Function):
     def backward_graph(ctx, g):
         need_a, _, need_value = ctx.needs_input_grad
         mask = Tensor._wrap(ctx.mask)
-        ga = sum_to(g * ~mask, ctx.shape) if need_a else None
+        ga = (g * ~mask).sum_to_size(ctx.shape) if need_a else None
         gv = (g * mask).sum() if need_value else None
         return ga, None, gv
 

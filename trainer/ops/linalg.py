@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import string
 
-from trainer.autograd.higher_order import graph_tensors, sum_to
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, promote, unbroadcast
@@ -57,8 +57,8 @@ class MatMul(Function):
         b2 = b.unsqueeze(-1) if b.ndim == 1 else b
         g2 = g.unsqueeze(-1) if b.ndim == 1 else g
         g2 = g2.unsqueeze(-2) if a.ndim == 1 else g2
-        ga = sum_to(g2 @ b2.transpose(-1, -2), a2.shape).reshape(a.shape) if need_a else None
-        gb = sum_to(a2.transpose(-1, -2) @ g2, b2.shape).reshape(b.shape) if need_b else None
+        ga = (g2 @ b2.transpose(-1, -2)).sum_to_size(a2.shape).reshape(a.shape) if need_a else None
+        gb = (a2.transpose(-1, -2) @ g2).sum_to_size(b2.shape).reshape(b.shape) if need_b else None
         return ga, gb
 
 
@@ -101,7 +101,7 @@ class Linear(Function):
         gw = (g2.transpose(0, 1) @ x.reshape(rows, x.shape[-1])) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
-        return gx, gw, (sum_to(g2.sum(0), ctx.bias_shape) if needs[2] else None)
+        return gx, gw, (g2.sum(0).sum_to_size(ctx.bias_shape) if needs[2] else None)
 
 
 class Einsum(Function):

@@ -9,7 +9,7 @@ probability targets.
 
 from __future__ import annotations
 
-from trainer.autograd.higher_order import graph_tensors, sum_to
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors, unbroadcast
@@ -233,7 +233,7 @@ class HuberLoss(Function):
         delta, scale, reduction, x_shape, target_shape = ctx.meta
         d = x - target
         grad = scale * d.clamp(-delta, delta) * _scale_elementwise(g, reduction, d.numel())
-        return sum_to(grad, x_shape), sum_to(-grad, target_shape)
+        return grad.sum_to_size(x_shape), (-grad).sum_to_size(target_shape)
 
 
 class KLDivLoss(Function):

@@ -7,7 +7,7 @@ through either is seen by autograd's saved-tensor check.
 
 from __future__ import annotations
 
-from trainer.autograd.higher_order import linear_backward, sum_to
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, unbroadcast
@@ -87,7 +87,7 @@ class Expand(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        return sum_to(g, ctx.in_shape)
+        return g.sum_to_size(ctx.in_shape)
 
 
 class Tile(Function):
