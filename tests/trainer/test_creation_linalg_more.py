@@ -12,7 +12,11 @@ import pytest
 import torch
 
 import trainer
-from tests.trainer.test_ops_parity import _assert_same, assert_forward_and_gradients_match_torch
+from tests.trainer.test_ops_parity import (
+    _assert_same,
+    assert_forward_and_gradients_match_torch,
+    assert_raises_like_torch,
+)
 
 CASES = {
     # creation from tensors
@@ -398,7 +402,4 @@ ERRORS = [
 
 @pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"error{i}" for i in range(len(ERRORS))])
 def test_bad_input_raises_what_torch_raises(call, error, message):
-    with pytest.raises(error):
-        call(torch)
-    with pytest.raises(error, match=message):
-        call(trainer)
+    assert_raises_like_torch(call, error, message)

@@ -16,6 +16,7 @@ import torch
 
 import trainer
 from tests.trainer.test_nn_extra_parity import assert_repr_and_state_dict_keys_match_torch
+from tests.trainer.test_ops_parity import assert_raises_like_torch
 
 TOL = 1e-8
 
@@ -411,10 +412,7 @@ def test_bad_input_raises_the_error_torch_raises(index):
     call, error, message = BAD_INPUTS[index]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(error):
-            call(torch)
-        with pytest.raises(error, match=message):
-            call(trainer)
+        assert_raises_like_torch(call, error, message)
 
 
 @pytest.mark.cuda

@@ -304,6 +304,23 @@ def _assert_same(ours, theirs, what):
     np.testing.assert_allclose(np.asarray(ours.detach()), theirs.detach().numpy(), atol=TOL, rtol=0, err_msg=what)
 
 
+def assert_untracked_outputs_match_torch(make):
+    """``make(lib)``'s outputs (indices, counts, masks) are the same in both libraries, and none requires grad."""
+    theirs, ours = make(torch), make(trainer)
+    assert len(ours) == len(theirs)
+    for i, (o, t) in enumerate(zip(ours, theirs)):
+        _assert_same(o, t, f"output {i}")
+        assert not o.requires_grad
+
+
+def assert_raises_like_torch(call, error, message):
+    """``call(lib)`` raises ``error`` in PyTorch, and in trainer too, with a message matching ``message``."""
+    with pytest.raises(error):
+        call(torch)
+    with pytest.raises(error, match=message):
+        call(trainer)
+
+
 def _run_backward(lib, outs, upstream):
     """``out.backward(gradient)`` for one differentiable output, one summed loss for several."""
     pairs = [(o, lib.tensor(g)) for o, g in zip(outs, upstream) if g is not None]

@@ -14,7 +14,12 @@ import pytest
 import torch
 
 import trainer
-from tests.trainer.test_ops_parity import _assert_same, assert_forward_and_gradients_match_torch
+from tests.trainer.test_ops_parity import (
+    _assert_same,
+    assert_forward_and_gradients_match_torch,
+    assert_raises_like_torch,
+    assert_untracked_outputs_match_torch,
+)
 
 
 def _idx(lib, values):
@@ -160,11 +165,7 @@ NON_DIFFERENTIABLE = {
 
 @pytest.mark.parametrize("name", list(NON_DIFFERENTIABLE))
 def test_non_differentiable_results_match_torch(name):
-    theirs, ours = NON_DIFFERENTIABLE[name](torch), NON_DIFFERENTIABLE[name](trainer)
-    assert len(ours) == len(theirs)
-    for i, (o, t) in enumerate(zip(ours, theirs)):
-        _assert_same(o, t, f"output {i}")
-        assert not o.requires_grad
+    assert_untracked_outputs_match_torch(NON_DIFFERENTIABLE[name])
 
 
 def test_scatter_reduce_reads_only_the_part_of_src_that_index_covers():
@@ -378,10 +379,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"error{i}" for i in range(len(ERRORS))])
 def test_bad_input_raises_what_torch_raises(call, error, message):
-    with pytest.raises(error):
-        call(torch)
-    with pytest.raises(error, match=message):
-        call(trainer)
+    assert_raises_like_torch(call, error, message)
 
 
 # ---------------------------------------------------------------- on a GPU
