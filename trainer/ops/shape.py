@@ -47,18 +47,24 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, a, perm):
-        ctx.inverse = [0] * len(perm)
-        for i, p in enumerate(perm):
-            ctx.inverse[p] = i
+        ctx.perm = perm
         return a.transpose(perm)
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(ctx.inverse)
+        return g.transpose(_inverse(ctx.perm))
 
     @staticmethod
     def backward_graph(ctx, g):
-        return g.permute(ctx.inverse)
+        return g.permute(_inverse(ctx.perm))
+
+
+def _inverse(perm):
+    """The permutation that undoes ``perm`` (computed in backward: a forward without one never needs it)."""
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return inverse
 
 
 class Squeeze(_Reshaping):
