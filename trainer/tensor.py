@@ -204,8 +204,15 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's array protocol: ``np.asarray(t)`` shares a CPU tensor's memory, ``np.array(t)`` copies it, and
+        ``copy=False`` refuses where a copy cannot be avoided (a CUDA tensor, another dtype)."""
+        needs_copy = self.device.type != "cpu" or (dtype is not None and np.dtype(dtype) != self._data.dtype)
+        if copy is False and needs_copy:
+            raise ValueError(f"cannot give a {self.dtype} tensor on {self.device} to NumPy without a copy "
+                             f"(copy=False was asked for); use np.asarray(tensor) to allow one")
         array = np.asarray(self.detach().cpu()._data)
-        return array if dtype is None else array.astype(dtype, copy=False)
+        array = array if dtype is None else array.astype(dtype, copy=False)
+        return array.copy() if copy and not needs_copy else array
 
     def __float__(self):
         return float(self.item())

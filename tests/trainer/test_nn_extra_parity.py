@@ -92,6 +92,16 @@ CASES = {
                          [(3, 4), (3, 4)]),
     "kl_div_log_target": (lambda lib, x, t: lib.nn.functional.kl_div(x, t, reduction="sum", log_target=True)
                           + lib.nn.functional.kl_div(x, t, reduction="none", log_target=True).sum(), [(3, 4), (3, 4)]),
+    "bce_target_gradients": (lambda lib, x, t: lib.nn.functional.binary_cross_entropy(
+        x.sigmoid(), t.sigmoid(), lib.tensor([0.5, 1.0, 2.0, 1.5], dtype=lib.float64), reduction="none")
+        + lib.nn.functional.binary_cross_entropy_with_logits(
+            x, t.sigmoid(), lib.tensor([0.5, 1.0, 2.0, 1.5], dtype=lib.float64),
+            pos_weight=lib.tensor([3.0, 0.5, 1.0, 2.0], dtype=lib.float64), reduction="none"),
+        [(3, 4), (3, 4)]),
+    # zero targets contribute 0, negative ones NaN, as PyTorch's xlogy form; gradients with their NaNs
+    "kl_div_zero_and_negative_targets": (lambda lib, x, t: lib.nn.functional.kl_div(x, t * (t.abs() > 0.5),
+                                                                                    reduction="none"),
+                                         [(3, 4), (3, 4)]),
     "margin_ranking": (lambda lib, a, b: lib.nn.MarginRankingLoss(margin=0.3)(a, b, _sign_target(lib)),
                        [(5,), (5,)]),
     "cosine_embedding": (lambda lib, a, b: lib.nn.CosineEmbeddingLoss(margin=-0.2)(a, b, _sign_target(lib))
@@ -209,6 +219,11 @@ BAD_INPUTS = [
     (lambda: F.pixel_unshuffle(trainer.zeros(1, 1, 3, 4), 2), RuntimeError, "height to be divisible"),
     (lambda: F.huber_loss(trainer.zeros(2), trainer.zeros(2), delta=0.0), RuntimeError, "delta"),
     (lambda: F.kl_div(trainer.zeros(2), trainer.zeros(2), reduction="avg"), ValueError, "batchmean"),
+    (lambda: F.binary_cross_entropy(trainer.zeros(2), trainer.zeros(2), trainer.ones(2, requires_grad=True)),
+     RuntimeError, "not differentiable with respect to argument 'weight'"),
+    (lambda: F.binary_cross_entropy_with_logits(trainer.zeros(2), trainer.zeros(2),
+                                                pos_weight=trainer.ones(2, requires_grad=True)),
+     RuntimeError, "not differentiable with respect to argument 'pos_weight'"),
     (lambda: F.triplet_margin_loss(trainer.zeros(2, 3), trainer.zeros(2, 3), trainer.zeros(3)), RuntimeError,
      "same number of dimensions"),
     (lambda: F.adaptive_max_pool2d(trainer.zeros(5), 2), RuntimeError, "Expected 3D or 4D"),

@@ -5,6 +5,7 @@ Each case is ``fn(lib, *inputs)``, run once with ``lib = torch`` and once with `
 identical float64 data; the same code works for both because trainer follows PyTorch's API.
 """
 
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,6 +142,16 @@ UNARY = [
     C("minimum", lambda lib, a, b: a.minimum(b), (3, 1), (3, 4)),
     C("maximum_ties", lambda lib, a, b: lib.maximum(a, b), data=_maximum_ties),
     C("minimum_ties", lambda lib, a, b: lib.minimum(a, b), data=_maximum_ties),
+    # ties with a bound pass the whole gradient to the input; min > max gives max; NaN stays NaN
+    C("clamp_tensor_bounds_at_ties", lambda lib, a, lo, hi: lib.clamp(a, lo, hi), data=lambda rng: [
+        [-2.0, 0.0, 0.5, 1.0, 3.0, math.nan], [0.0, 0.0, 0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.2, 1.0, 2.0, 1.0]]),
+    # selected, not multiplied: sqrt's infinite gradient at 0 does not reach inputs that lost to a 0
+    C("inf_gradients_stay_behind_where_clamp_maximum", lambda lib, a: lib.where(a > 0, a, 0.0).sqrt()
+      + a.clamp(0.0, 2.0).sqrt() + lib.maximum(a, lib.zeros_like(a)).sqrt() + lib.minimum(-a, lib.zeros_like(a)).neg().sqrt(),
+      data=lambda rng: [[-1.0, -0.5, 0.25, 4.0, 1.0]]),
+    # x = 0 gives 0, and x's gradient there is still log(y) where that is finite
+    C("xlogy_xlog1py_at_zero", lambda lib, x, y: lib.xlogy(x, y) + lib.special.xlog1py(x, y),
+      data=lambda rng: [[0.0, 0.0, 0.0, 1.0, 2.0], [0.5, 2.0, -0.5, 0.0, 3.0]]),
     C("where", lambda lib, a, b: lib.where(a > 0, a, b), (3, 4), (4,)),
     C("where_scalar", lambda lib, a: lib.where(a > 0, a, 0.0)),
     C("where_method", lambda lib, a, b: a.where(b > 0, b * 2), (3, 1), (3, 4)),

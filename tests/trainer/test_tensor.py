@@ -269,6 +269,18 @@ def test_item_tolist_numpy():
     assert x[0, 0].item() == 9.0
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")  # PyTorch's own
+def test_numpy_array_protocol_copies_only_when_asked_as_torch():
+    for lib in (torch, trainer):
+        x = lib.zeros(3)
+        copied, shared, converted = np.array(x), np.asarray(x), np.array(x, dtype=np.float64)
+        x.add_(1)
+        assert copied.tolist() == converted.tolist() == [0.0, 0.0, 0.0], lib.__name__
+        assert shared.tolist() == [1.0, 1.0, 1.0], lib.__name__
+    with pytest.raises(ValueError, match="without a copy"):
+        np.array(trainer.zeros(3), dtype=np.float64, copy=False)
+
+
 def test_numpy_of_reduced_tensor_is_an_array():
     total = trainer.tensor([1.0, 2.0]).sum()
     assert isinstance(total.numpy(), np.ndarray) and total.numpy().shape == ()

@@ -304,9 +304,16 @@ def _check_same_shape(input, target):
                          f"({list(input.shape)}) is deprecated. Please ensure they have the same size.")
 
 
+def _check_constant(tensor, name: str, op: str):
+    if tensor is not None and tensor.requires_grad:
+        raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument '{name}'. This input "
+                           f"cannot have requires_grad True.")
+
+
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     _check_reduction(reduction)
     _check_same_shape(input, target)
+    _check_constant(weight, "weight", "binary_cross_entropy")
     target = target.to(input.dtype)
     inputs = (input, target) if weight is None else (input, target, weight.to(input.dtype))
     return _loss.BinaryCrossEntropy.apply(*inputs, reduction=reduction)
@@ -315,6 +322,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
     _check_reduction(reduction)
     _check_same_shape(input, target)
+    _check_constant(weight, "weight", "binary_cross_entropy_with_logits")
+    _check_constant(pos_weight, "pos_weight", "binary_cross_entropy_with_logits")
     target = target.to(input.dtype)
     if weight is None and pos_weight is not None:
         from trainer.creation import ones

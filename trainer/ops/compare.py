@@ -77,20 +77,30 @@ class Minimum(Function):
 
 def _split_by_winner(ctx, g, a, b, a_wins):
     """The gradient goes to the winning operand; on a tie each gets half, as in PyTorch."""
-    share_a = (a_wins + 0.5 * (a == b)).astype(g.dtype, copy=False)
+    xp = xp_of(g)
+    tie = a == b
     need_a, need_b = ctx.needs_input_grad
-    ga = unbroadcast(g * share_a, a.shape) if need_a else None
-    gb = unbroadcast(g * (1 - share_a), b.shape) if need_b else None
+    ga = unbroadcast(xp.where(a_wins, g, xp.where(tie, g / 2, 0)), a.shape) if need_a else None
+    gb = unbroadcast(xp.where(a_wins, 0, xp.where(tie, g / 2, g)), b.shape) if need_b else None
     return ga, gb
 
 
 def _split_by_winner_graph(ctx, g, a, b, a_wins):
-    """``_split_by_winner`` for a tensor gradient: the shares are constants, so it is linear in ``g``."""
-    share_a = Tensor._wrap((a_wins + 0.5 * (a == b)).astype(g._data.dtype, copy=False))
+    """``_split_by_winner`` for a tensor gradient, with the same selections."""
+    a_wins, tie = Tensor._wrap(a_wins), Tensor._wrap(a == b)
+    zero = g.new_zeros(())
     need_a, need_b = ctx.needs_input_grad
-    ga = (g * share_a).sum_to_size(a.shape) if need_a else None
-    gb = (g * (1 - share_a)).sum_to_size(b.shape) if need_b else None
+    ga = Where.apply(a_wins, g, Where.apply(tie, g / 2, zero)).sum_to_size(a.shape) if need_a else None
+    gb = Where.apply(a_wins, zero, Where.apply(tie, g / 2, g)).sum_to_size(b.shape) if need_b else None
     return ga, gb
+
+
+def select_grad(mask, g):
+    """``g`` where ``mask`` holds and 0 elsewhere, for arrays and (recorded) tensors alike. Selected rather than
+    multiplied, as in PyTorch, so that an inf or NaN gradient where ``mask`` is false stays out."""
+    if isinstance(g, Tensor):
+        return Where.apply(Tensor._wrap(mask), g, g.new_zeros(()))
+    return xp_of(g).where(mask, g, 0)
 
 
 class Where(Function):
@@ -109,17 +119,16 @@ class Where(Function):
         cond = ctx.cond
         sa, sb = ctx.shapes
         _, need_a, need_b = ctx.needs_input_grad
-        ga = unbroadcast(g * cond, sa) if need_a else None
-        gb = unbroadcast(g * ~cond, sb) if need_b else None
+        ga = unbroadcast(select_grad(cond, g), sa) if need_a else None
+        gb = unbroadcast(select_grad(~cond, g), sb) if need_b else None
         return None, ga, gb
 
     @staticmethod
     def backward_graph(ctx, g):
-        cond = Tensor._wrap(ctx.cond)
         sa, sb = ctx.shapes
         _, need_a, need_b = ctx.needs_input_grad
-        ga = (g * cond).sum_to_size(sa) if need_a else None
-        gb = (g * ~cond).sum_to_size(sb) if need_b else None
+        ga = select_grad(ctx.cond, g).sum_to_size(sa) if need_a else None
+        gb = select_grad(~ctx.cond, g).sum_to_size(sb) if need_b else None
         return None, ga, gb
 
 

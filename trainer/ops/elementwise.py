@@ -31,9 +31,11 @@ def logaddexp2(a, b):
 
 
 def xlogy(x, y):
-    """``x * log(y)``, and 0 where ``x`` is 0 (unless ``y`` is NaN), as in PyTorch."""
+    """``x * log(y)``, and 0 where ``x`` is 0 (unless ``y`` is NaN), as in PyTorch. Only the zeros that
+    ``x * log(y)`` would get wrong (``y`` <= 0 or infinite) are masked, so that ``x``'s gradient at 0 is
+    ``log(y)`` elsewhere, as PyTorch's."""
     x, y = promote(x, y, min_category_float=True)
-    zero = (x == 0) & ~y.isnan()
+    zero = (x == 0) & ((y <= 0) | y.isinf())
     return where(zero, 0.0, x * where(zero, 1.0, y).log())
 
 

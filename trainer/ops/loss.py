@@ -13,7 +13,7 @@ from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors, unbroadcast
-from trainer.ops.activation import log_softmax_array, sigmoid_array, softplus_array
+from trainer.ops.activation import log_softmax_array, sigmoid_array, softplus, softplus_array
 from trainer.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -150,23 +150,24 @@ class BinaryCrossEntropy(Function):
         x, target = ctx.saved_tensors
         weight, reduction, n = ctx.meta
         xp = xp_of(x)
-        grad = (x - target) / xp.maximum((1 - x) * x, _BCE_EPSILON)
-        if weight is not None:
-            grad = grad * weight
-        grad = grad * _scale_elementwise(g, reduction, n)
-        return grad, None, None
+        g = _scale_elementwise(g, reduction, n) * (1 if weight is None else weight)
+        grad = (x - target) / xp.maximum((1 - x) * x, _BCE_EPSILON) * g
+        with quiet_fp_errors(xp):
+            g_target = (xp.log1p(-x) - xp.log(x)) * g  # -logit(x), unclamped as in PyTorch
+        return grad, g_target.astype(x.dtype, copy=False), None
 
     @staticmethod
     def backward_graph(ctx, g):
         x, target = graph_tensors(ctx)
         weight, reduction, n = ctx.meta
-        grad = (x - target) / ((1 - x) * x).clamp(min=_BCE_EPSILON)
-        if weight is not None:
-            grad = grad * Tensor._wrap(weight)
-        return grad * _scale_elementwise(g, reduction, n), None, None
+        g = _scale_elementwise(g, reduction, n) * (1 if weight is None else Tensor._wrap(weight))
+        return (x - target) / ((1 - x) * x).clamp(min=_BCE_EPSILON) * g, -x.logit() * g, None
 
 
 class BinaryCrossEntropyWithLogits(Function):
+    """``weight`` and ``pos_weight`` are constants: PyTorch refuses them when they require grad, and so does
+    ``F.binary_cross_entropy_with_logits``."""
+
     @staticmethod
     def forward(ctx, x, target, weight=None, pos_weight=None, *, reduction="mean"):
         xp = xp_of(x)
@@ -184,25 +185,27 @@ class BinaryCrossEntropyWithLogits(Function):
         x, target = ctx.saved_tensors
         weight, pos_weight, reduction, n = ctx.meta
         xp = xp_of(x)
-        sigmoid = sigmoid_array(xp, x)
-        scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
-        grad = (1 - target) - scale * (1 - sigmoid)
-        if weight is not None:
-            grad = grad * weight
-        grad = grad * _scale_elementwise(g, reduction, n)
-        return (grad.astype(x.dtype, copy=False),) + (None,) * (len(ctx.needs_input_grad) - 1)
-
+        g_x, g_target = _bce_with_logits_grads(x, target, weight, pos_weight, _scale_elementwise(g, reduction, n),
+                                               sigmoid_array(xp, x), softplus_array(xp, -x))
+        return (g_x.astype(x.dtype, copy=False), g_target.astype(x.dtype, copy=False)) + (None,) * (
+            len(ctx.needs_input_grad) - 2)
 
     @staticmethod
     def backward_graph(ctx, g):
         x, target = graph_tensors(ctx)
         weight, pos_weight, reduction, n = ctx.meta
-        scale = 1 if pos_weight is None else 1 + (Tensor._wrap(pos_weight) - 1) * target
-        grad = (1 - target) - scale * (1 - x.sigmoid())
-        if weight is not None:
-            grad = grad * Tensor._wrap(weight)
-        grad = grad * _scale_elementwise(g, reduction, n)
-        return (grad,) + (None,) * (len(ctx.needs_input_grad) - 1)
+        weight, pos_weight = (None if a is None else Tensor._wrap(a) for a in (weight, pos_weight))
+        return _bce_with_logits_grads(x, target, weight, pos_weight, _scale_elementwise(g, reduction, n),
+                                      x.sigmoid(), softplus(-x)) + (None,) * (len(ctx.needs_input_grad) - 2)
+
+
+def _bce_with_logits_grads(x, target, weight, pos_weight, g, sigmoid, softplus_neg):
+    """The gradients of ``x`` and ``target``, written with operators only so that the array backward and the
+    recorded one share them (both have the shape of ``x``, which ``target`` has and ``weight`` broadcasts to)."""
+    w = 1 if weight is None else weight
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    d_target = -x if pos_weight is None else (pos_weight - 1) * softplus_neg - x
+    return ((1 - target) - scale * (1 - sigmoid)) * w * g, d_target * w * g
 
 
 class HuberLoss(Function):
@@ -238,7 +241,8 @@ class HuberLoss(Function):
 
 class KLDivLoss(Function):
     """``target * (log(target) - input)`` (``input`` holds log-probabilities; ``target`` too if ``log_target``),
-    zero where a probability target is 0; ``batchmean`` divides the sum by the batch size."""
+    zero where a probability target is 0 and NaN where one is negative, as PyTorch's ``xlogy`` form;
+    ``batchmean`` divides the sum by the batch size."""
 
     @staticmethod
     def forward(ctx, x, target, *, log_target=False, reduction="mean"):
@@ -246,9 +250,8 @@ class KLDivLoss(Function):
         if log_target:
             loss = xp.exp(target) * (target - x)
         else:
-            positive = target > 0
-            log_t = xp.log(xp.where(positive, target, 1))
-            loss = xp.where(positive, target * (log_t - x), -target * x)
+            with quiet_fp_errors(xp):
+                loss = xp.where(target == 0, 0, target * xp.log(target)) - target * x
         loss = loss.astype(x.dtype, copy=False)
         count = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else loss.size
         ctx.save_for_backward(x, target)
@@ -263,9 +266,11 @@ class KLDivLoss(Function):
         g = xp.broadcast_to(g / count if reduction in ("mean", "batchmean") else g, shape)
         if log_target:
             p = xp.exp(target)
-            gx, gt = -p, p * (target - x + 1)
+            g_x, g_target = -g * p, g * p * (target - x + 1)
         else:
-            positive = target > 0
-            gx = -xp.broadcast_to(target, shape)
-            gt = xp.where(positive, xp.log(xp.where(positive, target, 1)) + 1, 0) - x
-        return unbroadcast(g * gx, x.shape), unbroadcast(g * gt, target.shape)
+            g_x = -g * target
+            # the gradient of PyTorch's xlogy(target, target) - target * x, NaNs included: xlogy(g, target) from
+            # the first argument (0 where g is), g * target / target from the second (NaN at 0)
+            with quiet_fp_errors(xp):
+                g_target = xp.where(g == 0, 0, g * xp.log(target)) + g * target / target - g * x
+        return unbroadcast(g_x, x.shape), unbroadcast(g_target, target.shape)

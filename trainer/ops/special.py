@@ -409,7 +409,7 @@ def entr(a):
 def xlog1py(x, y):
     """``x * log1p(y)``, and 0 where ``x`` is 0 (unless ``y`` is NaN), as ``xlogy``."""
     x, y = promote(x, y, min_category_float=True)
-    zero = (x == 0) & ~y.isnan()
+    zero = (x == 0) & ((y <= -1) | y.isinf())
     return where(zero, 0.0, x * where(zero, 0.0, y).log1p())
 
 

@@ -10,6 +10,7 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors
 from trainer.ops.activation import _erf
+from trainer.ops.compare import select_grad, where
 from trainer.tensor import Tensor
 
 
@@ -215,11 +216,9 @@ class Clip(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * _within_bounds(ctx)
+        return select_grad(_within_bounds(ctx), g)
 
-    @staticmethod
-    def backward_graph(ctx, g):
-        return g * Tensor._wrap(_within_bounds(ctx))
+    backward_graph = backward
 
 
 def _within_bounds(ctx):
@@ -408,10 +407,9 @@ def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        from trainer.ops.compare import maximum, minimum
-
-        out = a if min is None else maximum(a, min)
-        return out if max is None else minimum(out, max)
+        # PyTorch's gradients: to ``a`` where min <= a <= max, to a bound where it replaced ``a`` (NaN stays)
+        out = a if min is None else where(a < min, min, a)
+        return out if max is None else where(out > max, max, out)
     if a._data.dtype.kind in "biu":  # an integer tensor clamped to a float bound becomes float, as in PyTorch
         a = promote(a, *(bound for bound in (min, max) if bound is not None))[0]
     return Clip.apply(a, min=min, max=max)
