@@ -114,6 +114,7 @@ from trainer.ops.compare import (  # noqa: E402
     ne,
     where,
 )
+from trainer.ops.conjugate_transpose import adjoint  # noqa: E402
 from trainer.ops.counting import bincount, bucketize, histc, searchsorted, unique  # noqa: E402
 from trainer.ops.elementwise import (  # noqa: E402
     copysign,
@@ -216,6 +217,9 @@ from trainer.ops.join import (  # noqa: E402
     vstack,
 )
 from trainer.ops.linalg import addmm, baddbmm, bmm, cross, dot, einsum, ger, matmul, mm, outer  # noqa: E402
+from trainer.ops.lu import legacy_lu_solve as lu_solve  # noqa: E402
+from trainer.ops.lu import lu_unpack  # noqa: E402
+from trainer.ops.matrix_exp import matrix_exp  # noqa: E402
 from trainer.ops.order_statistics import mode, nanmedian  # noqa: E402
 from trainer.ops.pdist import pdist  # noqa: E402
 from trainer.ops.pointwise import (  # noqa: E402
@@ -341,6 +345,7 @@ from trainer.ops.transcendental import (  # noqa: E402
     sinh,
     tan,
 )
+from trainer.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve  # noqa: E402
 from trainer.ops.unary import (  # noqa: E402
     abs,
     ceil,

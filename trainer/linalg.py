@@ -19,13 +19,26 @@ from trainer.backend import xp_of
 from trainer.creation import eye
 from trainer.ops import decompositions as ops
 from trainer.ops._operands import broadcast_shapes
+from trainer.ops.condition import cond
 from trainer.ops.decompositions import QR, SVD, Eigh, SignLogAbsDet, check_floating, check_square
+from trainer.ops.householder import householder_product
 from trainer.ops.linalg import cross, einsum, matmul
+from trainer.ops.linalg_errors import LinAlgError
+from trainer.ops.linalg_ex import cholesky_ex, inv_ex, solve_ex
+from trainer.ops.linalg_vectors import diagonal, eig, eigvals, vander, vecdot
+from trainer.ops.lstsq import lstsq
+from trainer.ops.lu import lu, lu_factor, lu_factor_ex, lu_solve
+from trainer.ops.matrix_exp import matrix_exp
 from trainer.ops.reduce import Norm, _axes, _require_floating
+from trainer.ops.tensor_solve import tensorinv, tensorsolve
+from trainer.ops.triangular import solve_triangular
 from trainer.tensor import Tensor
 
 __all__ = ["inv", "det", "slogdet", "solve", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
-           "matrix_power", "matrix_rank", "vector_norm", "matrix_norm", "norm", "cross", "multi_dot"]
+           "matrix_power", "matrix_rank", "vector_norm", "matrix_norm", "norm", "cross", "multi_dot",
+           "solve_triangular", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "cholesky_ex", "inv_ex", "solve_ex",
+           "LinAlgError", "lstsq", "matrix_exp", "cond", "vecdot", "tensorinv", "tensorsolve", "householder_product",
+           "diagonal", "vander", "eig", "eigvals"]
 
 
 def _square_float(op: str, a) -> None:

@@ -389,6 +389,38 @@ class TensorMethods:
     def cross(self, other, dim=None):
         return trainer.ops.linalg.cross(self, other, dim)
 
+    def ger(self, vec2):
+        return trainer.ops.linalg.ger(self, vec2)
+
+    def kron(self, other):
+        return trainer.linalg.kron(self, other)
+
+    def cholesky_solve(self, input2, upper=False):
+        return trainer.ops.triangular.cholesky_solve(self, input2, upper)
+
+    def cholesky_inverse(self, upper=False):
+        return trainer.ops.triangular.cholesky_inverse(self, upper)
+
+    def triangular_solve(self, A, upper=True, transpose=False, unitriangular=False):  # noqa: N803 - PyTorch's name
+        return trainer.ops.triangular.triangular_solve(self, A, upper, transpose, unitriangular)
+
+    def lu_solve(self, LU_data, LU_pivots):  # noqa: N803 - PyTorch's names
+        return trainer.ops.lu.legacy_lu_solve(self, LU_data, LU_pivots)
+
+    def matrix_exp(self):
+        return trainer.ops.matrix_exp.matrix_exp(self)
+
+    def adjoint(self):
+        return trainer.ops.conjugate_transpose.adjoint(self)
+
+    @property
+    def mH(self):  # noqa: N802 - PyTorch's name
+        return trainer.ops.conjugate_transpose.adjoint(self, "tensor.mH")
+
+    @property
+    def H(self):  # noqa: N802 - PyTorch's name
+        return trainer.ops.conjugate_transpose.matrix_h(self)
+
     # reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         return trainer.ops.reduce.sum(self, dim, keepdim, dtype=dtype)

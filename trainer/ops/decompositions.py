@@ -11,6 +11,7 @@ from collections import namedtuple
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops.linalg_errors import cholesky_failures, not_positive_definite_error, singular_error
 
 SignLogAbsDet = namedtuple("SignLogAbsDet", ["sign", "logabsdet"])  # torch.return_types.linalg_slogdet
 QR = namedtuple("QR", ["Q", "R"])
@@ -39,8 +40,8 @@ def _lapack(op: str, fn, *arrays):
     xp = xp_of(arrays[0])
     try:
         return fn(*arrays)
-    except xp.linalg.LinAlgError as exc:
-        raise RuntimeError(f"{op}: {exc}") from None
+    except xp.linalg.LinAlgError:
+        raise singular_error(op, arrays[0]) from None
 
 
 class Inverse(Function):
@@ -114,8 +115,7 @@ class Cholesky(Function):
         except xp.linalg.LinAlgError:
             low = None
         if low is None or not xp.isfinite(low).all():  # CuPy answers NaNs where NumPy raises
-            raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not "
-                               "positive-definite.")
+            raise not_positive_definite_error("linalg.cholesky", cholesky_failures(a)[1], a.ndim)
         ctx.save_for_backward(low)
         ctx.upper = upper
         return _mT(low).copy() if upper else low
