@@ -64,6 +64,14 @@ CASES = {
     "elementwise": (lambda lib, x: (x.abs() * x + x.exp() + x.abs().log() + x.abs().sqrt() + x.abs().rsqrt()
                                     + x.sin() + x.cos() + x.tanh() + x.sigmoid() + x.relu() * x
                                     + x.clamp(-0.5, 0.5) * x + lib.erf(x)).sum(), [MAT]),
+    "transcendental": (lambda lib, x: (x.log1p() + x.expm1() + x.log2() + x.log10() + x.exp2() + x.tan() + x.asin()
+                                       + x.acos() + x.atan() + x.sinh() + x.cosh() + x.asinh() + (x + 1).acosh()
+                                       + x.atanh() + x.reciprocal() + lib.erfc(x)).sum(), [POS / 2.5]),
+    "special": (lambda lib, x, p, z: (lib.lgamma(x) + lib.special.i0(x) + lib.special.i0e(x - 1)
+                                      + lib.special.i1(x - 1.5) + lib.special.i1e(x - 1) + lib.special.entr(x)
+                                      + lib.erfinv(p * 2 - 1) + lib.special.ndtri(p) + lib.special.ndtr(p * 3 - 1)
+                                      + lib.special.erfcx(z) + lib.special.log_ndtr(z)).sum(),
+                [POS * 1.5, POS / 2.5, MAT * 2]),
     "activations": (lambda lib, x: (F(lib).softmax(x, 1) * x + F(lib).log_softmax(x, 0) * x + F(lib).gelu(x)
                                     + F(lib).gelu(x, approximate="tanh") + F(lib).leaky_relu(x, 0.1) * x
                                     + F(lib).elu(x) + F(lib).selu(x) + F(lib).celu(x, 0.5) + F(lib).softplus(x, 2)
@@ -73,6 +81,15 @@ CASES = {
     "prelu": (lambda lib, x, w: (F(lib).prelu(x.reshape(3, 2, 2), w) ** 2).sum(), [MAT, np.array([0.25, 0.1])]),
     "matmul": (lambda lib, x, y: ((x @ y) ** 2).sum() + ((x @ y[:, 0]) ** 2).sum() + ((x[0] @ y) ** 2).sum(),
                [MAT, WIDE]),
+    "einsum": (lambda lib, x, y, z: (lib.einsum("bij,jk->bik", x, y).tanh() ** 2).sum() + lib.einsum("ii->", z) ** 2
+               + (lib.einsum("...j,jk->...k", x, y) ** 3).sum() + (lib.einsum("ij,ij->i", z, z.exp()) ** 2).sum()
+               + (lib.einsum("ii->i", z) ** 3).sum() + (lib.einsum("bij->j", x) ** 3).sum(),
+               [IMAGE[0, :, :3, :4], WIDE, MAT[:, :3]]),
+    "inverse_det_solve": (lambda lib, x, y: (lib.linalg.inv(x) ** 2).sum() + (lib.linalg.det(x) ** 2).sum()
+                          + (lib.linalg.slogdet(x)[1] ** 2).sum() + (lib.linalg.solve(x, y) ** 2).sum()
+                          + (lib.linalg.solve(x, y[..., 0]) ** 3).sum() + lib.logdet(x @ x.mT).sum(),
+                          [IMAGE[:, :, :3, :3].reshape(4, 3, 3) + 3 * np.eye(3),
+                           IMAGE[:, :, :3, 3:5].reshape(4, 3, 2)]),
     "linear": (lambda lib, x, w, b, b1: (F(lib).linear(x, w, b).tanh() ** 2).sum()
                + (F(lib).linear(x, w, b1) ** 3).sum(), [MAT, WIDE.T.copy(), WIDE[0], ROW[:1]]),
     "losses": (lambda lib, x: F(lib).cross_entropy(x, lib.tensor(TARGET))
@@ -119,7 +136,8 @@ def test_second_derivatives_match_torch(name):
     assert_higher_order_matches_torch(fn, arrays)
 
 
-@pytest.mark.parametrize("name", ["elementwise", "conv", "activations", "pools"])
+@pytest.mark.parametrize("name", ["elementwise", "transcendental", "special", "einsum", "conv", "activations",
+                                  "pools"])
 def test_third_derivatives_match_torch(name):
     fn, arrays = CASES[name]
     assert_higher_order_matches_torch(lambda lib, *xs: fn(lib, *xs) * 0.1, arrays, order=3)
@@ -243,10 +261,13 @@ def test_hooks_see_tensors_with_their_graph_under_create_graph():
 
 
 def test_an_op_without_a_second_derivative_gives_first_order_gradients_and_then_raises():
-    x = trainer.tensor([1.5, 2.5], dtype=trainer.float64, requires_grad=True)
-    (g,) = trainer.autograd.grad(trainer.lgamma(x).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.detach().numpy(), torch.digamma(torch.tensor([1.5, 2.5], dtype=torch.float64)))
-    with pytest.raises(RuntimeError, match="derivative of LGammaBackward's backward is not implemented"):
+    points = [[0.0, 1.0], [2.0, 0.5], [1.5, -1.0]]
+    x = trainer.tensor(points, dtype=trainer.float64, requires_grad=True)
+    (g,) = trainer.autograd.grad(trainer.nn.functional.pdist(x).sum(), x, create_graph=True)
+    x_torch = torch.tensor(points, dtype=torch.float64, requires_grad=True)
+    (g_torch,) = torch.autograd.grad(torch.nn.functional.pdist(x_torch).sum(), x_torch)
+    np.testing.assert_allclose(g.detach().numpy(), g_torch.numpy())
+    with pytest.raises(RuntimeError, match="derivative of PdistBackward's backward is not implemented"):
         g.sum().backward()
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import trainer
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.linalg_errors import cholesky_failures, not_positive_definite_error, singular_error
@@ -56,6 +58,11 @@ class Inverse(Function):
         (inverse,) = ctx.saved_tensors
         return -(_mT(inverse) @ g @ _mT(inverse))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (inverse,) = graph_tensors(ctx)
+        return -(inverse.mT @ g @ inverse.mT)
+
 
 class Det(Function):
     @staticmethod
@@ -76,6 +83,12 @@ class Det(Function):
         scale = (xp.linalg.det(u) * xp.linalg.det(vh) * g)[..., None, None]
         return scale * ((u * (before * after)[..., None, :]) @ vh)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # recorded, as det(A) A^-T: for invertible A only, where PyTorch's double backward is exact too
+        (a,) = graph_tensors(ctx)
+        return (g * trainer.linalg.det(a))[..., None, None] * trainer.linalg.inv(a).mT
+
 
 class SlogDet(Function):
     @staticmethod
@@ -88,6 +101,11 @@ class SlogDet(Function):
     def backward(ctx, g_sign, g_logabsdet):
         (a,) = ctx.saved_tensors
         return g_logabsdet[..., None, None] * _mT(_lapack("linalg.slogdet", xp_of(a).linalg.inv, a))
+
+    @staticmethod
+    def backward_graph(ctx, g_sign, g_logabsdet):
+        (a,) = graph_tensors(ctx)
+        return g_logabsdet[..., None, None] * trainer.linalg.inv(a).mT
 
 
 class Solve(Function):
@@ -104,6 +122,12 @@ class Solve(Function):
         a, x = ctx.saved_tensors
         g_b = xp_of(a).linalg.solve(_mT(a), g)
         return -(g_b @ _mT(x)), g_b
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, x = graph_tensors(ctx)
+        g_b = Solve.apply(a.mT, g)
+        return -(g_b @ x.mT), g_b
 
 
 class Cholesky(Function):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import string
 
+import trainer
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -106,7 +107,8 @@ class Linear(Function):
 
 class Einsum(Function):
     """``einsum`` of any number of operands; each gradient is another einsum, of the output gradient and the
-    other operands, written out for that operand's subscripts."""
+    other operands, written out for that operand's subscripts. The same code runs on arrays with ``xp`` and, for
+    the recorded backward, on tensors with ``trainer`` in place of ``xp`` (its einsum is this op again)."""
 
     @staticmethod
     def forward(ctx, *arrays, equation):
@@ -116,22 +118,30 @@ class Einsum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        arrays = ctx.saved_tensors
-        inputs, output, ellipsis = _parse_einsum(ctx.equation, [a.shape for a in arrays])
-        xp = xp_of(g)
-        sizes = _letter_sizes(inputs, [a.shape for a in arrays], ellipsis)
-        full = [_full_subscripts(s, ellipsis) for s in inputs]
-        stretched = [xp.broadcast_to(_pad_ellipsis(a, s, len(ellipsis)), [sizes[c] for c in f])
-                     for a, s, f in zip(arrays, inputs, full)]
-        grads = []
-        for i, need in enumerate(ctx.needs_input_grad):
-            if not need:
-                grads.append(None)
-                continue
-            others = [(f, a) for j, (f, a) in enumerate(zip(full, stretched)) if j != i]
-            grad = _einsum_grad(xp, g, output, others, full[i], sizes)
-            grads.append(_unpad_ellipsis(grad, inputs[i], arrays[i].shape, len(ellipsis)))
-        return tuple(grads)
+        return _einsum_gradients(ctx, xp_of(g), g, ctx.saved_tensors)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _einsum_gradients(ctx, trainer, g, graph_tensors(ctx))
+
+
+def _einsum_gradients(ctx, xp, g, operands):
+    """The gradient of each operand of ``Einsum`` that needs one: ``operands`` are arrays (and ``xp`` their
+    module) or tensors (and ``xp`` is ``trainer``)."""
+    inputs, output, ellipsis = _parse_einsum(ctx.equation, [a.shape for a in operands])
+    sizes = _letter_sizes(inputs, [a.shape for a in operands], ellipsis)
+    full = [_full_subscripts(s, ellipsis) for s in inputs]
+    stretched = [xp.broadcast_to(_pad_ellipsis(a, s, len(ellipsis)), [sizes[c] for c in f])
+                 for a, s, f in zip(operands, inputs, full)]
+    grads = []
+    for i, need in enumerate(ctx.needs_input_grad):
+        if not need:
+            grads.append(None)
+            continue
+        others = [(f, a) for j, (f, a) in enumerate(zip(full, stretched)) if j != i]
+        grad = _einsum_grad(xp, g, output, others, full[i], sizes)
+        grads.append(_unpad_ellipsis(grad, inputs[i], operands[i].shape, len(ellipsis)))
+    return tuple(grads)
 
 
 _LETTERS = string.ascii_letters
@@ -207,8 +217,8 @@ def _unpad_ellipsis(grad, subs, shape, n):
     at, own = _ellipsis_dims(subs, shape, n)
     padded = shape[:at] + (1,) * (n - own) + shape[at:] if "..." in subs else shape
     axes = tuple(d for d, (p, s) in enumerate(zip(padded, grad.shape)) if p == 1 and s != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+    if axes:  # positional, for arrays and tensors alike; the summed dims are 1s of ``shape``
+        grad = grad.sum(axes)
     return grad.reshape(shape)
 
 

@@ -14,6 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors, unbroadcast
@@ -254,16 +255,17 @@ def _i1(xp, x):
         return _bessel_scaled(xp, x, 1) * xp.exp(xp.abs(x))
 
 
-def _special(name, forward, derivative, save_out=False):
+def _special(name, forward, derivative, graph_derivative):
     """A ``Function`` for ``out = forward(xp, a)`` whose gradient is ``g * derivative(xp, a, out)``; both run in
-    float64 (see the module docstring)."""
+    float64 (see the module docstring). ``graph_derivative(a, out)`` is the same derivative written with
+    differentiable tensor functions, for the recorded backward (``create_graph=True``)."""
 
     def fwd(ctx, a):
         xp = xp_of(a)
         with quiet_fp_errors(xp):
-            out = forward(xp, _float64(a))
+            out = forward(xp, _float64(a)).astype(a.dtype, copy=False)
         ctx.save_for_backward(a, out)
-        return out.astype(a.dtype, copy=False)
+        return out
 
     def bwd(ctx, g):
         a, out = ctx.saved_tensors
@@ -271,31 +273,51 @@ def _special(name, forward, derivative, save_out=False):
         with quiet_fp_errors(xp):
             return (g * derivative(xp, _float64(a), out)).astype(g.dtype, copy=False)
 
-    return type(name, (Function,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd)})
+    def bwd_graph(ctx, g):
+        a, out = graph_tensors(ctx)
+        with quiet_fp_errors(xp_of(a._data)):
+            return g * graph_derivative(a, out)
+
+    return type(name, (Function,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd),
+                                    "backward_graph": staticmethod(bwd_graph)})
 
 
-LGamma = _special("LGamma", _lgamma, lambda xp, a, out: _digamma(xp, a))
-Digamma = _special("Digamma", _digamma, lambda xp, a, out: _polygamma(xp, 1, a))
-ErfInv = _special("ErfInv", _erfinv, lambda xp, a, out: (_SQRT_PI / 2) * xp.exp(out * out))
-Erfcx = _special("Erfcx", _erfcx, lambda xp, a, out: 2 * a * out - 2 / _SQRT_PI)
+def _nonzero(a):
+    """``a`` with its zeros replaced by 1: a divisor whose quotient a ``where`` then discards at 0."""
+    return where(a == 0, 1.0, a)
+
+
+LGamma = _special("LGamma", _lgamma, lambda xp, a, out: _digamma(xp, a), lambda a, out: digamma(a))
+Digamma = _special("Digamma", _digamma, lambda xp, a, out: _polygamma(xp, 1, a), lambda a, out: polygamma(1, a))
+ErfInv = _special("ErfInv", _erfinv, lambda xp, a, out: (_SQRT_PI / 2) * xp.exp(out * out),
+                  lambda a, out: (_SQRT_PI / 2) * (out * out).exp())
+Erfcx = _special("Erfcx", _erfcx, lambda xp, a, out: 2 * a * out - 2 / _SQRT_PI,
+                 lambda a, out: 2 * a * out - 2 / _SQRT_PI)
 Ndtr = _special("Ndtr", lambda xp, a: 0.5 * _erfc(xp, -a / math.sqrt(2)),
-                lambda xp, a, out: xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi))
-Ndtri = _special("Ndtri", _ndtri, lambda xp, a, out: math.sqrt(2 * math.pi) * xp.exp(0.5 * out * out))
+                lambda xp, a, out: xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi),
+                lambda a, out: (-0.5 * a * a).exp() / math.sqrt(2 * math.pi))
+Ndtri = _special("Ndtri", _ndtri, lambda xp, a, out: math.sqrt(2 * math.pi) * xp.exp(0.5 * out * out),
+                 lambda a, out: math.sqrt(2 * math.pi) * (0.5 * out * out).exp())
 # d/dx log ndtr(x) = pdf / ndtr, written through erfcx below zero so that it neither under- nor overflows
 LogNdtr = _special("LogNdtr", _log_ndtr, lambda xp, a, out: xp.where(
     a > 0, xp.exp(-0.5 * a * a - out) / math.sqrt(2 * math.pi),
-    math.sqrt(2 / math.pi) / _erfcx(xp, -xp.minimum(a, 0) / math.sqrt(2))))
-I0 = _special("I0", _i0, lambda xp, a, out: _i1(xp, a))
+    math.sqrt(2 / math.pi) / _erfcx(xp, -xp.minimum(a, 0) / math.sqrt(2))),
+    lambda a, out: where(a > 0, (-0.5 * a * a - out).exp() / math.sqrt(2 * math.pi),
+                         math.sqrt(2 / math.pi) / erfcx(-a.clamp(max=0) / math.sqrt(2))))
+I0 = _special("I0", _i0, lambda xp, a, out: _i1(xp, a), lambda a, out: i1(a))
 I0e = _special("I0e", lambda xp, a: _bessel_scaled(xp, a, 0),
-               lambda xp, a, out: _bessel_scaled(xp, a, 1) - xp.sign(a) * out)
+               lambda xp, a, out: _bessel_scaled(xp, a, 1) - xp.sign(a) * out,
+               lambda a, out: i1e(a) - a.sign() * out)
 # I1'(x) = I0(x) - I1(x) / x, which is 1/2 at 0
-I1 = _special("I1", _i1, lambda xp, a, out: xp.where(a == 0, 0.5, _i0(xp, a) - out / xp.where(a == 0, 1, a)))
+I1 = _special("I1", _i1, lambda xp, a, out: xp.where(a == 0, 0.5, _i0(xp, a) - out / xp.where(a == 0, 1, a)),
+              lambda a, out: where(a == 0, 0.5, i0(a) - out / _nonzero(a)))
 I1e = _special("I1e", lambda xp, a: _bessel_scaled(xp, a, 1), lambda xp, a, out: xp.where(
-    a == 0, 0.5, _bessel_scaled(xp, a, 0) - out * (xp.sign(a) + 1 / xp.where(a == 0, 1, a))))
+    a == 0, 0.5, _bessel_scaled(xp, a, 0) - out * (xp.sign(a) + 1 / xp.where(a == 0, 1, a))),
+    lambda a, out: where(a == 0, 0.5, i0e(a) - out * (a.sign() + 1 / _nonzero(a))))
 # entr = -x log x: 0 at 0, -inf below; its gradient -(1 + log x) is +inf at 0, as PyTorch's
 Entr = _special("Entr", lambda xp, a: xp.where(a > 0, -a * xp.log(xp.where(a > 0, a, 1)),
                                                xp.where(a == 0, 0.0, xp.where(xp.isnan(a), a, -xp.inf))),
-                lambda xp, a, out: -(1 + xp.log(a)))
+                lambda xp, a, out: -(1 + xp.log(a)), lambda a, out: -(1 + a.log()))
 
 
 class Polygamma(Function):
@@ -309,6 +331,11 @@ class Polygamma(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return (g * _polygamma(xp_of(a), ctx.n + 1, _float64(a))).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (a,) = graph_tensors(ctx)
+        return g * polygamma(ctx.n + 1, a)
 
 
 class FrExpOp(Function):

@@ -2,13 +2,17 @@
 ``exp2``, the trigonometric and hyperbolic functions and their inverses, ``reciprocal`` and ``erfc``.
 
 Each is a ``Function`` built from its NumPy/CuPy ufunc and its derivative, written as a function of the input
-``a`` and the output ``out`` (whichever is cheaper); the class name is the op name the exporter lowers.
+``a`` and the output ``out`` (whichever is cheaper); the class name is the op name the exporter lowers. The
+derivative is written once: on arrays with ``xp`` for the first-order backward, and on tensors with ``trainer``
+in place of ``xp`` for the recorded one (``create_graph=True``).
 """
 
 from __future__ import annotations
 
 import math
 
+import trainer
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors
@@ -34,8 +38,12 @@ def _elementwise(name: str, forward, derivative):
         with quiet_fp_errors(xp):
             return g * derivative(xp, a, out)
 
+    def backward_graph(ctx, g):
+        a, out = graph_tensors(ctx)
+        return g * derivative(trainer, a, out)
+
     return type(name, (Function,), {"forward": staticmethod(forward_), "backward": staticmethod(backward),
-                                    "__module__": __name__})
+                                    "backward_graph": staticmethod(backward_graph), "__module__": __name__})
 
 
 Log1p = _elementwise("Log1p", lambda xp, a: xp.log1p(a), lambda xp, a, out: 1 / (1 + a))
