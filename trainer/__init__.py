@@ -6,6 +6,8 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 from trainer import autograd, cuda, data, distributions, dtypes, linalg, nn, ops, optim, special, utils
 from trainer._tensor_str import set_printoptions
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from trainer.backend import device
 from trainer.conversion import asarray, scalar_tensor  # noqa: E402
 from trainer.creation import (  # noqa: E402

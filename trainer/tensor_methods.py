@@ -845,7 +845,7 @@ class TensorMethods:
         return -1 if xp_of(self._data) is np else self._data.device.id
 
     def is_inference(self) -> bool:
-        """Always False: trainer has no inference mode, so no tensor is an inference tensor."""
+        """Always False: ``inference_mode`` records nothing but does not mark the tensors made inside it."""
         return False
 
     # dtype conversions and storage

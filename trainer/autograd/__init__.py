@@ -1,9 +1,19 @@
 """Define-by-run autograd: op nodes, one reverse pass, grad-mode switches, op and size observers, and the
 user-facing ``Function`` (custom differentiable ops) and ``grad``."""
 
+from trainer.autograd import functional
+from trainer.autograd.anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
+from trainer.autograd.backward_pass import backward
 from trainer.autograd.function import Function, FunctionCtx, once_differentiable
 from trainer.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from trainer.autograd.gradcheck import gradcheck, gradgradcheck
 from trainer.autograd.gradients import grad
+from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from trainer.autograd.observe import OpEvent, observe_ops, observe_sizes
 
 
@@ -16,3 +26,5 @@ def Variable(tensor, requires_grad: bool = False):  # noqa: N802 - PyTorch's leg
 
 __all__ = ["Function", "FunctionCtx", "OpEvent", "Variable", "enable_grad", "grad", "is_grad_enabled", "no_grad",
            "observe_ops", "observe_sizes", "once_differentiable", "set_grad_enabled"]
+__all__ += ["backward", "detect_anomaly", "functional", "gradcheck", "gradgradcheck", "inference_mode",
+            "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "is_inference_mode_enabled", "set_detect_anomaly"]

@@ -11,7 +11,7 @@ with grad mode on, so the gradients it returns can be differentiated again.
 
 from __future__ import annotations
 
-from trainer.autograd import grad_mode
+from trainer.autograd import anomaly_mode, grad_mode, post_accumulate_grad_hooks
 
 GRAPH_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -30,6 +30,8 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, cre
     from trainer.autograd import higher_order
 
     run_node = higher_order.run_backward_graph if create_graph else _run_array_backward
+    if anomaly_mode.enabled:
+        run_node = anomaly_mode.checked(run_node, anomaly_mode.check_nan)
     pending: dict = {}  # node -> list of gradients, one slot per output
     leaf_grads: dict = {}  # leaf tensor -> accumulated gradient
     for root, grad in zip(roots, root_grads):
@@ -249,3 +251,4 @@ def _accumulate_into_leaves(leaf_grads, root_grads) -> None:
             leaf._grad = Tensor._wrap(grad)
         else:
             leaf._grad._data = as_array(leaf._grad._data + grad)
+    post_accumulate_grad_hooks.run(leaf_grads)  # hooks that run once .grad holds the sum

@@ -7,7 +7,7 @@ tensors and, when recording, makes the ``Function`` instance itself the graph no
 
 from __future__ import annotations
 
-from trainer.autograd import grad_mode, observe
+from trainer.autograd import anomaly_mode, grad_mode, observe
 from trainer.backend import xp_of
 
 
@@ -64,6 +64,8 @@ class Function:
         self._released = False
         self._retained = None
         self._tensor_hooks = None
+        if anomaly_mode.enabled:  # where this op was called, for the warning if its backward fails
+            self._forward_stack = anomaly_mode.forward_stack()
         for nr, out in enumerate(outputs):
             if out._data.dtype.kind in "fc":
                 out._grad_fn, out._output_nr, out._requires_grad = self, nr, True
