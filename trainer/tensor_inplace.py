@@ -134,6 +134,8 @@ class InplaceMethods:
     heaviside_ = _inplace("heaviside")
     ldexp_ = _inplace("ldexp")
     nextafter_ = _inplace("nextafter")
+    igamma_ = _inplace("igamma")
+    igammac_ = _inplace("igammac")
     addcmul_ = _inplace("addcmul")
     addcdiv_ = _inplace("addcdiv")
 

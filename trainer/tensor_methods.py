@@ -335,6 +335,12 @@ class TensorMethods:
     def nextafter(self, other):
         return trainer.ops.special.nextafter(self, other)
 
+    def igamma(self, other):
+        return trainer.ops.igamma.igamma(self, other)
+
+    def igammac(self, other):
+        return trainer.ops.igamma.igammac(self, other)
+
     def nanmedian(self, dim=None, keepdim=False):
         return trainer.ops.order_statistics.nanmedian(self, dim, keepdim)
 
