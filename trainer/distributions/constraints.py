@@ -305,3 +305,7 @@ square = _Square()
 symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()
 positive_definite = _PositiveDefinite()
+
+from trainer.distributions.composite_constraints import cat, corr_cholesky, multinomial, stack  # noqa: E402 - built on Constraint
+
+__all__ += ["cat", "corr_cholesky", "multinomial", "stack"]

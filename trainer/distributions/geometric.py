@@ -1,0 +1,90 @@
+"""``Geometric(probs=None, logits=None)``, as ``torch.distributions.Geometric``: the number of failures before the
+first success of Bernoulli(``probs``) trials."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from trainer.autograd import no_grad
+from trainer.creation import empty, zeros_like
+from trainer.distributions import constraints
+from trainer.distributions.distribution import Distribution
+from trainer.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from trainer.ops.activation import softplus
+from trainer.ops.compare import where
+from trainer.tensor import Size
+
+__all__ = ["Geometric"]
+
+
+class Geometric(Distribution):
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+        else:
+            (self.logits,) = broadcast_all(logits)
+        given = probs if probs is not None else logits
+        super().__init__(Size() if isinstance(given, numbers.Number) else given.shape, validate_args=validate_args)
+        if self._validate_args and probs is not None and not bool((self.probs > 0).all()):
+            # a success probability of 0 never ends the trials
+            value = self.probs
+            raise ValueError(f"Expected parameter probs ({type(value).__name__} of shape {tuple(value.shape)}) of "
+                             f"distribution {self!r} to be positive but found invalid values:\n"
+                             f"{value.detach()[~(value > 0)]}")
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Geometric, _instance)
+        batch_shape = Size(batch_shape)
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(batch_shape)
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(batch_shape)
+        super(Geometric, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self):
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self):
+        return zeros_like(self.probs)
+
+    @property
+    def variance(self):
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        tiny = float(np.finfo(self.probs.dtype.np).tiny)
+        with no_grad():
+            u = empty(shape, dtype=self.probs.dtype, device=self.probs.device).uniform_(tiny, 1)
+            return (u.log() / (-self.probs).log1p()).floor()
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        value, probs = broadcast_all(value, self.probs)
+        # 0 * log(0) counts as 0 where every trial succeeds
+        probs = where((probs == 1) & (value == 0), 0.0, probs)
+        return value * (-probs).log1p() + self.probs.log()
+
+    def entropy(self):
+        # the binary cross-entropy of the probabilities with themselves, from the logits, per success
+        return (softplus(self.logits) - self.logits * self.probs) / self.probs
