@@ -3,7 +3,7 @@
 Programs written for PyTorch run after changing ``import torch`` to ``import trainer as torch``.
 """
 
-from trainer import autograd, cuda, data, distributions, dtypes, linalg, nn, ops, optim, special, utils
+from trainer import autograd, cuda, data, distributions, dtypes, func, linalg, nn, ops, optim, special, utils
 from trainer._tensor_str import set_printoptions
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled

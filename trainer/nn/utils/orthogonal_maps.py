@@ -1,0 +1,35 @@
+"""The QR-based pieces of ``parametrizations.orthogonal`` (``geqrf`` and the projections onto orthogonal matrices
+that its ``right_inverse`` uses), which run without gradients as in PyTorch. Its maps themselves are
+``linalg.matrix_exp`` and ``linalg.householder_product``."""
+
+from __future__ import annotations
+
+from trainer import linalg
+from trainer.autograd import no_grad
+from trainer.backend import xp_of
+from trainer.creation import eye
+from trainer.tensor import Tensor
+
+
+def geqrf(a: Tensor) -> tuple[Tensor, Tensor]:
+    """LAPACK's ``geqrf`` (``torch.geqrf``): ``R`` above the diagonal and the Householder reflectors below it,
+    with their scales ``tau``. Not differentiable, as in PyTorch."""
+    xp = xp_of(a._data)
+    packed, tau = xp.linalg.qr(a._data, mode="raw")
+    return Tensor._wrap(xp.ascontiguousarray(xp.swapaxes(packed, -1, -2))), Tensor._wrap(tau)
+
+
+@no_grad()
+def make_orthogonal(a: Tensor) -> Tensor:
+    """The ``Q`` of ``a = QR`` with ``diag(R) > 0``: the orthogonal matrix nearest in that sense, unique for a
+    full-rank ``a``."""
+    q, r = linalg.qr(a)
+    return q * r.diagonal(dim1=-2, dim2=-1).sign().unsqueeze(-2)
+
+
+def is_orthogonal(q: Tensor) -> bool:
+    """Whether the columns of ``q`` are orthonormal, to a tolerance that grows with their length."""
+    n, k = q.shape[-2], q.shape[-1]
+    ident = eye(k, dtype=q.dtype, device=q.device)
+    eps = 10.0 * n * float(xp_of(q._data).finfo(q._data.dtype).eps)
+    return bool((q.mT @ q).allclose(ident.expand(*q.shape[:-2], k, k), atol=eps))
