@@ -42,6 +42,7 @@ from trainer.nn.modules.dropout import AlphaDropout, Dropout, Dropout1d, Dropout
 from trainer.nn.modules.embedding_bag import EmbeddingBag
 from trainer.nn.modules.flatten import Flatten, Unflatten
 from trainer.nn.modules.fold import Fold, Unfold
+from trainer.nn.modules.fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d
 from trainer.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from trainer.nn.modules.lazy import (
     LazyBatchNorm1d,

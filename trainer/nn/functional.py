@@ -43,6 +43,12 @@ from trainer.ops.conv import (  # noqa: F401
 from trainer.ops.ctc_loss import ctc_loss  # noqa: F401
 from trainer.ops.embedding import embedding  # noqa: F401
 from trainer.ops.embedding_bag import embedding_bag  # noqa: F401
+from trainer.ops.fractional_pool import (  # noqa: F401
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+)
 from trainer.ops.grid_sample import affine_grid, grid_sample  # noqa: F401
 from trainer.ops.gumbel_softmax import gumbel_softmax  # noqa: F401
 from trainer.ops.layer_norm import group_norm, instance_norm, layer_norm  # noqa: F401

@@ -135,3 +135,36 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def dirac_(tensor, groups: int = 1):
+    """The identity of a 3-, 4- or 5-D convolution weight: each group's output channel ``d`` passes input channel
+    ``d`` through at the kernel's centre, so the layer keeps as many input channels as it can."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"Only tensors with 3, 4, or 5 dimensions are supported, got {tensor.ndim} dimensions")
+    out_channels, in_channels = tensor.shape[:2]
+    if out_channels % groups != 0:
+        raise ValueError(f"dim 0 must be divisible by groups, got size {out_channels} and groups={groups}")
+    per_group = out_channels // groups
+    xp = xp_of(tensor._data)
+    values = xp.zeros(tensor.shape, dtype=tensor._data.dtype)
+    channel = xp.arange(min(per_group, in_channels))
+    outputs = (xp.arange(groups)[:, None] * per_group + channel).reshape(-1)
+    inputs = xp.tile(channel, groups)
+    values[(outputs, inputs) + tuple(size // 2 for size in tensor.shape[2:])] = 1
+    return _fill(tensor, values)
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
+    """Normal(0, ``std``) values with ``ceil(sparsity * rows)`` of each column's entries, chosen at random, zeroed."""
+    if tensor.ndim != 2:
+        raise ValueError(f"Only tensors with 2 dimensions are supported, got {tensor.ndim} dimensions")
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    rng = _rng(tensor, generator)
+    xp = xp_of(tensor._data)
+    values = rng.normal(0.0, std, tensor.shape)
+    # an independent random order of the rows for every column: the first ``num_zeros`` rows of each are zeroed
+    zero_rows = rng.uniform(0.0, 1.0, tensor.shape).argsort(axis=0)[:num_zeros]
+    values[zero_rows, xp.arange(cols)] = 0
+    return _fill(tensor, values)

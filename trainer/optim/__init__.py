@@ -1,6 +1,7 @@
 """Optimizers."""
 
 from trainer.optim.adadelta import Adadelta
+from trainer.optim.adafactor import Adafactor
 from trainer.optim.adagrad import Adagrad
 from trainer.optim.adam import Adam, AdamW
 from trainer.optim.adamax import Adamax
@@ -14,5 +15,5 @@ from trainer.optim.rprop import Rprop
 from trainer.optim.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop",
-           "ASGD", "LBFGS"]
-from trainer.optim import lr_scheduler
+           "ASGD", "LBFGS", "Adafactor"]
+from trainer.optim import lr_scheduler, swa_utils

@@ -19,6 +19,7 @@ from trainer.utils.data.sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
+from trainer.utils.data.stack_dataset import StackDataset
 from trainer.utils.data.worker import get_worker_info
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
+    "StackDataset",
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",
