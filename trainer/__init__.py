@@ -3,12 +3,15 @@
 Programs written for PyTorch run after changing ``import torch`` to ``import trainer as torch``.
 """
 
+import trainer.backends as backends
+import trainer.testing as testing
 from trainer import autograd, cuda, data, distributions, dtypes, func, linalg, nn, ops, optim, special, utils
 from trainer._tensor_str import set_printoptions
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from trainer.backend import device
+from trainer.constants import e, inf, nan, newaxis, pi  # noqa: E402
 from trainer.conversion import asarray, scalar_tensor  # noqa: E402
 from trainer.creation import (  # noqa: E402
     arange,
@@ -32,6 +35,7 @@ from trainer.creation import (  # noqa: E402
     zeros,
     zeros_like,
 )
+from trainer.default_device import get_default_device, set_default_device  # noqa: E402
 from trainer.dtypes import (
     bool,
     double,
@@ -52,6 +56,32 @@ from trainer.dtypes import (
     set_default_dtype,
     short,
     uint8,
+)
+from trainer.global_settings import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    get_deterministic_debug_mode,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    is_warn_always_enabled,
+    set_deterministic_debug_mode,
+    set_float32_matmul_precision,
+    set_warn_always,
+    use_deterministic_algorithms,
+)
+from trainer.layouts import layout, strided  # noqa: E402
+from trainer.legacy_range import range  # noqa: E402
+from trainer.legacy_tensor_types import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    is_storage,
+    set_default_tensor_type,
 )
 from trainer.linalg import cdist, det, kron, logdet, matrix_power, pinverse, slogdet, tensordot, trace  # noqa: E402
 from trainer.linalg import inv as inverse  # noqa: E402
@@ -86,6 +116,7 @@ from trainer.ops.arithmetic import (  # noqa: E402
     sub,
     true_divide,
 )
+from trainer.ops.as_strided import as_strided, empty_strided  # noqa: E402
 from trainer.ops.bitwise import (  # noqa: E402
     bitwise_and,
     bitwise_left_shift,
@@ -96,6 +127,7 @@ from trainer.ops.bitwise import (  # noqa: E402
     gcd,
     lcm,
 )
+from trainer.ops.broadcast_shapes import broadcast_shapes  # noqa: E402
 from trainer.ops.channel_shuffle import channel_shuffle  # noqa: E402
 from trainer.ops.combinatorics import cartesian_prod, combinations, unravel_index  # noqa: E402
 from trainer.ops.compare import (  # noqa: E402
@@ -392,6 +424,67 @@ from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
 from trainer.tensor import Size, Tensor
 from trainer.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
+from trainer.torch_functional_aliases import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    affine_grid_generator,
+    alpha_dropout,
+    alpha_dropout_,
+    avg_pool1d,
+    batch_norm,
+    bilinear,
+    binary_cross_entropy_with_logits,
+    celu,
+    celu_,
+    constant_pad_nd,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    cosine_embedding_loss,
+    cosine_similarity,
+    ctc_loss,
+    detach_,
+    dropout,
+    dropout_,
+    embedding,
+    feature_alpha_dropout,
+    feature_alpha_dropout_,
+    feature_dropout,
+    feature_dropout_,
+    fill,
+    fill_,
+    grid_sampler,
+    group_norm,
+    hardshrink,
+    hinge_embedding_loss,
+    instance_norm,
+    kl_div,
+    layer_norm,
+    margin_ranking_loss,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool3d,
+    pairwise_distance,
+    pixel_shuffle,
+    pixel_unshuffle,
+    poisson_nll_loss,
+    prelu,
+    rms_norm,
+    rrelu,
+    rrelu_,
+    rsub,
+    selu,
+    selu_,
+    threshold,
+    threshold_,
+    triplet_margin_loss,
+    zero_,
+)
+from trainer.type_info import finfo, iinfo  # noqa: E402
 from trainer.type_promotion import can_cast, result_type
 from trainer.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 

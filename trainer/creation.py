@@ -6,12 +6,13 @@ import numpy as np
 
 from trainer import dtypes
 from trainer.backend import as_device, cuda_context, get_xp, to_device
+from trainer.default_device import default_device
 from trainer.random import default_generator
 from trainer.tensor import Tensor, _sizes
 
 
 def _target(device, dtype, default=None):
-    dev = as_device(device)
+    dev = as_device(device) if device is not None else default_device()
     return dev, get_xp(dev), (dtypes.as_dtype(dtype) if dtype is not None else (default or dtypes.get_default_dtype()))
 
 
@@ -71,7 +72,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     if dtype is not None:
         array = array.astype(dtype.np)
     dtypes.from_numpy(array.dtype)  # rejects types a tensor cannot hold, with a clear message
-    dev = as_device(device) if device is not None else (data.device if isinstance(data, Tensor) else as_device(None))
+    dev = as_device(device) if device is not None else (data.device if isinstance(data, Tensor) else default_device())
     if dev.type == "cpu":
         array = np.array(array, copy=True)
     return _finish(to_device(array, dev), requires_grad)
@@ -84,7 +85,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if dtype is not None or device is not None:
             out = out.to(device=device, dtype=dtype)
         return out
-    if isinstance(data, np.ndarray) and device is None:
+    if isinstance(data, np.ndarray) and device is None and default_device().type == "cpu":
         dtypes.from_numpy(data.dtype)
         return Tensor._wrap(data if dtype is None else data.astype(dtypes.as_dtype(dtype).np, copy=False))
     dtype = None if dtype is None else dtypes.as_dtype(dtype)
@@ -92,7 +93,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if dtype is not None:
         array = array.astype(dtype.np, copy=False)
     dtypes.from_numpy(array.dtype)
-    return Tensor._wrap(to_device(array, as_device(device)))
+    return Tensor._wrap(to_device(array, as_device(device) if device is not None else default_device()))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -267,11 +267,6 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def type(self, dtype=None):
-        if dtype is None:
-            return f"trainer.{self.dtype.name}"
-        return self.to(dtypes.as_dtype(dtype))
-
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 

@@ -6,9 +6,10 @@ import numpy as np
 
 import trainer  # trainer.ops is looked up at call time: it loads after this module
 from trainer.backend import cuda_context, to_device, xp_of
+from trainer.tensor_compat_methods import CompatMethods
 
 
-class TensorMethods:
+class TensorMethods(CompatMethods):
     __slots__ = ()
 
     # elementwise
