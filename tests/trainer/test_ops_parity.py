@@ -147,7 +147,8 @@ UNARY = [
         [-2.0, 0.0, 0.5, 1.0, 3.0, math.nan], [0.0, 0.0, 0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.2, 1.0, 2.0, 1.0]]),
     # selected, not multiplied: sqrt's infinite gradient at 0 does not reach inputs that lost to a 0
     C("inf_gradients_stay_behind_where_clamp_maximum", lambda lib, a: lib.where(a > 0, a, 0.0).sqrt()
-      + a.clamp(0.0, 2.0).sqrt() + lib.maximum(a, lib.zeros_like(a)).sqrt() + lib.minimum(-a, lib.zeros_like(a)).neg().sqrt(),
+      + a.clamp(0.0, 2.0).sqrt() + lib.maximum(a, lib.zeros_like(a)).sqrt()
+      + lib.minimum(-a, lib.zeros_like(a)).neg().sqrt(),
       data=lambda rng: [[-1.0, -0.5, 0.25, 4.0, 1.0]]),
     # x = 0 gives 0, and x's gradient there is still log(y) where that is finite
     C("xlogy_xlog1py_at_zero", lambda lib, x, y: lib.xlogy(x, y) + lib.special.xlog1py(x, y),
