@@ -173,5 +173,5 @@ def test_get_worker_info_is_none_in_the_main_process_and_while_loading():
             seen.append(get_worker_info())
             yield trainer.zeros(1)
 
-    list(DataLoader(Probe(), batch_size=1, num_workers=2))
+    list(DataLoader(Probe(), batch_size=1, num_workers=0))
     assert get_worker_info() is None and seen == [None] and torch_data.get_worker_info() is None

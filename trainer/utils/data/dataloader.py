@@ -7,10 +7,15 @@ import math
 
 import numpy as np
 
-from trainer.backend import cuda_context, device_of, to_device
+from trainer.backend import cuda_context, cupy_available, device_of, to_device
+from trainer.creation import empty
+from trainer.dtypes import int64
 from trainer.tensor import Tensor
+from trainer.utils.data.batch_transport import pin_batch
 from trainer.utils.data.collate import default_collate, default_convert
 from trainer.utils.data.dataset import IterableDataset, Subset, TensorDataset
+from trainer.utils.data.multiprocess_iter import MultiProcessingDataLoaderIter
+from trainer.utils.data.multiprocess_options import checked_prefetch_factor, resolve_context
 from trainer.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 
@@ -22,23 +27,45 @@ class DataLoader:
     ``batch_size=None`` turns batching off: each item is passed through ``collate_fn`` (by default
     ``default_convert``) on its own.
 
-    ``num_workers`` is accepted for compatibility but batches are always loaded in the calling
-    process: no worker processes are started. ``pin_memory`` is accepted and has no effect.
+    ``num_workers=0`` loads every batch in the calling process. ``num_workers > 0`` starts that many worker
+    processes (in ``multiprocessing_context``: a start method's name or a context; by default Python's default
+    start method) for each epoch, or once when ``persistent_workers``. The main process walks the sampler and
+    hands each batch's indices to the workers in turn, keeping ``prefetch_factor`` batches per worker in flight;
+    a worker reads and collates the batch and sends it back with its tensors as NumPy arrays. Batches come out
+    in sampler order, or as they arrive with ``in_order=False``. Each epoch a base seed is drawn from
+    ``generator`` (or the default CPU generator); worker ``i`` seeds trainer's default generators and Python's
+    ``random`` with ``base_seed + i`` and NumPy's global RNG from both, runs ``worker_init_fn(i)``, and answers
+    ``get_worker_info()`` with its id, the worker count, its seed and its copy of the dataset. An error in a
+    worker is raised again in the main process with the worker's traceback; a worker that dies, or a wait
+    longer than ``timeout`` seconds (when positive), raises RuntimeError. Workers are stopped when the
+    iterator is exhausted, deleted or collected, and at interpreter exit.
+
+    ``pin_memory=True`` copies each batch's CPU tensors to page-locked memory when CuPy and a CUDA device are
+    present, and does nothing otherwise; ``pin_memory_device`` is accepted and ignored, as PyTorch (which
+    deprecates it) ignores it.
 
     An ``IterableDataset`` is read in order and its samples grouped into batches as they arrive; it takes no
-    ``shuffle``, ``sampler`` or ``batch_sampler``, and ``len()`` needs the dataset's own ``__len__``.
+    ``shuffle``, ``sampler`` or ``batch_sampler``, and ``len()`` needs the dataset's own ``__len__``. With
+    workers, each worker iterates its own copy, so the dataset should split itself using ``get_worker_info()``.
 
     A ``TensorDataset`` (or a ``Subset`` of one) with the default ``collate_fn`` takes a fast path: each
     batch is gathered with one fancy index per tensor instead of indexing and stacking item by item.
-    The batches are the same either way.
+    The batches are the same either way. (Workers always read item by item.)
     """
 
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = False, sampler=None,
                  batch_sampler=None, num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
-                 drop_last: bool = False, generator=None):
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None, multiprocessing_context=None,
+                 generator=None, *, prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True):
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              "multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        prefetch_factor = checked_prefetch_factor(prefetch_factor, num_workers)
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             _check_iterable_options(shuffle, sampler, batch_sampler)
@@ -69,9 +96,36 @@ class DataLoader:
         self.num_workers = num_workers
         self.collate_fn = collate_fn
         self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
         self.generator = generator
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = resolve_context(multiprocessing_context, num_workers)
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.in_order = in_order
+        self._iterator = None  # the persistent workers' iterator, reused across epochs
 
     def __iter__(self):
+        if self.num_workers == 0:
+            if self.timeout != 0:
+                raise AssertionError(f"a DataLoader without workers takes no timeout (got timeout={self.timeout}); "
+                                     f"timeout applies to waiting for worker processes (num_workers > 0)")
+            batches = self._single_process_batches()
+            return map(pin_batch, batches) if self.pin_memory and cupy_available() else batches
+        pin_memory = self.pin_memory and cupy_available()
+        if not self.persistent_workers:
+            return MultiProcessingDataLoaderIter(self, pin_memory)
+        if self._iterator is None or self._iterator._shutdown:
+            self._iterator = MultiProcessingDataLoaderIter(self, pin_memory)
+        else:
+            self._iterator._reset()
+        return self._iterator
+
+    def _single_process_batches(self):
+        # PyTorch draws a base seed for workers on every epoch, with workers or without: drawn here too, the
+        # same generator gives the same shuffled order whatever num_workers is
+        empty((), dtype=int64).random_(generator=self.generator)
         if self._iterable:
             yield from self._iterate_stream()
             return
