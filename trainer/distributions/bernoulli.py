@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-
 from trainer.autograd import no_grad
 from trainer.creation import arange
 from trainer.distributions import constraints
 from trainer.distributions.distribution import Distribution
-from trainer.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from trainer.distributions.probs_logits import BinaryProbsOrLogits
+from trainer.distributions.utils import broadcast_all
 from trainer.ops.activation import softplus
 from trainer.ops.compare import where
 from trainer.ops.sampling import bernoulli
@@ -17,45 +16,21 @@ from trainer.tensor import Size
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(BinaryProbsOrLogits, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        given = probs if probs is not None else logits
-        (param,) = broadcast_all(given)
-        if probs is not None:
-            self.probs = param
-        else:
-            self.logits = param
-        self._param = param
-        super().__init__(Size() if isinstance(given, numbers.Number) else param.shape, validate_args=validate_args)
+        super().__init__(self._init_probs_or_logits(probs, logits), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Bernoulli, _instance)
         batch_shape = Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = new._param = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = new._param = self.logits.expand(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
         super(Bernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> Size:
-        return self._param.shape
 
     @property
     def mean(self):

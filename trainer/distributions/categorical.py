@@ -10,7 +10,7 @@ from trainer.autograd import no_grad
 from trainer.creation import arange, full
 from trainer.distributions import constraints
 from trainer.distributions.distribution import Distribution
-from trainer.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
+from trainer.distributions.probs_logits import CategoricalProbsOrLogits
 from trainer.ops.sampling import multinomial
 from trainer.ops.shape import broadcast_tensors
 from trainer.tensor import Size
@@ -18,33 +18,17 @@ from trainer.tensor import Size
 __all__ = ["Categorical"]
 
 
-class Categorical(Distribution):
+class Categorical(CategoricalProbsOrLogits, Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            if probs.dim() < 1:
-                raise ValueError("`probs` parameter must be at least one-dimensional.")
-            self.probs = self._param = probs / probs.sum(-1, keepdim=True)
-        else:
-            if logits.dim() < 1:
-                raise ValueError("`logits` parameter must be at least one-dimensional.")
-            self.logits = self._param = logits - logits.logsumexp(-1, keepdim=True)
-        self._num_events = self._param.shape[-1]
-        super().__init__(self._param.shape[:-1], validate_args=validate_args)
+        super().__init__(self._init_probs_or_logits(probs, logits), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Categorical, _instance)
         batch_shape = Size(batch_shape)
-        param_shape = (*batch_shape, self._num_events)
-        if "probs" in self.__dict__:
-            new.probs = new._param = self.probs.expand(param_shape)
-        if "logits" in self.__dict__:
-            new.logits = new._param = self.logits.expand(param_shape)
-        new._num_events = self._num_events
+        self._expand_probs_or_logits(new, batch_shape)
         super(Categorical, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -52,18 +36,6 @@ class Categorical(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self._num_events - 1)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits)
-
-    @property
-    def param_shape(self) -> Size:
-        return self._param.shape
 
     @property
     def mean(self):

@@ -3,15 +3,14 @@ first success of Bernoulli(``probs``) trials."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from trainer.autograd import no_grad
 from trainer.creation import empty, zeros_like
 from trainer.distributions import constraints
 from trainer.distributions.distribution import Distribution
-from trainer.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from trainer.distributions.probs_logits import BinaryProbsOrLogits
+from trainer.distributions.utils import broadcast_all
 from trainer.ops.activation import softplus
 from trainer.ops.compare import where
 from trainer.tensor import Size
@@ -19,19 +18,12 @@ from trainer.tensor import Size
 __all__ = ["Geometric"]
 
 
-class Geometric(Distribution):
+class Geometric(BinaryProbsOrLogits, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
-        given = probs if probs is not None else logits
-        super().__init__(Size() if isinstance(given, numbers.Number) else given.shape, validate_args=validate_args)
+        super().__init__(self._init_probs_or_logits(probs, logits), validate_args=validate_args)
         if self._validate_args and probs is not None and not bool((self.probs > 0).all()):
             # a success probability of 0 never ends the trials
             value = self.probs
@@ -42,10 +34,7 @@ class Geometric(Distribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Geometric, _instance)
         batch_shape = Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
         super(Geometric, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -61,14 +50,6 @@ class Geometric(Distribution):
     @property
     def variance(self):
         return (1.0 / self.probs - 1.0) / self.probs
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -4,60 +4,35 @@ noise; ``RelaxedBernoulli`` is the sigmoid of ``LogitRelaxedBernoulli``."""
 
 from __future__ import annotations
 
-import numbers
-
 from trainer.creation import rand
 from trainer.distributions import constraints
 from trainer.distributions.distribution import Distribution
+from trainer.distributions.probs_logits import BinaryProbsOrLogits
 from trainer.distributions.transformed_distribution import TransformedDistribution
 from trainer.distributions.transforms import SigmoidTransform
-from trainer.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from trainer.distributions.utils import broadcast_all, clamp_probs
 from trainer.tensor import Size
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(BinaryProbsOrLogits, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.real
     has_rsample = True
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         self.temperature = temperature
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-            self._param = self.probs
-        else:
-            (self.logits,) = broadcast_all(logits)
-            self._param = self.logits
-        scalar = isinstance(probs if probs is not None else logits, numbers.Number)
-        super().__init__(Size() if scalar else self._param.shape, validate_args=validate_args)
+        super().__init__(self._init_probs_or_logits(probs, logits), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
         batch_shape = Size(batch_shape)
         new.temperature = self.temperature
-        if "probs" in self.__dict__:
-            new.probs = new._param = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = new._param = self.logits.expand(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
         super(LogitRelaxedBernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> Size:
-        return self._param.shape
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from trainer.creation import full_like, rand
 from trainer.distributions import constraints
-from trainer.distributions.categorical import Categorical
 from trainer.distributions.distribution import Distribution
+from trainer.distributions.probs_logits import CategoricalProbsOrLogits
 from trainer.distributions.transformed_distribution import TransformedDistribution
 from trainer.distributions.transforms import ExpTransform
 from trainer.distributions.utils import broadcast_all, clamp_probs
@@ -16,37 +16,24 @@ from trainer.tensor import Size
 __all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical"]
 
 
-class ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(CategoricalProbsOrLogits, Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     support = constraints.real_vector
     has_rsample = True
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        self._categorical = Categorical(probs, logits)
         self.temperature = temperature
-        super().__init__(self._categorical.batch_shape, self._categorical.param_shape[-1:],
-                         validate_args=validate_args)
+        batch_shape = self._init_probs_or_logits(probs, logits)
+        super().__init__(batch_shape, (self._num_events,), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(ExpRelaxedCategorical, _instance)
         batch_shape = Size(batch_shape)
         new.temperature = self.temperature
-        new._categorical = self._categorical.expand(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
         super(ExpRelaxedCategorical, new).__init__(batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -56,7 +43,7 @@ class ExpRelaxedCategorical(Distribution):
         return scores - scores.logsumexp(-1, keepdim=True)
 
     def log_prob(self, value):
-        k = self._categorical._num_events
+        k = self._num_events
         if self._validate_args:
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
