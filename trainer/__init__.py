@@ -165,6 +165,7 @@ from trainer.ops.elementwise import (  # noqa: E402
     xlogy,
 )
 from trainer.ops.histogram import histogram  # noqa: E402
+from trainer.ops.householder_qr import geqrf, orgqr, ormqr  # noqa: E402
 from trainer.ops.igamma import igamma, igammac  # noqa: E402
 from trainer.ops.index_put import index_copy, index_put, index_put_, masked_scatter, put, take  # noqa: E402
 from trainer.ops.indexing import (  # noqa: E402

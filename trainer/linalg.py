@@ -22,6 +22,7 @@ from trainer.ops._operands import broadcast_shapes
 from trainer.ops.condition import cond
 from trainer.ops.decompositions import QR, SVD, Eigh, SignLogAbsDet, check_floating, check_square
 from trainer.ops.householder import householder_product
+from trainer.ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from trainer.ops.linalg import cross, einsum, matmul
 from trainer.ops.linalg_errors import LinAlgError
 from trainer.ops.linalg_ex import cholesky_ex, inv_ex, solve_ex
@@ -39,6 +40,7 @@ __all__ = ["inv", "det", "slogdet", "solve", "cholesky", "qr", "eigh", "eigvalsh
            "solve_triangular", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "cholesky_ex", "inv_ex", "solve_ex",
            "LinAlgError", "lstsq", "matrix_exp", "cond", "vecdot", "tensorinv", "tensorsolve", "householder_product",
            "diagonal", "vander", "eig", "eigvals"]
+__all__ += ["ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 
 def _square_float(op: str, a) -> None:

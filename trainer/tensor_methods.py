@@ -414,6 +414,15 @@ class TensorMethods(CompatMethods):
     def lu_solve(self, LU_data, LU_pivots):  # noqa: N803 - PyTorch's names
         return trainer.ops.lu.legacy_lu_solve(self, LU_data, LU_pivots)
 
+    def geqrf(self):
+        return trainer.ops.householder_qr.geqrf(self)
+
+    def orgqr(self, input2):
+        return trainer.ops.householder_qr.orgqr(self, input2)
+
+    def ormqr(self, input2, input3, left=True, transpose=False):
+        return trainer.ops.householder_qr.ormqr(self, input2, input3, left, transpose)
+
     def matrix_exp(self):
         return trainer.ops.matrix_exp.matrix_exp(self)
 

@@ -17,7 +17,7 @@ def householder_product(A, tau):  # noqa: N803 - PyTorch's name
     if m < n:
         raise RuntimeError(f"torch.linalg.householder_product: input.shape[-2] must be greater than or equal to "
                            f"input.shape[-1], got {m} < {n}")
-    if tau.ndim != A.ndim - 1 or k > n:
+    if tau.ndim != A.ndim - 1 or k > n or tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
         raise RuntimeError(f"torch.linalg.householder_product: tau must have shape input.shape[:-2] + (k,) with "
                            f"k <= input.shape[-1] = {n}, got input {list(A.shape)} and tau {list(tau.shape)}")
     reflectors = A[..., :, :k].tril(-1) + eye(m, k, dtype=A.dtype, device=A.device)

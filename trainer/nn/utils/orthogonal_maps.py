@@ -8,15 +8,10 @@ from trainer import linalg
 from trainer.autograd import no_grad
 from trainer.backend import xp_of
 from trainer.creation import eye
+from trainer.ops.householder_qr import geqrf
 from trainer.tensor import Tensor
 
-
-def geqrf(a: Tensor) -> tuple[Tensor, Tensor]:
-    """LAPACK's ``geqrf`` (``torch.geqrf``): ``R`` above the diagonal and the Householder reflectors below it,
-    with their scales ``tau``. Not differentiable, as in PyTorch."""
-    xp = xp_of(a._data)
-    packed, tau = xp.linalg.qr(a._data, mode="raw")
-    return Tensor._wrap(xp.ascontiguousarray(xp.swapaxes(packed, -1, -2))), Tensor._wrap(tau)
+__all__ = ["geqrf", "is_orthogonal", "make_orthogonal"]
 
 
 @no_grad()
