@@ -2,7 +2,8 @@
 symmetric eigendecomposition and SVD, each batched over leading dims and differentiable as in PyTorch.
 
 Forward passes are ``xp.linalg`` (LAPACK on NumPy, cuSOLVER on CuPy); backward passes are the standard
-matrix-calculus formulas, written with matmuls and triangular solves so they batch the same way.
+matrix-calculus formulas, written with matmuls and triangular solves so they batch the same way. Each
+``backward_graph`` is the same formula on tensors, so that second and higher derivatives are exact too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.linalg_errors import cholesky_failures, not_positive_definite_error, singular_error
+from trainer.tensor import Tensor
 
 SignLogAbsDet = namedtuple("SignLogAbsDet", ["sign", "logabsdet"])  # torch.return_types.linalg_slogdet
 QR = namedtuple("QR", ["Q", "R"])
@@ -23,6 +25,11 @@ SVD = namedtuple("SVD", ["U", "S", "Vh"])
 
 def _mT(a):
     return a.swapaxes(-1, -2)
+
+
+def _eye(like, n: int):
+    """The identity ``(n, n)`` in ``like``'s dtype, as a constant tensor."""
+    return Tensor._wrap(xp_of(like._data).eye(n, dtype=like._data.dtype))
 
 
 def check_square(op: str, a) -> None:
@@ -140,14 +147,16 @@ class Cholesky(Function):
             low = None
         if low is None or not xp.isfinite(low).all():  # CuPy answers NaNs where NumPy raises
             raise not_positive_definite_error("linalg.cholesky", cholesky_failures(a)[1], a.ndim)
-        ctx.save_for_backward(low)
+        factor = _mT(low).copy() if upper else low
+        ctx.save_for_backward(factor)  # the output itself, so that a recorded backward differentiates through it
         ctx.upper = upper
-        return _mT(low).copy() if upper else low
+        return factor
 
     @staticmethod
     def backward(ctx, g):
         # Murray (2016): with P = Phi(L^T dL) (lower triangle, halved diagonal), dA = sym(L^-T P L^-1).
-        (low,) = ctx.saved_tensors
+        (factor,) = ctx.saved_tensors
+        low = _mT(factor) if ctx.upper else factor
         xp = xp_of(low)
         g = _mT(g) if ctx.upper else g
         p = xp.tril(_mT(low) @ g)
@@ -156,6 +165,16 @@ class Cholesky(Function):
         left = xp.linalg.solve(_mT(low), p)
         s = _mT(xp.linalg.solve(_mT(low), _mT(left)))
         return 0.5 * (s + _mT(s))
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (factor,) = graph_tensors(ctx)
+        low, g = (factor.mT, g.mT) if ctx.upper else (factor, g)
+        p = (low.mT @ g).tril()
+        p = p * (1 - 0.5 * _eye(low, low.shape[-1]))
+        left = trainer.linalg.solve_triangular(low.mT, p, upper=True)
+        s = trainer.linalg.solve_triangular(low, left, upper=False, left=False)
+        return 0.5 * (s + s.mT)
 
 
 class QRDecomposition(Function):
@@ -172,14 +191,27 @@ class QRDecomposition(Function):
         # lower triangle onto the upper one.
         q, r = ctx.saved_tensors
         xp = xp_of(q)
-        m, n = q.shape[-2], r.shape[-1]
-        if ctx.mode != "reduced" or m < n:
-            raise RuntimeError("linalg.qr: the derivative is implemented for mode='reduced' with m >= n only, as "
-                               "in PyTorch for full-rank inputs")
+        _check_qr_differentiable(ctx.mode, q, r)
         product = r @ _mT(g_r) - _mT(g_q) @ q
         lower = xp.tril(product, -1)
-        copyltu = lower + _mT(lower) + xp.eye(n, dtype=q.dtype) * product
+        copyltu = lower + _mT(lower) + xp.eye(r.shape[-1], dtype=q.dtype) * product
         return _mT(xp.linalg.solve(r, _mT(g_q + q @ copyltu)))
+
+    @staticmethod
+    def backward_graph(ctx, g_q, g_r):
+        q, r = graph_tensors(ctx)
+        _check_qr_differentiable(ctx.mode, q, r)
+        product = r @ g_r.mT - g_q.mT @ q
+        lower = product.tril(-1)
+        copyltu = lower + lower.mT + _eye(r, r.shape[-1]) * product
+        # X R^T = B read on R's upper triangle only, as R's gradient must be (its lower part is no output)
+        return trainer.linalg.solve_triangular(r.mT, g_q + q @ copyltu, upper=False, left=False)
+
+
+def _check_qr_differentiable(mode: str, q, r) -> None:
+    if mode != "reduced" or q.shape[-2] < r.shape[-1]:
+        raise RuntimeError("linalg.qr: the derivative is implemented for mode='reduced' with m >= n only, as "
+                           "in PyTorch for full-rank inputs")
 
 
 def _eigen_gaps(xp, w):
@@ -203,6 +235,19 @@ class SymmetricEigen(Function):
         inner = _eigen_gaps(xp, w) * (_mT(v) @ g_v)
         inner = inner + xp.eye(w.shape[-1], dtype=w.dtype) * g_w[..., None, :]
         return v @ inner @ _mT(v)
+
+    @staticmethod
+    def backward_graph(ctx, g_w, g_v):
+        w, v = graph_tensors(ctx)
+        inner = _eigen_gaps_graph(w) * (v.mT @ g_v) + _eye(w, w.shape[-1]) * g_w[..., None, :]
+        return v @ inner @ v.mT
+
+
+def _eigen_gaps_graph(w):
+    """``_eigen_gaps`` on a tensor, recorded: the gaps are differentiated in a second derivative."""
+    eye = Tensor._wrap(xp_of(w._data).eye(w.shape[-1], dtype=bool))
+    gaps = w[..., None, :] - w[..., :, None]
+    return trainer.where(eye, 0.0, 1 / trainer.where(eye, 1.0, gaps))
 
 
 class SingularValueDecomposition(Function):
@@ -231,4 +276,21 @@ class SingularValueDecomposition(Function):
             grad = grad + (g_u - u @ ut_gu) / s_row @ vh
         if n > k:
             grad = grad + u @ _mT((g_v - v @ vt_gv) / s_row)
+        return grad
+
+    @staticmethod
+    def backward_graph(ctx, g_u, g_s, g_vh):
+        u, s, vh = graph_tensors(ctx)
+        v, g_v = vh.mT, g_vh.mT
+        m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
+        s_row, s_col = s[..., None, :], s[..., :, None]
+        f = _eigen_gaps_graph(s * s)
+        ut_gu, vt_gv = u.mT @ g_u, v.mT @ g_v
+        inner = ((f * (ut_gu - ut_gu.mT)) * s_row + s_col * (f * (vt_gv - vt_gv.mT))
+                 + _eye(s, k) * g_s[..., None, :])
+        grad = u @ inner @ vh
+        if m > k:
+            grad = grad + (g_u - u @ ut_gu) / s_row @ vh
+        if n > k:
+            grad = grad + u @ ((g_v - v @ vt_gv) / s_row).mT
         return grad

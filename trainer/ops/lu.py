@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.decompositions import check_floating
+from trainer.ops.join import cat
 from trainer.ops.linalg_errors import first_failure
 from trainer.ops.padding import pad
-from trainer.ops.triangular import solve_triangular, substitute
+from trainer.ops.triangular import TriangularSolve, solve_triangular, substitute
 from trainer.tensor import Tensor
 
 PLU = namedtuple("PLU", ["P", "L", "U"])  # torch.return_types.linalg_lu and lu_unpack
@@ -117,6 +119,37 @@ class LUDecomposition(Function):
             inner = xp.concatenate([inner + xp.tril(g_l[..., :k, :], -1), g_l[..., k:, :]], axis=-2)
             grad = _right(_mT(up), inner, upper=False)
         return permutation(pivots, m, low.dtype) @ grad
+
+    @staticmethod
+    def backward_graph(ctx, g_l, g_u, _g_pivots=None, _g_info=None):
+        # the same formulas as backward, on tensors; the pivots are constants
+        low, up, pivots = graph_tensors(ctx)
+        m, n = low.shape[-2], up.shape[-1]
+        k = min(m, n)
+        if m == n:
+            inner = (low.mT @ g_l).tril(-1) + (g_u @ up.mT).triu()
+            grad = _unit_upper_solve(low.mT, _right_solve(up.mT, inner, upper=False))
+        elif m < n:
+            inner = (low.mT @ g_l - g_u.triu() @ up.mT).tril(-1)
+            inner = _right_solve(up[..., :k].mT, inner, upper=False)
+            inner = cat([inner + g_u[..., :k].triu(), g_u[..., k:]], -1)
+            grad = _unit_upper_solve(low.mT, inner)
+        else:
+            inner = (g_u @ up.mT - low.mT @ g_l.tril(-1)).triu()
+            inner = _unit_upper_solve(low[..., :k, :].mT, inner)
+            inner = cat([inner + g_l[..., :k, :].tril(-1), g_l[..., k:, :]], -2)
+            grad = _right_solve(up.mT, inner, upper=False)
+        return Tensor._wrap(permutation(pivots._data, m, low._data.dtype)) @ grad
+
+
+def _unit_upper_solve(a, b):
+    """``X`` with ``A X = B`` for unit upper triangular ``A``, recorded."""
+    return TriangularSolve.apply(a, b, upper=True, unitriangular=True)
+
+
+def _right_solve(a, b, upper: bool):
+    """``X`` with ``X A = B`` for triangular ``A``, recorded."""
+    return TriangularSolve.apply(a.mT, b.mT, upper=not upper).mT
 
 
 def _check_input(op: str, A) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 
 from trainer.autograd.op import Function
+from trainer.autograd.recompute import recompute_backward
 from trainer.backend import xp_of
 from trainer.ops.rnn import (
     _elman_derivative,
@@ -42,6 +43,7 @@ from trainer.ops.rnn import (
     _summed_bias,
     _transposed,
 )
+from trainer.ops.rnn_composite import elman_cell, gru_cell, lstm_cell, recurrence
 
 
 def _packed_steps(batch_sizes: tuple, reverse: bool) -> list:
@@ -51,9 +53,15 @@ def _packed_steps(batch_sizes: tuple, reverse: bool) -> list:
     return steps[::-1] if reverse else steps
 
 
-def _save_packed(ctx, x, h0, w_ih, w_hh, out, batch_sizes, reverse, hprev):
-    _save(ctx, x, h0, w_ih, w_hh, out, reverse)
+def _save_packed(ctx, inputs, out, batch_sizes, reverse, hprev):
+    _save(ctx, inputs, out, reverse)
     ctx.batch_sizes, ctx.hprev = batch_sizes, hprev
+
+
+def _recorded_backward(ctx, grads, cell, n_states):
+    """The input grads as recorded tensors, by recomputing the layer with differentiable ops."""
+    steps = _packed_steps(ctx.batch_sizes, ctx.reverse)
+    return recompute_backward(ctx, grads, ctx.inputs, recurrence(cell, n_states, ctx.reverse, steps))
 
 
 def _elman_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse, relu):
@@ -66,7 +74,7 @@ def _elman_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse, rel
     for rows, size in _packed_steps(batch_sizes, reverse):
         hprev[rows] = h[:size]
         h[:size] = _elman_step(xp, rows, h[:size], pre, whh_t, out, relu)
-    _save_packed(ctx, x, h0, w_ih, w_hh, out, batch_sizes, reverse, hprev)
+    _save_packed(ctx, (x, h0, w_ih, w_hh, b_ih, b_hh), out, batch_sizes, reverse, hprev)
     return out, h
 
 
@@ -89,6 +97,10 @@ class PackedRnnTanh(Function):
     def backward(ctx, gy, gh):
         return _elman_backward(ctx, gy, gh, relu=False)
 
+    @staticmethod
+    def backward_graph(ctx, gy, gh):
+        return _recorded_backward(ctx, (gy, gh), elman_cell(relu=False), 1)
+
 
 class PackedRnnRelu(Function):
     @staticmethod
@@ -98,6 +110,10 @@ class PackedRnnRelu(Function):
     @staticmethod
     def backward(ctx, gy, gh):
         return _elman_backward(ctx, gy, gh, relu=True)
+
+    @staticmethod
+    def backward_graph(ctx, gy, gh):
+        return _recorded_backward(ctx, (gy, gh), elman_cell(relu=True), 1)
 
 
 class PackedLstm(Function):
@@ -112,7 +128,7 @@ class PackedLstm(Function):
         for rows, size in _packed_steps(batch_sizes, reverse):
             hprev[rows], cprev[rows] = h[:size], c[:size]
             h[:size], c[:size] = _lstm_step(xp, rows, h[:size], c[:size], pre, whh_t, scale, offset, saved)
-        _save_packed(ctx, x, h0, w_ih, w_hh, out, batch_sizes, reverse, hprev)
+        _save_packed(ctx, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), out, batch_sizes, reverse, hprev)
         ctx.cprev, ctx.gates, ctx.tanh_cells = cprev, gates, tanh_cells
         return out, h, c
 
@@ -127,6 +143,10 @@ class PackedLstm(Function):
         da = da.reshape(len(da), -1)
         return _grads(ctx, da, da, (dh, dc), ctx.hprev)
 
+    @staticmethod
+    def backward_graph(ctx, gy, gh, gc):
+        return _recorded_backward(ctx, (gy, gh, gc), lstm_cell, 2)
+
 
 class PackedGru(Function):
     @staticmethod
@@ -140,7 +160,7 @@ class PackedGru(Function):
         for rows, size in _packed_steps(batch_sizes, reverse):
             hprev[rows] = h[:size]
             h[:size] = _gru_step(xp, rows, h[:size], pre, whh_t, b_hn, saved)
-        _save_packed(ctx, x, h0, w_ih, w_hh, out, batch_sizes, reverse, hprev)
+        _save_packed(ctx, (x, h0, w_ih, w_hh, b_ih, b_hh), out, batch_sizes, reverse, hprev)
         ctx.rz_gates, ctx.hn, ctx.n = rz_gates, hn, n
         return out, h
 
@@ -155,3 +175,7 @@ class PackedGru(Function):
             dh[:size] = _gru_step_back(xp, rows, dh[:size], gy, factor, update, dh_all, dgh, ctx.w_hh)
         dgh = dgh.reshape(len(dgh), -1)
         return _grads(ctx, _gru_input_side(dgh, dh_all, dn_in), dgh, (dh,), ctx.hprev)
+
+    @staticmethod
+    def backward_graph(ctx, gy, gh):
+        return _recorded_backward(ctx, (gy, gh), gru_cell, 1)

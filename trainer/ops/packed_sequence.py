@@ -13,6 +13,7 @@ These ops have no ONNX lowering on purpose: see ``exporter.lowerings.packed_sequ
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 
@@ -22,6 +23,13 @@ def _data_mask(xp, batch_sizes: tuple, steps: int, batch: int):
     sizes = xp.zeros(steps, dtype=xp.int64)
     sizes[:len(batch_sizes)] = xp.asarray(batch_sizes, dtype=xp.int64)
     return xp.arange(batch) < sizes[:, None]
+
+
+def _scattered(packed, mask, shape):
+    """The padded array of ``shape`` holding ``packed``'s rows where ``mask`` is set, zeros elsewhere."""
+    out = xp_of(packed).zeros(shape, dtype=packed.dtype)
+    out[mask] = packed
+    return out
 
 
 class PackPaddedSequence(Function):
@@ -36,9 +44,12 @@ class PackPaddedSequence(Function):
 
     @staticmethod
     def backward(ctx, g):
-        out = xp_of(g).zeros(ctx.shape, dtype=g.dtype)
-        out[ctx.mask] = g
-        return out, None
+        return _scattered(g, ctx.mask, ctx.shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):  # linear in g; the adjoint is forward's gather
+        mask = ctx.mask
+        return linear_backward(ctx, g, lambda v: v[mask], position=0), None
 
 
 class PadPackedSequence(Function):
@@ -57,3 +68,8 @@ class PadPackedSequence(Function):
     @staticmethod
     def backward(ctx, g):
         return g[ctx.mask]
+
+    @staticmethod
+    def backward_graph(ctx, g):  # linear in g; the adjoint scatters back into the padded shape
+        mask, shape = ctx.mask, tuple(g.shape)
+        return linear_backward(ctx, g, lambda v: _scattered(v, mask, shape))

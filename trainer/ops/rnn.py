@@ -10,7 +10,9 @@ Gate layouts are PyTorch's: LSTM rows (i, f, g, o), GRU rows (r, z, n) with ``b_
 ``r *`` term. The input projection of all steps is one GEMM before the loop; each step then costs
 one (N, H) @ (H, G) product and a few elementwise ops. Backward through time is written by hand:
 the loop only carries the recurrent gradient, everything that can be is computed for all steps at
-once, and the weight gradients are one GEMM each over the whole sequence.
+once, and the weight gradients are one GEMM each over the whole sequence. A recorded backward
+(``create_graph=True``) instead re-runs the layer with differentiable ops (``trainer.ops.rnn_composite``)
+and differentiates that, so gradient penalties and Hessian-vector products reach any order.
 
 Sigmoids are taken as ``0.5 * tanh(0.5 * a) + 0.5``, which never overflows and lets one ``tanh``
 call cover every gate of a step; the 0.5 is folded into the projections (exact, a power of two).
@@ -23,7 +25,9 @@ one step of a packed sequence.
 from __future__ import annotations
 
 from trainer.autograd.op import Function
+from trainer.autograd.recompute import recompute_backward
 from trainer.backend import xp_of
+from trainer.ops.rnn_composite import elman_cell, gru_cell, lstm_cell, recurrence
 
 
 def _steps(length: int, reverse: bool) -> range:
@@ -61,10 +65,12 @@ def _sigmoid_rows(xp, hidden: int, blocks: str, dtype):
     return scale, xp.where(scale == 0.5, scale, 0).astype(dtype)
 
 
-def _save(ctx, x, h0, w_ih, w_hh, out, reverse):
-    """What every recurrence's backward needs; the arrays a caller could edit in place are checked."""
-    ctx.save_for_backward(x, h0, w_ih, w_hh, out)
-    ctx.x, ctx.h0, ctx.w_ih, ctx.w_hh, ctx.states, ctx.reverse = x, h0, w_ih, w_hh, out, reverse
+def _save(ctx, inputs, out, reverse):
+    """What every recurrence's backward needs, from forward's ``inputs`` ``(x, *states, w_ih, w_hh, b_ih, b_hh)``;
+    the arrays a caller could edit in place are checked. All inputs are kept: a recorded backward recomputes."""
+    ctx.save_for_backward(*inputs, out)
+    x, h0, w_ih, w_hh = inputs[0], inputs[1], inputs[-4], inputs[-3]
+    ctx.inputs, ctx.x, ctx.h0, ctx.w_ih, ctx.w_hh, ctx.states, ctx.reverse = inputs, x, h0, w_ih, w_hh, out, reverse
 
 
 def _grads(ctx, dx_gates, dh_gates, dstates, hprev=None):
@@ -124,7 +130,7 @@ def _elman_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse, relu):
     h = h0
     for t in _steps(x.shape[0], reverse):
         h = _elman_step(xp, t, h, pre, whh_t, out, relu)
-    _save(ctx, x, h0, w_ih, w_hh, out, reverse)
+    _save(ctx, (x, h0, w_ih, w_hh, b_ih, b_hh), out, reverse)
     return out, h.copy()
 
 
@@ -148,6 +154,10 @@ class RnnTanh(Function):
     def backward(ctx, gy, gh):
         return _elman_backward(ctx, gy, gh, relu=False)
 
+    @staticmethod
+    def backward_graph(ctx, gy, gh):
+        return recompute_backward(ctx, (gy, gh), ctx.inputs, recurrence(elman_cell(relu=False), 1, ctx.reverse))
+
 
 class RnnRelu(Function):
     @staticmethod
@@ -157,6 +167,10 @@ class RnnRelu(Function):
     @staticmethod
     def backward(ctx, gy, gh):
         return _elman_backward(ctx, gy, gh, relu=True)
+
+    @staticmethod
+    def backward_graph(ctx, gy, gh):
+        return recompute_backward(ctx, (gy, gh), ctx.inputs, recurrence(elman_cell(relu=True), 1, ctx.reverse))
 
 
 def _lstm_projections(xp, x, w_ih, w_hh, b_ih, b_hh):
@@ -226,7 +240,7 @@ class Lstm(Function):
         for t in _steps(x.shape[0], reverse):
             h, c = _lstm_step(xp, t, h, c, pre, whh_t, scale, offset, saved)
         gates, cells, tanh_cells, out = saved
-        _save(ctx, x, h0, w_ih, w_hh, out, reverse)
+        _save(ctx, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), out, reverse)
         ctx.c0, ctx.gates, ctx.cells, ctx.tanh_cells = c0, gates, cells, tanh_cells
         return out, h.copy(), c.copy()
 
@@ -241,6 +255,10 @@ class Lstm(Function):
             dh, dc = _lstm_step_back(xp, t, dh, dc, gy, factors, da, ctx.w_hh)
         da = da.reshape(*da.shape[:-2], -1)
         return _grads(ctx, da, da, (dh, dc))
+
+    @staticmethod
+    def backward_graph(ctx, gy, gh, gc):
+        return recompute_backward(ctx, (gy, gh, gc), ctx.inputs, recurrence(lstm_cell, 2, ctx.reverse))
 
 
 def _gru_projections(xp, x, w_ih, w_hh, b_ih, b_hh):
@@ -333,7 +351,7 @@ class Gru(Function):
         for t in _steps(x.shape[0], reverse):
             h = _gru_step(xp, t, h, pre, whh_t, b_hn, saved)
         rz_gates, hn, n, out = saved
-        _save(ctx, x, h0, w_ih, w_hh, out, reverse)
+        _save(ctx, (x, h0, w_ih, w_hh, b_ih, b_hh), out, reverse)
         ctx.rz_gates, ctx.hn, ctx.n = rz_gates, hn, n
         return out, h.copy()
 
@@ -349,3 +367,7 @@ class Gru(Function):
             dh = _gru_step_back(xp, t, dh, gy, factor, update, dh_all, dgh, ctx.w_hh)
         dgh = dgh.reshape(*dgh.shape[:-2], -1)
         return _grads(ctx, _gru_input_side(dgh, dh_all, dn_in), dgh, (dh,), hprev)
+
+    @staticmethod
+    def backward_graph(ctx, gy, gh):
+        return recompute_backward(ctx, (gy, gh), ctx.inputs, recurrence(gru_cell, 1, ctx.reverse))

@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 from collections import namedtuple
 
+from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.creation import eye
 from trainer.ops._operands import broadcast_shapes
 from trainer.ops.decompositions import check_floating, check_square
+from trainer.tensor import Tensor
 
 TriangularSolveResult = namedtuple("TriangularSolveResult", ["solution", "cloned_coefficient"])
 
@@ -69,6 +71,13 @@ class TriangularSolve(Function):
         g_b = substitute(_mT(a), g, not ctx.upper, ctx.unitriangular)
         mask = triangle_mask(xp_of(a), a.shape[-1], ctx.upper, ctx.unitriangular)
         return -(g_b @ _mT(x)) * mask, g_b
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, x = graph_tensors(ctx)
+        g_b = TriangularSolve.apply(a.mT, g, upper=not ctx.upper, unitriangular=ctx.unitriangular)
+        mask = Tensor._wrap(triangle_mask(xp_of(a._data), a.shape[-1], ctx.upper, ctx.unitriangular))
+        return -(g_b @ x.mT) * mask, g_b
 
 
 def _check_operands(op: str, A, B) -> None:
