@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer.autograd.op import Function
 from trainer.ops.activation import SELU_ALPHA, SELU_SCALE
+from trainer.tensor import Tensor
 
 _SATURATION = SELU_ALPHA * SELU_SCALE  # minus SELU's limit at -inf: what a dropped element stands for
 
@@ -28,6 +29,10 @@ class AlphaDropout(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.factor
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * Tensor._wrap(ctx.factor)
 
 
 def _alpha_dropout(input, p, training, inplace, feature: bool):

@@ -11,11 +11,13 @@ import warnings
 import numpy as np
 
 from trainer import dtypes
+from trainer.autograd.higher_order import LinearMap, graph_tensors, linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.embedding import _renorm_
-from trainer.ops.indexing import _scatter_add
+from trainer.ops.indexing import Index, _scatter_add
 from trainer.ops.scatter_reduce import _reduce_at
+from trainer.tensor import Tensor
 
 MODES = ("sum", "mean", "max")
 
@@ -92,6 +94,39 @@ class EmbeddingBag(Function):
             per_sample = ctx.saved_tensors[1]
             picked = (g[bag] * weight[flat]).sum(axis=1) if g.shape[0] else xp.zeros(flat.shape, g.dtype)
             grads[-1] = (picked * keep).astype(per_sample.dtype).reshape(per_sample.shape)
+        return tuple(grads)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        flat, bag, keep, coefficient, count, chosen, scale_grad_by_freq = ctx.meta
+        saved = graph_tensors(ctx)
+        weight, xp = saved[0], xp_of(g._data)
+        grads = [None] * len(ctx.needs_input_grad)
+        if chosen is not None:  # max: linear in g, each output element picked from one row
+            found = chosen < flat.shape[0]
+            rows, columns = flat[xp.where(found, chosen, 0)], xp.arange(weight.shape[1])
+            grads[1] = linear_backward(ctx, g, lambda v: xp.where(found, v[rows, columns], 0), position=1)
+            return tuple(grads)
+        # sum and mean: each index's row of the gradient is its bag's row of g times its (graph) coefficient
+        picked = Index.apply(g, key=bag) if g.shape[0] else g.new_zeros((flat.shape[0], weight.shape[1]))
+        if ctx.needs_input_grad[1]:
+            scale = Tensor._wrap(keep.astype(g._data.dtype))
+            if len(saved) > 1:
+                scale = scale * saved[-1].reshape(-1)
+            if count is not None:
+                scale = scale / Tensor._wrap(count[bag])
+            if scale_grad_by_freq:
+                scale = scale / Tensor._wrap(xp.bincount(flat, minlength=weight.shape[0])[flat].astype(g._data.dtype))
+
+            def scatter_rows(v):
+                out = xp.zeros(weight.shape, v.dtype)
+                _scatter_add(xp, out, flat, v)
+                return out
+
+            grads[1] = LinearMap.apply(picked * scale[:, None], apply=scatter_rows, adjoint=lambda v: v[flat])
+        if len(saved) > 1 and ctx.needs_input_grad[-1]:
+            chosen_rows = (picked * Index.apply(weight, key=flat)).sum(1) * Tensor._wrap(keep.astype(g._data.dtype))
+            grads[-1] = chosen_rows.reshape(saved[-1].shape)
         return tuple(grads)
 
 

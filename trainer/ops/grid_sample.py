@@ -20,6 +20,7 @@ import numpy as np
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops.indexing import _scatter_add
+from trainer.tensor import Tensor
 
 MODES = ("bilinear", "nearest", "bicubic")
 PADDING_MODES = ("zeros", "border", "reflection")
@@ -219,6 +220,11 @@ class AffineGrid(Function):
         (base,) = ctx.saved_tensors
         flat = g.reshape(g.shape[0], -1, g.shape[-1])
         return xp_of(g).matmul(flat.transpose(0, 2, 1), base)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (base,) = ctx.saved_tensors
+        return g.reshape(g.shape[0], -1, g.shape[-1]).mT @ Tensor._wrap(base)
 
 
 # ---------------------------------------------------------------------------------------------

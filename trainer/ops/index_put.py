@@ -9,10 +9,11 @@ running count of the mask, which needs no data-dependent shape.
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, unbroadcast
-from trainer.ops.indexing import _scatter_add, getitem, nonzero
+from trainer.ops.indexing import Index, _scatter_add, getitem, masked_fill, nonzero
 from trainer.ops.shape import reshape, unbind
 from trainer.tensor import Tensor
 
@@ -45,6 +46,21 @@ class AdvancedIndexPut(Function):
                 ga[key] = 0
         if need_values:
             gv = unbroadcast(g[key], values_shape)
+        return (ga, gv) + (None,) * n_indices
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        key, values_shape, accumulate, n_indices = ctx.meta
+        need_a, need_values = ctx.needs_input_grad[:2]
+        ga = gv = None
+        if need_a:
+            ga = g
+            if not accumulate:  # this op again, writing zeros where the forward overwrote
+                axis = len(key) - n_indices
+                ga = AdvancedIndexPut.apply(g, g.new_zeros(()), *(Tensor._wrap(i) for i in key[axis:]), axis=axis,
+                                            accumulate=False)
+        if need_values:
+            gv = Index.apply(g, key=key).sum_to_size(values_shape)
         return (ga, gv) + (None,) * n_indices
 
 
@@ -80,6 +96,18 @@ class MaskedScatter(Function):
             gs = xp.zeros(source_shape, g.dtype).reshape(-1)
             gs[:count] = g[mask]
             gs = gs.reshape(source_shape)
+        return ga, None, gs
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a_shape, mask, _, _ = ctx.meta
+        need_a, _, need_source = ctx.needs_input_grad
+        ga = masked_fill(g, Tensor._wrap(mask), 0.0).sum_to_size(a_shape) if need_a else None
+        gs = None
+        if need_source:
+            zeros = xp_of(g._data).zeros(mask.shape, g._data.dtype)
+            gs = linear_backward(ctx, g, lambda v: MaskedScatter.forward(MaskedScatter.__new__(MaskedScatter), zeros,
+                                                                         mask, v), position=2)
         return ga, None, gs
 
 

@@ -7,8 +7,10 @@ The window sums are one shifted add per window offset (``size`` of them), never 
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import LinearMap, graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops.join import cat
 
 
 def _channel_window_sum(a, low, high):
@@ -25,6 +27,12 @@ def _channel_window_sum(a, low, high):
     return out
 
 
+def _channel_window_sum_graph(t, low, high):
+    """``_channel_window_sum`` of a tensor, differentiable to any order: its adjoint is the mirrored window."""
+    return LinearMap.apply(t, apply=lambda a: _channel_window_sum(a, low, high),
+                           adjoint=lambda a: _channel_window_sum(a, -high, -low))
+
+
 class LocalResponseNorm(Function):
     """``x / (k + alpha / size * sum_{c - size//2 <= j <= c + (size-1)//2} x_j^2) ** beta`` over dim 1."""
 
@@ -35,6 +43,7 @@ class LocalResponseNorm(Function):
         scale = denominator ** -beta
         ctx.save_for_backward(x, denominator, scale)
         ctx.settings = (size, alpha, beta)
+        ctx.k = k
         return x * scale
 
     @staticmethod
@@ -44,6 +53,17 @@ class LocalResponseNorm(Function):
         before, after = size // 2, (size - 1) // 2
         # x_i sits in the windows of channels i - after .. i + before
         spread = _channel_window_sum(g * x * scale / denominator, -after, before)
+        return g * scale - (2 * alpha * beta / size) * x * spread
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the same maths on the graph: the denominator recomputed from x, so that it is differentiated too
+        x = graph_tensors(ctx)[0]
+        size, alpha, beta = ctx.settings
+        before, after = size // 2, (size - 1) // 2
+        denominator = ctx.k + alpha / size * _channel_window_sum_graph(x * x, -before, after)
+        scale = denominator ** -beta
+        spread = _channel_window_sum_graph(g * x * scale / denominator, -after, before)
         return g * scale - (2 * alpha * beta / size) * x * spread
 
 
@@ -63,6 +83,7 @@ class CrossMapLrn2d(Function):
         out = x * scale ** -beta
         ctx.save_for_backward(x, scale, out)
         ctx.settings = (size, alpha, beta)
+        ctx.k = k
         return out
 
     @staticmethod
@@ -71,6 +92,25 @@ class CrossMapLrn2d(Function):
         size, alpha, beta = ctx.settings
         inverse_pre_pad = int(size - (size - 1) / 2)
         ratio = _channel_window_sum(g * out / scale, -inverse_pre_pad, size - 1 - inverse_pre_pad)
+        return scale ** -beta * g - (2 * alpha * beta / size) * x * ratio
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the legacy backward on the graph, its running window recomputed from x (the first channel's square in
+        # the windows from pre_pad on, as the forward has it)
+        x = graph_tensors(ctx)[0]
+        size, alpha, beta = ctx.settings
+        pre_pad = int((size - 1) / 2 + 1)
+        squares = x * x
+        window = _channel_window_sum_graph(squares, 1 - pre_pad, pre_pad - 1)
+        channels = x.shape[1]
+        if channels > pre_pad:
+            first = squares[:, :1].expand(x.shape[0], channels - pre_pad, *x.shape[2:])
+            window = window + cat([first.new_zeros((x.shape[0], pre_pad, *x.shape[2:])), first], 1)
+        scale = ctx.k + alpha / size * window
+        out = x * scale ** -beta  # recomputed: the saved output would be differentiated by the legacy gradient
+        inverse_pre_pad = int(size - (size - 1) / 2)
+        ratio = _channel_window_sum_graph(g * out / scale, -inverse_pre_pad, size - 1 - inverse_pre_pad)
         return scale ** -beta * g - (2 * alpha * beta / size) * x * ratio
 
 

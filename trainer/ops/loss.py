@@ -14,6 +14,7 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors, unbroadcast
 from trainer.ops.activation import log_softmax_array, sigmoid_array, softplus, softplus_array
+from trainer.ops.compare import where
 from trainer.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -274,3 +275,18 @@ class KLDivLoss(Function):
             with quiet_fp_errors(xp):
                 g_target = xp.where(g == 0, 0, g * xp.log(target)) + g * target / target - g * x
         return unbroadcast(g_x, x.shape), unbroadcast(g_target, target.shape)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the derivative of PyTorch's composition (exp(t) * (t - x), or xlogy(t, t) - t * x), on the graph
+        x, target = graph_tensors(ctx)
+        log_target, reduction, count, shape = ctx.meta
+        g = (g / count if reduction in ("mean", "batchmean") else g).expand(*shape)
+        if log_target:
+            p = target.exp()
+            g_x, g_target = -g * p, g * p * (target - x + 1)
+        else:
+            zero = Tensor._wrap(ctx.saved_tensors[1] == 0)
+            log = where(zero, 0.0, where(zero, 1.0, target).log())
+            g_x, g_target = -g * target, g * log + g * target / target - g * x
+        return g_x.sum_to_size(x.shape), g_target.sum_to_size(target.shape)

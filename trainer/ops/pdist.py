@@ -11,9 +11,12 @@ import math
 
 import numpy as np
 
+from trainer.autograd.higher_order import LinearMap, graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops.compare import where
 from trainer.ops.indexing import _scatter_add
+from trainer.tensor import Tensor
 
 
 def _pairs(xp, n):
@@ -64,21 +67,63 @@ class Pdist(Function):
         first, second = _pairs(xp, x.shape[0])
         diff = x[first] - x[second]
         dist = _norm(xp, diff, p)
-        ctx.save_for_backward(diff, dist)
+        ctx.save_for_backward(x, diff, dist)
         ctx.geometry = (x.shape, p)
         return dist
 
     @staticmethod
     def backward(ctx, g):
-        diff, dist = ctx.saved_tensors
+        _, diff, dist = ctx.saved_tensors
         shape, p = ctx.geometry
         xp = xp_of(g)
         first, second = _pairs(xp, shape[0])
-        grad = _norm_grad(xp, diff, dist, p) * g[:, None]
-        gx = xp.zeros(shape, dtype=g.dtype)
-        _scatter_add(xp, gx, first, grad)
-        _scatter_add(xp, gx, second, -grad)
-        return gx
+        return _pair_differences_adjoint(_norm_grad(xp, diff, dist, p) * g[:, None], first, second, shape)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, _, dist = graph_tensors(ctx)
+        diff_array, dist_array = ctx.saved_tensors[1:]
+        shape, p = ctx.geometry
+        xp = xp_of(g._data)
+        first, second = _pairs(xp, shape[0])
+
+        def pick(v):  # the pair differences: a linear map of x
+            return v[first] - v[second]
+
+        diff = LinearMap.apply(x, apply=pick, adjoint=lambda v: _pair_differences_adjoint(v, first, second, shape))
+        grad = _norm_grad_graph(diff, diff_array, dist, dist_array, p) * g[:, None]
+        return LinearMap.apply(grad, apply=lambda v: _pair_differences_adjoint(v, first, second, shape), adjoint=pick)
+
+
+def _pair_differences_adjoint(grad, first, second, shape):
+    """Each pair's row of ``grad`` added to its first row's and taken from its second row's."""
+    xp = xp_of(grad)
+    gx = xp.zeros(shape, dtype=grad.dtype)
+    _scatter_add(xp, gx, first, grad)
+    _scatter_add(xp, gx, second, -grad)
+    return gx
+
+
+def _norm_grad_graph(diff, diff_array, dist, dist_array, p):
+    """``_norm_grad`` with differentiable ops on the tensors ``diff`` and ``dist``; the masks where PyTorch puts
+    zeros come from their arrays."""
+    xp = xp_of(diff_array)
+    if p == 0:
+        return diff * 0
+    sign = Tensor._wrap(xp.sign(diff_array))
+    if p == 1:
+        return sign
+    if math.isinf(p):
+        return Tensor._wrap(xp.sign(diff_array) * (xp.abs(diff_array) == dist_array[:, None]))
+    at_zero = Tensor._wrap(dist_array[:, None] == 0)
+    safe = where(at_zero, 1.0, dist[:, None])
+    if p == 2:
+        grad = diff / safe
+    else:
+        flat = Tensor._wrap(diff_array == 0)
+        magnitude = where(flat, 1.0, diff.abs())
+        grad = where(flat, 0.0, sign * magnitude ** (p - 1)) / safe ** (p - 1)
+    return where(at_zero, 0.0, grad)
 
 
 def pdist(input, p: float = 2):

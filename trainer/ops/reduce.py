@@ -103,6 +103,22 @@ class Prod(Function):
         gg = g if keepdim else xp.expand_dims(g, axis)
         return xp.moveaxis(others, -1, axis) * gg
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        from trainer.ops.join import cat
+
+        (a,) = graph_tensors(ctx)
+        axis, keepdim = ctx.meta
+        # the same zero-safe product of the others, from cumulative products (differentiable to any order)
+        flat = a.reshape(-1) if axis is None else a.movedim(axis, -1)
+        ones = flat.new_ones((*flat.shape[:-1], 1))
+        left = cat([ones, flat[..., :-1]], -1).cumprod(-1)
+        right = cat([ones, flat.flip(-1)[..., :-1]], -1).cumprod(-1).flip(-1)
+        others = left * right
+        if axis is None:
+            return (g.reshape(()) * others).reshape(a.shape)
+        return others.movedim(-1, axis) * (g if keepdim else g.unsqueeze(axis))
+
 
 class MaxAll(Function):
     """Max over the whole tensor (or several dims, as ``amax``): the gradient is shared among ties."""
@@ -416,6 +432,30 @@ class CumProd(Function):
         prefix = xp.take_along_axis(out, xp.maximum(first_zero - 1, 0), axis=dim)
         prefix = xp.where(first_zero == 0, 1, prefix)
         return xp.where(position == first_zero, prefix * at_zero, grad).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        from trainer.ops.compare import where
+        from trainer.ops.indexing import Gather
+
+        a, out = graph_tensors(ctx)
+        a_array = ctx.saved_tensors[0]
+        xp, dim, n = xp_of(a_array), ctx.dim, a_array.shape[ctx.dim]
+        if a_array.size == 0:
+            return g.new_zeros(a.shape)
+        # the array backward's formula on the graph; the positions of the zeros are constants
+        position = xp.arange(n).reshape((n,) + (1,) * (a_array.ndim - dim - 1))
+        is_zero = a_array == 0
+        first_zero = xp.where(is_zero.any(axis=dim, keepdims=True), is_zero.argmax(axis=dim, keepdims=True), n)
+        before = Tensor._wrap(position < first_zero)
+        grad = where(before, (g * out).flip(dim).cumsum(dim).flip(dim) / where(before, a, 1.0), 0.0)
+        # the product of the later factors, as a cumulative product whose earlier factors (the first zero's
+        # included) are one: this op again, whose own zeros all come later
+        later = CumProd.apply(where(Tensor._wrap(position <= first_zero), 1.0, a), dim=dim)
+        at_zero = (g * later * Tensor._wrap((position >= first_zero).astype(a_array.dtype))).sum(dim, keepdim=True)
+        prefix = Gather.apply(out, Tensor._wrap(xp.maximum(first_zero - 1, 0)), axis=dim)
+        prefix = where(Tensor._wrap(first_zero == 0), 1.0, prefix)
+        return where(Tensor._wrap(xp.broadcast_to(position == first_zero, a_array.shape)), prefix * at_zero, grad)
 
 
 class CountNonzero(Function):

@@ -11,7 +11,7 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
 from trainer.ops.indexing import IndexPut, masked_fill
-from trainer.ops.shape import _diagonal_indices, unsqueeze
+from trainer.ops.shape import _diagonal_indices, diagonal, unsqueeze
 from trainer.tensor import Tensor
 
 
@@ -53,6 +53,15 @@ class DiagonalScatter(Function):
         moved[..., rows, cols] = 0
         return ga, gs
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # linear: the same two maps, written with differentiable ops (this op with a zero source, and a diagonal)
+        offset, dim1, dim2 = ctx.meta
+        need_a, need_src = ctx.needs_input_grad
+        gs = diagonal(g, offset, dim1, dim2)
+        ga = DiagonalScatter.apply(g, g.new_zeros(gs.shape), offset=offset, dim1=dim1, dim2=dim2) if need_a else None
+        return ga, (gs if need_src else None)
+
 
 class DiagEmbed(Function):
     """Each vector along ``v``'s last dim as the ``offset``-th diagonal of a matrix of zeros whose two dims are
@@ -72,6 +81,10 @@ class DiagEmbed(Function):
     def backward(ctx, g):
         moved, rows, cols = _diagonal_view(xp_of(g), g, *ctx.meta)
         return moved[..., rows, cols]
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return diagonal(g, *ctx.meta)
 
 
 def _slice_bounds(size, start, end, step):

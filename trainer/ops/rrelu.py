@@ -7,6 +7,7 @@ import numpy as np
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.tensor import Tensor
 
 
 class RRelu(Function):
@@ -24,6 +25,10 @@ class RRelu(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.slope
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * Tensor._wrap(ctx.slope)
 
 
 def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False):

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.autograd.higher_order import LinearMap, graph_tensors, snapshot
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, promote, quiet_fp_errors
+from trainer.ops.compare import where
 from trainer.ops.indexing import _scatter_add
 from trainer.ops.reduce import ValuesIndices
+from trainer.tensor import Tensor
 
 
 def _along(xp, shape, axis, indices):
@@ -52,6 +55,14 @@ class CumExtreme(Function):
         _scatter_add(xp, out, _along(xp, shape, dim, indices), g)
         return out
 
+    @staticmethod
+    def backward_graph(ctx, g, g_indices):
+        # linear in g: its adjoint picks, at each position, the element its running value is
+        _, dim, indices = ctx.meta
+        frozen = snapshot(ctx)
+        return LinearMap.apply(g, apply=lambda v: CumExtreme.backward(frozen, v, None),
+                               adjoint=lambda v: xp_of(v).take_along_axis(v, indices, axis=dim))
+
 
 def _logcumsumexp(xp, a, axis, reverse=False):
     """``log(cumsum(exp(a)))`` along ``axis`` as a running ``logaddexp``: exact at any range of values."""
@@ -84,6 +95,21 @@ class LogCumSumExp(Function):
             positive = _logcumsumexp(xp, xp.log(xp.maximum(g, 0)) - out, ctx.dim, reverse=True)
             negative = _logcumsumexp(xp, xp.log(xp.maximum(-g, 0)) - out, ctx.dim, reverse=True)
             return xp.exp(a + positive) - xp.exp(a + negative)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # PyTorch's form on the graph: the log-cumsum-exps (this op, reversed) of log|g| - out, one per sign of g,
+        # with the lowest finite number standing in for the log of the gradients of the other sign
+        a, out = graph_tensors(ctx)
+        dim, lowest = ctx.dim, float(np.finfo(g._data.dtype).min)
+
+        def spread(mask):
+            mask = Tensor._wrap(mask)
+            log_g = where(mask, where(mask, g.abs(), 1.0).log(), lowest)
+            return (LogCumSumExp.apply((log_g - out).flip(dim), dim=dim).flip(dim) + a).exp()
+
+        with quiet_fp_errors(xp_of(g._data)):  # the stand-in minus a positive out may round to -inf, as in PyTorch
+            return spread(g._data > 0) - spread(g._data < 0)
 
 
 def _scan_dim(a, dim):

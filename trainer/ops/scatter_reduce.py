@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.autograd.higher_order import graph_tensors, linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, quiet_fp_errors
-from trainer.ops.indexing import _check_index_range, _scatter_key, _scatter_operands
+from trainer.ops.compare import where
+from trainer.ops.indexing import Index, _check_index_range, _scatter_key, _scatter_operands
 from trainer.ops.shape import expand, reshape
+from trainer.tensor import Tensor
 
 REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 _UFUNCS = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
@@ -73,6 +76,7 @@ class ScatterReduce(Function):
         out = _scatter_reduced(a, key, src, reduce, include_self)
         if reduce in ("prod", "amax", "amin"):  # sum and mean need only the positions
             ctx.save_for_backward(a, src, out)
+            ctx.index = index, axis  # prod's second derivative scatters again
         ctx.meta = key, reduce, include_self, a.shape, src.shape
         return out
 
@@ -104,6 +108,38 @@ class ScatterReduce(Function):
             ga[key] = 0
         return ga, None, gs
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        key, reduce, include_self, a_shape, src_shape = ctx.meta
+        need_a, _, need_src = ctx.needs_input_grad
+        if reduce in ("sum", "mean"):
+            # linear in (a, src) together: each gradient's adjoint is the forward with the other input zero
+            xp, dtype = xp_of(g._data), g._data.dtype
+            zero_a, zero_src = xp.zeros(a_shape, dtype), xp.zeros(src_shape, dtype)
+            ga = (linear_backward(ctx, g, lambda v: _scatter_reduced(v, key, zero_src, reduce, include_self),
+                                  position=0) if need_a else None)
+            gs = (linear_backward(ctx, g, lambda v: _scatter_reduced(zero_a, key, v, reduce, include_self),
+                                  position=2) if need_src else None)
+            return ga, None, gs
+        if reduce == "prod":
+            ga, gs = _prod_grads_graph(ctx, g, key, include_self)
+        else:
+            # the extreme's gradient is g spread over its ties: linear in g, with piecewise-constant shares
+            a, src, out = ctx.saved_tensors
+            xp = xp_of(a)
+            self_hits = (a == out).astype(a.dtype)
+            src_hits = (src == out[key]).astype(a.dtype)
+            shares = self_hits.copy()
+            _reduce_at(xp, "add", shares, key, src_hits)
+            spread = g / Tensor._wrap(shares)
+            ga = spread * Tensor._wrap(self_hits)
+            gs = Index.apply(spread, key=key) * Tensor._wrap(src_hits)
+        if not include_self:
+            keep = xp_of(g._data).ones(a_shape, g._data.dtype)
+            keep[key] = 0
+            ga = ga * Tensor._wrap(keep)
+        return (ga if need_a else None), None, (gs if need_src else None)
+
 
 def _prod_grads(xp, g, a, src, out, key, include_self):
     """The product's gradients as PyTorch computes them: the product over the other factors, taken directly
@@ -116,6 +152,26 @@ def _prod_grads(xp, g, a, src, out, key, include_self):
     single_zero = src_zero & (zeros_there[key] == 1)
     others = _scatter_reduced(a, key, xp.where(single_zero, 1, src), "prod", include_self)
     gs = xp.where(single_zero, (g * others)[key], (g * out)[key] / xp.where(src_zero, 1, src))
+    return ga, gs
+
+
+def _prod_grads_graph(ctx, g, key, include_self):
+    """``_prod_grads`` written with differentiable ops (the scattered product is this op again), so that it can
+    be differentiated to any order: ``a``'s gradient is ``g`` times the product of the sources at its position,
+    a source's is ``g`` times the product of the other factors there."""
+    a, src, out = graph_tensors(ctx)
+    index, axis = ctx.index
+    index = Tensor._wrap(index)
+    ga = g * ScatterReduce.apply(a.new_ones(a.shape), index, src, axis=axis, reduce="prod", include_self=True)
+    src_zero = src._data == 0
+    zeros_there = xp_of(src_zero).zeros(a.shape, g._data.dtype)
+    _reduce_at(xp_of(src_zero), "add", zeros_there, key, src_zero.astype(g._data.dtype))
+    single_zero = Tensor._wrap(src_zero & (zeros_there[key] == 1))
+    # the lone zero factor of a position left out: the product of the others, taken directly
+    others = ScatterReduce.apply(a, index, where(single_zero, 1.0, src), axis=axis, reduce="prod",
+                                 include_self=include_self)
+    divided = Index.apply(g * out, key=key) / where(Tensor._wrap(src_zero), 1.0, src)
+    gs = where(single_zero, Index.apply(g * others, key=key), divided)
     return ga, gs
 
 

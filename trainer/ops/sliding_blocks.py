@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.ops.conv import _col2im, _im2col
 
@@ -40,6 +41,12 @@ class Im2Col(Function):
         x_shape, kernel, dilation, pads, stride, blocks = ctx.geometry
         return _col2im(_rows_to_columns(g, x_shape[1], kernel, blocks), x_shape, stride, pads, dilation)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, kernel, dilation, pads, stride, blocks = ctx.geometry
+        return linear_backward(ctx, g, lambda v: _columns_to_rows(_im2col(v, kernel, stride, pads, dilation, blocks),
+                                                                  kernel))
+
 
 class Col2Im(Function):
     """``(N, C*kh*kw, L)`` -> ``(N, C, *output_size)``: the columns summed back where their blocks lie."""
@@ -56,6 +63,13 @@ class Col2Im(Function):
     def backward(ctx, g):
         kernel, dilation, pads, stride, blocks = ctx.geometry
         return _columns_to_rows(_im2col(g, kernel, stride, pads, dilation, blocks), kernel)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        kernel, dilation, pads, stride, blocks = ctx.geometry
+        image_shape = g.shape  # the forward's output: where the adjoint (this op's forward) writes
+        return linear_backward(ctx, g, lambda v: _col2im(_rows_to_columns(v, image_shape[1], kernel, blocks),
+                                                         image_shape, stride, pads, dilation))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import int_tuple
@@ -40,6 +41,19 @@ class MaxUnpool(Function):
         (flat_index,) = ctx.saved_tensors
         flat_g = g.reshape(flat_index.shape[0], -1)
         return xp_of(g).take_along_axis(flat_g, flat_index, axis=1).reshape(ctx.input_shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (flat_index,) = ctx.saved_tensors
+        out_shape = g.shape
+
+        def scatter(v):  # the forward, without its index checks: the adjoint of picking at the indices
+            xp = xp_of(v)
+            out = xp.zeros((flat_index.shape[0], math.prod(out_shape[2:])), dtype=v.dtype)
+            out[xp.arange(flat_index.shape[0])[:, None], flat_index] = v.reshape(flat_index.shape[0], -1)
+            return out.reshape(out_shape)
+
+        return linear_backward(ctx, g, scatter), None
 
 
 def _output_size(input, kernel, stride, padding, output_size):

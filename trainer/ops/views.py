@@ -7,6 +7,7 @@ and export wherever those do; ``unfold`` is one op (``UnfoldDim``) that copies i
 
 from __future__ import annotations
 
+from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
@@ -37,6 +38,11 @@ class UnfoldDim(Function):
         for k in range(size):
             out[lead + (slice(k, k + step * (count - 1) + 1, step),)] += g[..., k]
         return out
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axis, size, step, _ = ctx.meta
+        return linear_backward(ctx, g, lambda v: UnfoldDim.forward(UnfoldDim.__new__(UnfoldDim), v, axis, size, step))
 
 
 def tile(a, dims):
