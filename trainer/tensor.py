@@ -310,8 +310,13 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
 
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, inputs=None) -> None:
         from trainer.autograd.engine import root_gradient, run_backward
+
+        if inputs is not None:  # accumulate into ``inputs`` only, as ``torch.autograd.backward`` does
+            from trainer.autograd.backward_pass import backward
+
+            return backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
         # as in PyTorch, a graph that records its own backward is kept unless told otherwise
         retain_graph = create_graph if retain_graph is None else retain_graph

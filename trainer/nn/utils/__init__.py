@@ -1,6 +1,6 @@
 """Utilities around modules and their parameters, as in ``torch.nn.utils``."""
 
-from trainer.nn.utils import fusion, parametrizations, parametrize, rnn, stateless
+from trainer.nn.utils import fusion, parametrizations, parametrize, prune, rnn, stateless
 from trainer.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from trainer.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters
 from trainer.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
@@ -13,3 +13,4 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_
 __all__ += ["fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights",
             "parametrizations", "parametrize", "remove_spectral_norm", "remove_weight_norm", "skip_init",
             "spectral_norm", "stateless", "weight_norm"]
+__all__ += ["prune"]
