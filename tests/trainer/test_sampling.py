@@ -340,6 +340,12 @@ def test_binomial_at_the_ends_of_the_probability_range():
     np.testing.assert_array_equal(out, [0.0, 7.0, 0.0, 7.0, math.nan, math.nan])
 
 
+def test_poisson_and_binomial_of_0d_parameters_are_0d_tensors():
+    for draw in (trainer.poisson(trainer.tensor(3.0)), trainer.poisson(trainer.tensor(300.0)),
+                 trainer.binomial(trainer.tensor(10.0), trainer.tensor(0.3))):
+        assert draw.shape == () and draw.dtype == trainer.float32 and float(draw) == int(draw) >= 0
+
+
 def test_randint_like_covers_its_range_evenly():
     draws = trainer.randint_like(trainer.zeros(60000, dtype=trainer.int16), -3, 7,
                                  generator=trainer.Generator().manual_seed(7))

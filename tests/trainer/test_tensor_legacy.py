@@ -102,8 +102,10 @@ def test_post_accumulate_grad_hook_sees_accumulated_grad_like_torch():
         w = lib.ones(3, requires_grad=True)
         calls = []
         handle = w.register_post_accumulate_grad_hook(lambda p, calls=calls: calls.append(p.grad.clone().tolist()))
+        other = lib.ones(3, requires_grad=True)
         (w * 2).sum().backward()
-        (w * 3).sum().backward()
+        (w * 3 * other).sum().backward(inputs=[w])  # accumulated through backward(inputs=) too
+        (w * other).sum().backward(inputs=[other])  # not into w: no call
         handle.remove()
         (w * 4).sum().backward()
         seen[lib.__name__] = calls

@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 
-from trainer.autograd import engine
+from trainer.autograd import engine, post_accumulate_grad_hooks
 from trainer.autograd.gradients import _returned
 from trainer.tensor import Tensor, as_array
 
@@ -52,6 +52,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             t._grad = t._grad + g
         else:
             t._grad._data = as_array(t._grad._data + g._data)
+    post_accumulate_grad_hooks.run([t for t, g in zip(inputs, found) if g is not None and t._grad_fn is None])
 
 
 def _inputs_tuple(inputs):

@@ -230,7 +230,7 @@ def poisson(input, generator=None):
     def draw(rng, xp, rates):
         lam = rates.astype(np.float64)
         large = lam > _POISSON_NORMAL_ABOVE
-        counts = rng.poisson(xp.where(large, 0.0, lam)).astype(np.float64)
+        counts = xp.asarray(rng.poisson(xp.where(large, 0.0, lam)), dtype=np.float64)  # 0-d: a Python int
         if bool(large.any()):
             finite = xp.where(xp.isinf(lam), 0.0, lam)
             approx = xp.round(finite + xp.sqrt(finite) * rng.standard_normal(lam.shape))
@@ -259,7 +259,7 @@ def binomial(count, prob, generator=None):
         n, p = xp.broadcast_to(n.astype(np.float64), shape), xp.broadcast_to(p.astype(np.float64), shape)
         valid = xp.isfinite(n) & ~xp.isnan(p)
         trials = xp.where(valid, xp.floor(xp.maximum(n, 0)), 0).astype(np.int64)
-        successes = rng.binomial(trials, xp.where(valid, xp.clip(p, 0, 1), 0)).astype(np.float64)
+        successes = xp.asarray(rng.binomial(trials, xp.where(valid, xp.clip(p, 0, 1), 0)), dtype=np.float64)  # 0-d: int
         return xp.where(valid, successes, xp.nan).astype(count._data.dtype)
 
     with cuda_context(count.device):
