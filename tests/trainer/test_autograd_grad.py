@@ -133,3 +133,16 @@ def test_input_saliency_of_a_model_matches_pytorch():
         found.append(lib.autograd.grad(scores[:, 1].sum(), x))
         assert all(p.grad is None for p in model.parameters())
     close(found[1], found[0])
+
+
+@pytest.mark.parametrize("alias", [lambda x: x.view_as(x), lambda x: x.reshape(2, 3), lambda x: x.expand(2, 3),
+                                   lambda x: x.squeeze(0)])
+def test_a_view_with_an_unchanged_shape_is_a_new_tensor_with_its_own_gradient(alias):
+    grads = []
+    for lib in (torch, trainer):
+        x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        y = alias(x)
+        assert y is not x
+        (grad,) = lib.autograd.grad((x * y).sum(), y)  # x's own use is not y's
+        grads.append(grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])

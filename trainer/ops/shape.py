@@ -163,8 +163,8 @@ def reshape(a, *shape):
     """The op records the shape as the caller wrote it (``-1`` included), so an observer sees which size was
     inferred and which sizes were read from tensors."""
     requested = tuple(_size(s) for s in _shape_args(shape))
-    if _infer_shape(requested, a._data.size) == a._data.shape:
-        return a
+    _infer_shape(requested, a._data.size)  # a size that does not fit raises here, before the op runs
+    # a new tensor even where the shape stays, as in PyTorch: gradients with respect to it are its own
     return _share_version(Reshape.apply(a, shape=requested), a)
 
 
@@ -219,8 +219,6 @@ def squeeze(a, dim=None):
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = tuple(d for d in (normalize_dim(d, ndim) for d in dims) if ndim and a._data.shape[d] == 1)
-    if not axes:
-        return a
     return _share_version(Squeeze.apply(a, axes=axes), a)
 
 
@@ -248,10 +246,7 @@ def expand(a, *sizes):
                                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                                f"{list(shape)}")
         target.append(_size(s))
-    target = tuple(target)
-    if target == shape:
-        return a
-    return _share_version(Expand.apply(a, shape=target), a)
+    return _share_version(Expand.apply(a, shape=tuple(target)), a)
 
 
 def expand_as(a, other):
