@@ -30,6 +30,7 @@ from exporter.lowerings import (  # the families register themselves on import
     conv,
     embedding,
     embedding_bag,
+    filtered_resize,
     grid_sample,
     indexing,
     join,

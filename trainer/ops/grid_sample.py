@@ -6,7 +6,9 @@ axis maps its coordinate to a source position independently, and each interpolat
 per axis (1 for nearest, 2 for linear, 4 for cubic), each an index, a weight and the weight's derivative; a
 sample is the sum over every combination of one tap per axis. Forward and backward loop over those
 combinations (at most 16), gathering or scattering every output point at once. The gradients follow PyTorch's
-kernels exactly, including where its clipping and reflection make the grid's gradient zero.
+kernels exactly, including where its clipping and reflection make the grid's gradient zero. Second derivatives
+recompute the sampling from differentiable gathers and arithmetic: padding is affine in the position with
+piecewise-constant coefficients (the ones the first-order backward uses), so the recomputation has the same slopes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import warnings
 import numpy as np
 
 from trainer.autograd.op import Function
+from trainer.autograd.recompute import recompute_backward
 from trainer.backend import xp_of
-from trainer.ops.indexing import _scatter_add
+from trainer.ops.indexing import Gather, _scatter_add
 from trainer.tensor import Tensor
 
 MODES = ("bilinear", "nearest", "bicubic")
@@ -181,6 +184,51 @@ class GridSample(Function):
             ggrid = xp.stack([slopes[axis] * per_axis[axis][1] for axis in reversed(range(dims))], axis=-1)
             ggrid = ggrid.astype(grid.dtype, copy=False).reshape(grid.shape)
         return (gx.reshape(x.shape) if needs_x else None), ggrid
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, grid = ctx.saved_tensors
+        mode, padding_mode, align_corners = ctx.options
+        gx, ggrid = recompute_backward(ctx, (g,), (x, grid),
+                                       lambda x, grid: (_sampled(x, grid, mode, padding_mode, align_corners),))
+        if ggrid is None and ctx.needs_input_grad[1]:  # nearest sampling: a zero gradient, as the first order's
+            ggrid = Tensor._wrap(xp_of(grid).zeros_like(grid))
+        return gx, ggrid
+
+
+def _graph_axis_taps(xp, coord, size, mode, padding_mode, align_corners):
+    """``_axis_taps`` with the weights as tensors differentiable in ``coord`` (a tensor); indices stay arrays."""
+    taps, _ = _axis_taps(xp, coord._data, size, mode, padding_mode, align_corners)
+    if mode == "nearest":
+        return [(index, valid, Tensor._wrap(weight), None) for index, valid, weight, _ in taps]
+    position = (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+    if mode == "bicubic":
+        weights, _ = _cubic_weights(xp, position - Tensor._wrap(xp.floor(position._data)))
+    else:
+        padded, slope = _pad_position(xp, position._data, size, padding_mode, align_corners)
+        slope = xp.asarray(slope, dtype=padded.dtype)
+        t = position * Tensor._wrap(slope) + Tensor._wrap(padded - position._data * slope - xp.floor(padded))
+        weights = [1 - t, t]
+    return [(index, valid, weight, None) for (index, valid, _, _), weight in zip(taps, weights)]
+
+
+def _sampled(x, grid, mode, padding_mode, align_corners):
+    """``GridSample``'s forward on tensors, composed of differentiable ops."""
+    xp = xp_of(grid._data)
+    n, c, *spatial = x.shape
+    dims = len(spatial)
+    points = grid.reshape(n, -1, dims)
+    per_axis = [(_graph_axis_taps(xp, points[..., dims - 1 - axis], size, mode, padding_mode, align_corners), None)
+                for axis, size in enumerate(spatial)]
+    flat_x = x.reshape(n, c, -1)
+    out = None
+    for index, valid, combo in _combinations(xp, per_axis, spatial):
+        weight = math.prod(tap[2] for tap in combo) * Tensor._wrap(valid.astype(x._data.dtype))
+        gathered = Gather.apply(flat_x, Tensor._wrap(xp.broadcast_to(index[:, None, :], (n, c, index.shape[1]))),
+                                axis=2)
+        term = gathered * weight.unsqueeze(1)
+        out = term if out is None else out + term
+    return out.reshape(n, c, *grid.shape[1:-1])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``Upsample``: resize the spatial dims to a fixed size or by a scale factor (nearest or (bi/tri)linear); and
+"""``Upsample``: resize the spatial dims to a fixed size or by a scale factor (in any of ``interpolate``'s modes:
+nearest, nearest-exact, area, (bi/tri)linear, bicubic); and
 ``UpsamplingNearest2d``, ``UpsamplingBilinear2d`` (bilinear, ``align_corners=True``)."""
 
 from __future__ import annotations
