@@ -5,7 +5,7 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 
 import trainer.backends as backends
 import trainer.testing as testing
-from trainer import autograd, cuda, data, distributions, dtypes, func, linalg, nn, ops, optim, special, utils
+from trainer import autograd, cuda, data, distributions, dtypes, func, linalg, nn, ops, optim, profiler, special, utils
 from trainer._tensor_str import set_printoptions
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled

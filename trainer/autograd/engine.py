@@ -11,7 +11,7 @@ with grad mode on, so the gradients it returns can be differentiated again.
 
 from __future__ import annotations
 
-from trainer.autograd import anomaly_mode, grad_mode, post_accumulate_grad_hooks
+from trainer.autograd import anomaly_mode, grad_mode, post_accumulate_grad_hooks, span_observers
 
 GRAPH_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -32,6 +32,8 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, cre
     run_node = higher_order.run_backward_graph if create_graph else _run_array_backward
     if anomaly_mode.enabled:
         run_node = anomaly_mode.checked(run_node, anomaly_mode.check_nan)
+    if span_observers.backward_observers:  # checked once per pass: no cost per node
+        run_node = span_observers.observed_backward(run_node)
     pending: dict = {}  # node -> list of gradients, one slot per output
     leaf_grads: dict = {}  # leaf tensor -> accumulated gradient
     for root, grad in zip(roots, root_grads):

@@ -7,7 +7,7 @@ tensors and, when recording, makes the ``Function`` instance itself the graph no
 
 from __future__ import annotations
 
-from trainer.autograd import anomaly_mode, grad_mode, observe
+from trainer.autograd import anomaly_mode, grad_mode, observe, span_observers
 from trainer.backend import xp_of
 
 
@@ -40,6 +40,8 @@ class Function:
         """Run the op on tensors; returns a tensor, or a tuple for ops with several outputs."""
         from trainer.tensor import Tensor
 
+        if span_observers.op_start_observers:
+            span_observers.notify_op_start(cls.__name__)
         ctx = cls.__new__(cls)
         record = grad_mode._state.enabled and any(t._requires_grad for t in inputs)
         if record:
