@@ -86,6 +86,7 @@ from trainer.legacy_tensor_types import (  # noqa: E402
 from trainer.linalg import cdist, det, kron, logdet, matrix_power, pinverse, slogdet, tensordot, trace  # noqa: E402
 from trainer.linalg import inv as inverse  # noqa: E402
 from trainer.linalg import legacy_svd as svd  # noqa: E402
+from trainer.memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from trainer.ops.activation import log_softmax, softmax  # noqa: E402
 from trainer.ops.aliases import (  # noqa: E402
     absolute,
@@ -498,8 +499,8 @@ def numel(input: Tensor) -> int:
     return input.numel()
 
 
-def clone(input: Tensor) -> Tensor:
-    return input.clone()
+def clone(input: Tensor, *, memory_format=preserve_format) -> Tensor:  # noqa: F811 - PyTorch's keyword
+    return input.clone(memory_format=memory_format)
 
 
 def detach(input: Tensor) -> Tensor:

@@ -7,6 +7,13 @@ import numpy as np
 from trainer import dtypes
 from trainer.backend import as_device, cuda_context, get_xp, to_device
 from trainer.default_device import default_device
+from trainer.memory_formats import (
+    check_memory_format,
+    contiguous_format,
+    empty_in_format,
+    laid_out_like,
+    preserve_format,
+)
 from trainer.random import default_generator
 from trainer.tensor import Tensor, _sizes
 
@@ -118,8 +125,9 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=contiguous_format) -> Tensor:
+    check_memory_format(memory_format, "empty")
+    return _filled(lambda xp, s, d: empty_in_format(xp, s, d, memory_format), size, dtype, device, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -127,24 +135,28 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
     return _filled(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device, requires_grad, default)
 
 
-def _like(fn, like: Tensor, dtype, device, requires_grad, *args):
-    return fn(*args, dtype=dtype or like.dtype, device=device or like.device, requires_grad=requires_grad)
+def _like(fn, like: Tensor, dtype, device, requires_grad, *args, memory_format=preserve_format):
+    """``fn(*args)`` with ``like``'s dtype and device unless told otherwise, laid out as ``memory_format`` says
+    (by default with ``like``'s strides, as in PyTorch)."""
+    out = fn(*args, dtype=dtype or like.dtype, device=device or like.device, requires_grad=requires_grad)
+    return laid_out_like(out, like, memory_format, f"{fn.__name__}_like")
 
 
-def zeros_like(t, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(zeros, t, dtype, device, requires_grad, t.shape)
+def zeros_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
+    return _like(zeros, t, dtype, device, requires_grad, t.shape, memory_format=memory_format)
 
 
-def ones_like(t, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(ones, t, dtype, device, requires_grad, t.shape)
+def ones_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
+    return _like(ones, t, dtype, device, requires_grad, t.shape, memory_format=memory_format)
 
 
-def empty_like(t, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(empty, t, dtype, device, requires_grad, t.shape)
+def empty_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
+    return _like(empty, t, dtype, device, requires_grad, t.shape, memory_format=memory_format)
 
 
-def full_like(t, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+def full_like(t, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
+    return laid_out_like(full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                              requires_grad=requires_grad), t, memory_format, "full_like")
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -225,9 +237,11 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
                    dtypes.int64)
 
 
-def rand_like(t, *, dtype=None, device=None) -> Tensor:
-    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def rand_like(t, *, dtype=None, device=None, memory_format=preserve_format) -> Tensor:
+    return laid_out_like(rand(t.shape, dtype=dtype or t.dtype, device=device or t.device), t, memory_format,
+                         "rand_like")
 
 
-def randn_like(t, *, dtype=None, device=None) -> Tensor:
-    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def randn_like(t, *, dtype=None, device=None, memory_format=preserve_format) -> Tensor:
+    return laid_out_like(randn(t.shape, dtype=dtype or t.dtype, device=device or t.device), t, memory_format,
+                         "randn_like")

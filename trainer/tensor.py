@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 import trainer  # trainer.ops and trainer.creation are looked up at call time: they load after this module
-from trainer import dtypes
+from trainer import dtypes, memory_formats
 from trainer.autograd import grad_mode, observe
 from trainer.backend import as_device, device_of, to_device, xp_of
 from trainer.tensor_elementwise import ElementwiseMethods
@@ -250,15 +250,19 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
 
     # ----------------------------------------------------------------- device and dtype
     def to(self, *args, **kwargs) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``, with keyword forms."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``, with keyword forms; ``memory_format``
+        (default ``preserve_format``) lays the result out as it says, copying only where the layout differs."""
         target_device, target_dtype = _parse_to(args, kwargs)
+        layout = memory_formats.check_memory_format(kwargs.get("memory_format", memory_formats.preserve_format), "to")
         out = self
         if target_dtype is not None and target_dtype.np != out._data.dtype:
             out = trainer.ops.tensor_ops.cast(out, target_dtype)
         if target_device is not None and device_of(out._data) != _resolve_device(target_device):
             out = trainer.ops.tensor_ops.to_device(out, _resolve_device(target_device))
         if kwargs.get("copy") and out is self:
-            out = self.clone()
+            out = self.clone(memory_format=layout)
+        if layout is not memory_formats.preserve_format and memory_formats.suggested_format(out._data) is not layout:
+            out = trainer.ops.tensor_ops.clone(out, layout)
         return out
 
     def cuda(self, device=None) -> Tensor:
@@ -366,14 +370,22 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         self._requires_grad = False
         return self
 
-    def clone(self) -> Tensor:
-        return trainer.ops.tensor_ops.clone(self)
+    def clone(self, *, memory_format=memory_formats.preserve_format) -> Tensor:
+        """A copy; by default laid out like this tensor (``preserve_format``), as in PyTorch."""
+        return trainer.ops.tensor_ops.clone(self, memory_formats.check_memory_format(memory_format, "clone"))
 
-    def contiguous(self) -> Tensor:
-        return self if _is_contiguous(self._data) else self.clone()
+    def contiguous(self, memory_format=memory_formats.contiguous_format) -> Tensor:
+        """This tensor if its memory is already laid out as ``memory_format`` says, else a copy that is."""
+        memory_formats.check_memory_format(memory_format, "contiguous")
+        if memory_formats.is_contiguous_in(self._data, memory_format):
+            return self
+        if memory_format is memory_formats.preserve_format:
+            raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+        return trainer.ops.tensor_ops.clone(self, memory_format)
 
-    def is_contiguous(self) -> bool:
-        return _is_contiguous(self._data)
+    def is_contiguous(self, memory_format=memory_formats.contiguous_format) -> bool:
+        return memory_formats.is_contiguous_in(self._data, memory_formats.check_memory_format(memory_format,
+                                                                                             "is_contiguous"))
 
     # ----------------------------------------------------------------- in-place
     def _check_inplace(self) -> None:
@@ -626,10 +638,6 @@ def _dim(dim: int, ndim: int) -> int:
     if not lo <= dim <= hi:
         raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
     return dim + max(ndim, 1) if dim < 0 else dim
-
-
-def _is_contiguous(array) -> bool:
-    return bool(array.flags.c_contiguous)
 
 
 def _resolve_device(spec):

@@ -6,6 +6,7 @@ from trainer import dtypes
 from trainer.autograd.op import Function
 from trainer.backend import device_of
 from trainer.backend import to_device as _array_to_device
+from trainer.memory_formats import copy_in_format, preserve_format
 
 
 class Cast(Function):
@@ -40,8 +41,8 @@ class ToDevice(Function):
 
 class Clone(Function):
     @staticmethod
-    def forward(ctx, a):
-        return a.copy()
+    def forward(ctx, a, memory_format=preserve_format):
+        return copy_in_format(a, memory_format)
 
     @staticmethod
     def backward(ctx, g):
@@ -58,5 +59,5 @@ def to_device(a, device):
     return ToDevice.apply(a, device=device)
 
 
-def clone(a):
-    return Clone.apply(a)
+def clone(a, memory_format=preserve_format):
+    return Clone.apply(a, memory_format=memory_format)

@@ -12,6 +12,7 @@ import numpy as np
 from trainer import dtypes
 from trainer.autograd import grad_mode, no_grad, op
 from trainer.creation import as_tensor
+from trainer.memory_formats import preserve_format
 from trainer.nn.parameter import Buffer, Parameter
 from trainer.tensor import Tensor, _parse_to
 from trainer.utils.hooks import RemovableHandle
@@ -341,7 +342,9 @@ class Module:
         device, dtype = _parse_to(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-        return self._apply(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
+        layout = kwargs.get("memory_format", preserve_format)  # as in PyTorch, applied to 4-D and 5-D tensors only
+        return self._apply(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None,
+                                          memory_format=layout if t.dim() in (4, 5) else preserve_format))
 
     def cuda(self, device=None) -> Module:
         return self._apply(lambda t: t.cuda(device))
