@@ -46,13 +46,18 @@ def graph_tensors(ctx) -> tuple:
                 edge = ctx.next_functions[i]
             elif array.dtype.kind in "fc":  # only floating outputs are on the graph
                 edge = (ctx, i)
-        if edge is None:
-            tensors.append(Tensor._wrap(array))
-        elif type(edge) is tuple:
-            tensors.append(attached(array, edge))
-        else:
-            tensors.append(edge)  # a leaf that requires grad
+        tensors.append(tensor_at(array, edge))
     return tuple(tensors)
+
+
+def tensor_at(array, edge):
+    """``array`` as a tensor at graph position ``edge``: a constant (None), output ``nr`` of a node (``(node,
+    nr)``), or the leaf tensor ``edge`` itself."""
+    if edge is None:
+        return Tensor._wrap(array)
+    if type(edge) is tuple:
+        return attached(array, edge)
+    return edge  # a leaf that requires grad
 
 
 def constant_backward(ctx, *grads):

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from trainer.autograd import grad_mode
 from trainer.autograd.gradients import grad
-from trainer.autograd.higher_order import attached
+from trainer.autograd.higher_order import tensor_at
 from trainer.autograd.op import Function
-from trainer.tensor import Tensor
 
 
 class _StandIn(Function):
@@ -37,17 +36,7 @@ class _StandIn(Function):
 def input_tensors(ctx, arrays) -> list:
     """``ctx``'s forward inputs ``arrays`` (None for an input not given) as tensors on the graph: an input that
     requires grad continues from where it came from, the others are constants."""
-    tensors = []
-    for array, edge in zip(arrays, ctx.next_functions):
-        if array is None:
-            tensors.append(None)
-        elif edge is None:
-            tensors.append(Tensor._wrap(array))
-        elif type(edge) is tuple:
-            tensors.append(attached(array, edge))
-        else:
-            tensors.append(edge)  # a leaf that requires grad
-    return tensors
+    return [None if array is None else tensor_at(array, edge) for array, edge in zip(arrays, ctx.next_functions)]
 
 
 def recompute_backward(ctx, grads, arrays, composite):
