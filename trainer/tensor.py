@@ -46,7 +46,7 @@ class _Version:
 
 class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
-                 "_retains_grad", "_hooks", "__weakref__")
+                 "_retains_grad", "_hooks", "_view_base", "__weakref__")
 
     def __init__(self, *args, requires_grad: bool = False):
         """``torch.Tensor(data)`` (default float dtype) or ``torch.Tensor(*sizes)`` (uninitialised)."""
@@ -65,6 +65,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         self._version_counter = _Version()
         self._retains_grad = False
         self._hooks = None  # a leaf's gradient hooks; a non-leaf's live on its node, per output
+        self._view_base = None  # for a view of another tensor's storage: that tensor (the root of a chain of views)
 
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
@@ -389,8 +390,20 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
 
     # ----------------------------------------------------------------- in-place
     def _check_inplace(self) -> None:
-        if self._grad_fn is None and self._requires_grad and grad_mode._state.enabled:
+        if not grad_mode._state.enabled:
+            return
+        if self._grad_fn is None and self._requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        base = self._view_base
+        if base is not None and base._grad_fn is None and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _mark_view_of(self, base: Tensor) -> Tensor:
+        """Record that ``self`` is a view of ``base``'s storage: they share a version counter, and an in-place
+        change through ``self`` while recording also changes ``base`` (``trainer.autograd.view_writes``)."""
+        self._version_counter = base._version_counter
+        self._view_base = base if base._view_base is None else base._view_base
+        return self
 
     def _assign(self, result: Tensor) -> Tensor:
         """Make ``self`` hold ``result``: written into the same storage when nothing records a graph,
@@ -408,6 +421,11 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         else:
             if result._data.dtype != self._data.dtype:
                 result = result.to(self.dtype)
+            if self._view_base is not None:
+                from trainer.autograd import view_writes  # it needs Tensor, so it loads after this module
+
+                if view_writes.write_through(self, result):
+                    return self
             self._data = result._data
             self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, True
             self._version_counter.value += 1

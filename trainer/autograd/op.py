@@ -11,6 +11,15 @@ from trainer.autograd import anomaly_mode, grad_mode, observe, span_observers
 from trainer.backend import xp_of
 
 
+class _Unchanging:
+    """The version counter of an array no one writes to any more."""
+
+    value = 0
+
+
+_UNCHANGING = _Unchanging()
+
+
 class Function:
     """Subclass with ``forward(ctx, *arrays, **attrs)`` and ``backward(ctx, *grads)``.
 
@@ -97,9 +106,10 @@ class Function:
                 )
 
     def _accept_version(self, counter) -> None:
-        """Treat what was saved under ``counter`` as current: an in-place op rebinds its tensor to this
-        node's output, leaving the arrays this node saved (the tensor's previous value) untouched."""
-        self._saved_versions = tuple((c, c.value if c is counter else expected, shape, dtype)
+        """Stop checking what was saved under ``counter``: an in-place op rebinds its tensor to this node's
+        output, leaving the arrays this node saved (the tensor's previous value) as they are, whatever later
+        in-place ops do to the tensor (PyTorch saves a copy of the original for the same reason)."""
+        self._saved_versions = tuple((_UNCHANGING, 0, shape, dtype) if c is counter else (c, expected, shape, dtype)
                                      for c, expected, shape, dtype in self._saved_versions)
 
     def _release(self) -> None:

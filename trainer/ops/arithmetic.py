@@ -49,36 +49,46 @@ class Sub(Function):
         return (g.sum_to_size(sa) if need_a else None), ((-g).sum_to_size(sb) if need_b else None)
 
 
+def _needs(ctx) -> tuple:
+    """Which inputs ``ctx`` will differentiate (all, where forward runs without recording)."""
+    return getattr(ctx, "needs_input_grad", (True, True))
+
+
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # each operand only for the other's gradient, as PyTorch saves them: an in-place change to an operand
+        # whose partner needs no gradient is then no error
+        need_a, need_b = _needs(ctx)
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = a.shape, b.shape
         return binary_ufunc(a, b, xp_of(a).multiply)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(g * b, a.shape) if need_a else None), (unbroadcast(g * a, b.shape) if need_b else None)
+        (sa, sb), (need_a, need_b) = ctx.shapes, ctx.needs_input_grad
+        return (unbroadcast(g * b, sa) if need_a else None), (unbroadcast(g * a, sb) if need_b else None)
 
     @staticmethod
     def backward_graph(ctx, g):
         a, b = graph_tensors(ctx)
-        need_a, need_b = ctx.needs_input_grad
-        return ((g * b).sum_to_size(a.shape) if need_a else None), ((g * a).sum_to_size(b.shape) if need_b else None)
+        (sa, sb), (need_a, need_b) = ctx.shapes, ctx.needs_input_grad
+        return ((g * b).sum_to_size(sa) if need_a else None), ((g * a).sum_to_size(sb) if need_b else None)
 
 
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if _needs(ctx)[1] else None, b)  # a only for b's gradient
+        ctx.a_shape = a.shape
         return binary_ufunc(a, b, xp_of(a).true_divide)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = unbroadcast(g / b, a.shape) if need_a else None
+        ga = unbroadcast(g / b, ctx.a_shape) if need_a else None
         gb = unbroadcast(-g * a / (b * b), b.shape) if need_b else None
         return ga, gb
 
@@ -86,7 +96,7 @@ class Div(Function):
     def backward_graph(ctx, g):
         a, b = graph_tensors(ctx)
         need_a, need_b = ctx.needs_input_grad
-        ga = (g / b).sum_to_size(a.shape) if need_a else None
+        ga = (g / b).sum_to_size(ctx.a_shape) if need_a else None
         gb = (-g * a / (b * b)).sum_to_size(b.shape) if need_b else None
         return ga, gb
 

@@ -142,8 +142,7 @@ def as_strided(input, size, stride, storage_offset=None):
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     out = AsStrided.apply(input, size=size, stride=stride, offset=None if storage_offset is None
                           else int(storage_offset))
-    out._version_counter = input._version_counter
-    return out
+    return out._mark_view_of(input)
 
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):

@@ -301,7 +301,7 @@ def getitem(a, key):
     key = _array_key(key, a)
     out = Index.apply(a, key=key)
     if _is_basic(key):  # a view: in-place changes through it are changes to ``a``
-        out._version_counter = a._version_counter
+        out._mark_view_of(a)
     return out
 
 

@@ -123,9 +123,8 @@ class Tile(Function):
 
 
 def _share_version(out, a):
-    if out._data.base is not None:
-        out._version_counter = a._version_counter
-    return out
+    """``out`` marked as a view of ``a`` where its array is one (NumPy and CuPy give a copy for some shapes)."""
+    return out._mark_view_of(a) if out._data.base is not None else out
 
 
 def _size(s) -> int:
@@ -317,14 +316,18 @@ class Roll(Function):
 
 
 class Diagonal(Function):
-    """The diagonal of dims ``dim1``/``dim2`` at ``offset``, appended as the last dim (as PyTorch does)."""
+    """The diagonal of dims ``dim1``/``dim2`` at ``offset``, appended as the last dim, as a view of ``a``'s storage
+    (as PyTorch's: writing into it writes into ``a``)."""
 
     @staticmethod
     def forward(ctx, a, offset, dim1, dim2):
-        moved = xp_of(a).moveaxis(a, (dim1, dim2), (-2, -1))
-        rows, cols = _diagonal_indices(xp_of(a), moved.shape[-2], moved.shape[-1], offset)
+        xp = xp_of(a)
+        moved = xp.moveaxis(a, (dim1, dim2), (-2, -1))
+        rows, cols = _diagonal_indices(xp, moved.shape[-2], moved.shape[-1], offset)
         ctx.meta = moved.shape, rows, cols, dim1, dim2
-        return moved[..., rows, cols]
+        first = moved[..., max(-offset, 0):, max(offset, 0):]  # starts at the diagonal's first element
+        return xp.lib.stride_tricks.as_strided(first, shape=(*moved.shape[:-2], len(rows)),
+                                               strides=(*moved.strides[:-2], moved.strides[-2] + moved.strides[-1]))
 
     @staticmethod
     def backward(ctx, g):
@@ -436,7 +439,7 @@ def diagonal(a, offset=0, dim1=0, dim2=1):
         raise RuntimeError(f"diagonal(): input must have at least 2 dimensions, got {ndim}")
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return Diagonal.apply(a, offset=int(offset), dim1=d1, dim2=d2)
+    return _share_version(Diagonal.apply(a, offset=int(offset), dim1=d1, dim2=d2), a)
 
 
 def diag(a, diagonal=0):
