@@ -11,6 +11,7 @@ from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_ena
 from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from trainer.backend import device
+from trainer.compilation import compile  # noqa: E402
 from trainer.constants import e, inf, nan, newaxis, pi  # noqa: E402
 from trainer.conversion import asarray, scalar_tensor  # noqa: E402
 from trainer.creation import (  # noqa: E402
