@@ -74,4 +74,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
 
     ``dropout_p`` always applies (pass ``0.0`` in evaluation, as with PyTorch); ``is_causal`` excludes ``attn_mask``.
     """
+    from trainer.nn.attention import bias, check_a_backend_is_enabled  # nn imports this module: look up at call time
+
+    check_a_backend_is_enabled()
+    if isinstance(attn_mask, bias.CausalBias):
+        if is_causal:
+            raise ValueError("CausalBias should not be used with causal=True")
+        attn_mask = attn_mask._materialize(query.device)
     return attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)[0]

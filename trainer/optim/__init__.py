@@ -7,6 +7,7 @@ from trainer.optim.adam import Adam, AdamW
 from trainer.optim.adamax import Adamax
 from trainer.optim.asgd import ASGD
 from trainer.optim.lbfgs import LBFGS
+from trainer.optim.muon import Muon
 from trainer.optim.nadam import NAdam
 from trainer.optim.optimizer import Optimizer
 from trainer.optim.radam import RAdam
@@ -15,5 +16,5 @@ from trainer.optim.rprop import Rprop
 from trainer.optim.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop",
-           "ASGD", "LBFGS", "Adafactor"]
+           "ASGD", "LBFGS", "Adafactor", "Muon"]
 from trainer.optim import lr_scheduler, swa_utils

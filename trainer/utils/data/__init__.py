@@ -11,6 +11,7 @@ from trainer.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
+from trainer.utils.data.distributed import DistributedSampler
 from trainer.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -28,6 +29,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
