@@ -160,3 +160,29 @@ def test_clipping_on_cuda_matches_cpu():
     assert results["cuda"][0] == pytest.approx(results["cpu"][0], rel=1e-12)
     for on_gpu, on_cpu in zip(results["cuda"][1], results["cpu"][1]):
         np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-12)
+
+
+DEPRECATED_INITS = [("xavier_uniform", "xavier_uniform_", ()), ("kaiming_normal", "kaiming_normal_", ()),
+                    ("constant", "constant_", (0.3,)), ("eye", "eye_", ()), ("orthogonal", "orthogonal_", ())]
+
+
+@pytest.mark.parametrize("old, new, args", DEPRECATED_INITS)
+def test_the_deprecated_init_names_warn_as_pytorch_and_do_what_the_new_ones_do(old, new, args):
+    for lib in (torch, trainer):
+        with pytest.warns(FutureWarning, match=f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new}`"):
+            lib.manual_seed(3)
+            deprecated = getattr(lib.nn.init, old)(lib.empty(3, 4), *args)
+        lib.manual_seed(3)
+        current = getattr(lib.nn.init, new)(lib.empty(3, 4), *args)
+        np.testing.assert_array_equal(deprecated.numpy(), current.numpy())
+
+
+def test_clip_grad_norm_is_the_deprecated_name_of_clip_grad_norm_():
+    norms = []
+    for lib in (torch, trainer):
+        weight = lib.tensor([3.0, 4.0], requires_grad=True)
+        (weight * weight).sum().backward()
+        with pytest.warns(FutureWarning, match="`torch.nn.utils.clip_grad_norm` is now deprecated"):
+            norms.append(float(lib.nn.utils.clip_grad_norm([weight], 1.0)))
+        np.testing.assert_allclose(weight.grad.numpy(), [0.6, 0.8], rtol=1e-6)
+    assert norms[0] == pytest.approx(norms[1]) == 10.0

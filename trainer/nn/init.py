@@ -168,3 +168,32 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
     zero_rows = rng.uniform(0.0, 1.0, tensor.shape).argsort(axis=0)[:num_zeros]
     values[zero_rows, xp.arange(cols)] = 0
     return _fill(tensor, values)
+
+
+def _deprecated(initializer):
+    """PyTorch's pre-0.4 name for ``initializer`` (``xavier_uniform`` for ``xavier_uniform_``): warns, then calls
+    it."""
+    new_name = initializer.__name__
+    old_name = new_name[:-1]
+
+    def deprecated(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.", FutureWarning,
+                      stacklevel=2)
+        return initializer(*args, **kwargs)
+
+    deprecated.__name__ = deprecated.__qualname__ = old_name
+    deprecated.__doc__ = f"Deprecated: ``{new_name}``."
+    return deprecated
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
