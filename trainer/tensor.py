@@ -5,6 +5,8 @@ Methods are thin: the maths lives in ``trainer.ops``, one ``Function`` per op.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 import trainer  # trainer.ops and trainer.creation are looked up at call time: they load after this module
@@ -46,7 +48,7 @@ class _Version:
 
 class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
-                 "_retains_grad", "_hooks", "_view_base", "__weakref__")
+                 "_retains_grad", "_hooks", "_view_base", "_views", "__weakref__")
 
     def __init__(self, *args, requires_grad: bool = False):
         """``torch.Tensor(data)`` (default float dtype) or ``torch.Tensor(*sizes)`` (uninitialised)."""
@@ -66,6 +68,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         self._retains_grad = False
         self._hooks = None  # a leaf's gradient hooks; a non-leaf's live on its node, per output
         self._view_base = None  # for a view of another tensor's storage: that tensor (the root of a chain of views)
+        self._views = None  # id -> weak reference of the views taken of this tensor while recording
 
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
@@ -244,6 +247,17 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
     def __hash__(self):
         return id(self)
 
+    def __getstate__(self):
+        """For pickling and ``copy.deepcopy``: all but the links between a view and its base (a copy owns its
+        array, and the record of views holds weak references)."""
+        return {name: getattr(self, name) for name in Tensor.__slots__
+                if name not in ("_view_base", "_views", "__weakref__") and hasattr(self, name)}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._view_base = self._views = None
+
     def __repr__(self):
         from trainer._tensor_str import tensor_repr  # PyTorch's layout, following set_printoptions
 
@@ -402,7 +416,14 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         """Record that ``self`` is a view of ``base``'s storage: they share a version counter, and an in-place
         change through ``self`` while recording also changes ``base`` (``trainer.autograd.view_writes``)."""
         self._version_counter = base._version_counter
-        self._view_base = base if base._view_base is None else base._view_base
+        root = self._view_base = base if base._view_base is None else base._view_base
+        # while recording, the root remembers its views: a recorded in-place change gives it a new array, which they
+        # then view instead (a leaf that requires grad cannot change in place, so its views need no record)
+        if grad_mode._state.enabled and (root._grad_fn is not None or not root._requires_grad):
+            if root._views is None:
+                root._views = {}
+            key = id(self)
+            root._views[key] = weakref.ref(self, lambda _, views=root._views, key=key: views.pop(key, None))
         return self
 
     def _assign(self, result: Tensor) -> Tensor:
@@ -421,15 +442,17 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         else:
             if result._data.dtype != self._data.dtype:
                 result = result.to(self.dtype)
-            if self._view_base is not None:
-                from trainer.autograd import view_writes  # it needs Tensor, so it loads after this module
+            from trainer.autograd import view_writes  # it needs Tensor, so it loads after this module
 
-                if view_writes.write_through(self, result):
-                    return self
+            if self._view_base is not None and view_writes.write_through(self, result):
+                return self
+            previous = self._data
             self._data = result._data
             self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, True
             self._version_counter.value += 1
             result._grad_fn._accept_version(self._version_counter)
+            if self._views:
+                view_writes.repoint_views(self, previous)
         return self
 
     def _own_version_alias(self) -> Tensor:

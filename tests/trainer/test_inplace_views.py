@@ -1,6 +1,9 @@
 """In-place changes through a view of a tensor that records gradients, against PyTorch: the base sees the new values,
 and the gradients of everything upstream are PyTorch's (its ``CopySlices``)."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -66,6 +69,27 @@ def test_second_derivatives_match_torch(name):
     assert_higher_order_matches_torch(lambda lib, w, v: (CASES[name](lib, w, v) ** 2).sum(), [W, V])
 
 
+def _views_taken_before_the_base_changes(lib, w, v):
+    x = w * 1
+    row, column = x[0], x[:, 1]
+    x.mul_(v)  # the whole base, recorded: the views see it
+    row.add_(10)  # and a change through one of them reaches the base and the other
+    x[1, 1] = v[0] * 7
+    return x, row, column * 2
+
+
+def _a_view_of_a_base_changed_through_another_view(lib, w, v):
+    x = w.t() * 1
+    first, rest = x[:, :1], x[1:]
+    rest.mul_(v[1])
+    return first.sum() + (x * x).sum()
+
+
+@pytest.mark.parametrize("case", [_views_taken_before_the_base_changes, _a_view_of_a_base_changed_through_another_view])
+def test_views_taken_before_a_change_see_it_with_pytorchs_gradients(case):
+    assert_forward_and_gradients_match_torch(case, [W[:2, :3], np.array([0.5, 2.0, 1.5])])
+
+
 def test_a_view_of_a_leaf_and_an_expanded_view_are_refused_as_in_torch():
     assert_raises_like_torch(lambda lib: lib.ones(3, requires_grad=True)[:2].add_(1), RuntimeError,
                              "a view of a leaf Variable that requires grad is being used in an in-place operation")
@@ -81,3 +105,12 @@ def test_without_recording_the_view_writes_straight_into_the_storage():
     x[1].mul_(5)
     x.diagonal(1).add_(1)  # diagonal is a view too, as in PyTorch
     np.testing.assert_array_equal(storage, [[1.0, 2.0, 1.0], [5.0, 5.0, 6.0]])
+
+
+def test_a_tensor_with_views_still_pickles_and_deep_copies():
+    x = trainer.zeros(2, 3)
+    view = x[1:]  # recorded on x, through a weak reference
+    restored, copied = pickle.loads(pickle.dumps(x)), copy.deepcopy(x)
+    view.fill_(4.0)  # the copies own their arrays
+    for other in (restored, copied):
+        np.testing.assert_array_equal(other.numpy(), np.zeros((2, 3)))

@@ -118,9 +118,7 @@ def write_through(view, result) -> bool:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
     new_base = xp.array(base._data, copy=True, order="K")  # the base's layout, so the view sits where it did
-    start = (_address(view._data) - _address(base._data)) // base._data.itemsize
-    new_view = xp.lib.stride_tricks.as_strided(new_base.ravel(order="K")[start:], shape=view._data.shape,
-                                               strides=view._data.strides)
+    new_view = _same_place(new_base, base._data, view._data)
     new_view[...] = result._data
     before = Tensor._wrap(base._data)
     before._grad_fn, before._output_nr, before._requires_grad = base._grad_fn, base._output_nr, base._requires_grad
@@ -132,4 +130,34 @@ def write_through(view, result) -> bool:
     view._grad_fn, view._output_nr, view._requires_grad = reread._grad_fn, 0, True
     view._version_counter.value += 1  # shared with the base: ops that saved either see the change, as in PyTorch
     result._grad_fn._accept_version(view._version_counter)  # except the op that made ``result``: its inputs stay
+    if base._views:
+        repoint_views(base, before._data, skip=view)
     return True
+
+
+def _same_place(new_base, old_base, view):
+    """The view of ``new_base`` that ``view`` is of ``old_base`` (the two bases laid out alike)."""
+    start = (_address(view) - _address(old_base)) // old_base.itemsize
+    return xp_of(new_base).lib.stride_tricks.as_strided(new_base.ravel(order="K")[start:], shape=view.shape,
+                                                        strides=view.strides)
+
+
+def repoint_views(base, old, skip=None):
+    """After a recorded in-place change gave ``base`` a new array (``old`` was its array), each view taken of it
+    before becomes the same view of the new array, read from ``base`` on the graph, as PyTorch's views see the
+    change; ``skip`` is a view already done."""
+    xp = xp_of(old)
+    if base._data.strides != old.strides:  # lay the new values out as the old ones, so the views fit on them
+        relaid = xp.empty_like(old)
+        relaid[...] = base._data
+        base._data = relaid
+    for ref in list(base._views.values()):
+        view = ref()
+        if view is None or view is skip:
+            continue
+        positions = view_positions(old, view._data)
+        if positions is None:  # no longer in the old array: given an array of its own since
+            continue
+        view._data = _same_place(base._data, old, view._data)
+        reread = ViewOf.apply(base, positions=positions, view=view._data)
+        view._grad_fn, view._output_nr, view._requires_grad = reread._grad_fn, 0, True
