@@ -73,10 +73,22 @@ def _infinite_shape(xp, a, x):
 
 
 class _IncompleteGamma(Function):
-    """Shared backward: ``dP/dx`` is the gamma density; ``a`` has no derivative in PyTorch."""
+    """``P`` or ``Q`` (a subclass's ``regularized``, on float64 arrays), with ``at_infinite_shape`` where the shape
+    is infinite.
+    Shared backward: ``dP/dx`` is the gamma density; ``a`` has no derivative in PyTorch."""
 
     kernel = ""
     sign = 1.0
+    at_infinite_shape = 0.0
+
+    @classmethod
+    def forward(cls, ctx, a, x):
+        ctx.x_shape = x.shape
+        a64, x64 = a.astype(np.float64), x.astype(np.float64)
+        ctx.save_for_backward(a64, x64)
+        xp = xp_of(a)
+        values = cls.regularized(xp, a64, x64)
+        return xp.where(_infinite_shape(xp, a64, x64), cls.at_infinite_shape, values).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -93,27 +105,15 @@ class IGamma(_IncompleteGamma):
     kernel = "igamma"
 
     @staticmethod
-    def forward(ctx, a, x):
-        ctx.x_shape = x.shape
-        a64, x64 = a.astype(np.float64), x.astype(np.float64)
-        ctx.save_for_backward(a64, x64)
-        xp = xp_of(a)
-        p = regularized_gamma(xp, a64, x64).p
-        return xp.where(_infinite_shape(xp, a64, x64), 0.0, p).astype(a.dtype, copy=False)
+    def regularized(xp, a, x):
+        return regularized_gamma(xp, a, x).p
 
 
 class IGammac(_IncompleteGamma):
     kernel = "igammac"
     sign = -1.0
-
-    @staticmethod
-    def forward(ctx, a, x):
-        ctx.x_shape = x.shape
-        a64, x64 = a.astype(np.float64), x.astype(np.float64)
-        ctx.save_for_backward(a64, x64)
-        xp = xp_of(a)
-        q = regularized_upper_gamma(xp, a64, x64)
-        return xp.where(_infinite_shape(xp, a64, x64), 1.0, q).astype(a.dtype, copy=False)
+    at_infinite_shape = 1.0
+    regularized = staticmethod(regularized_upper_gamma)
 
 
 def _operands(kernel, input, other):  # noqa: A002 - PyTorch's name
