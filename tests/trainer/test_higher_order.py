@@ -27,8 +27,13 @@ def F(lib):
 
 
 def _grads_of_grads(lib, fn, inputs, order):
-    out = fn(lib, *inputs)
-    grads = lib.autograd.grad(out, inputs, create_graph=True)
+    return differentiated_to_order(lib, fn(lib, *inputs), inputs, order)
+
+
+def differentiated_to_order(lib, loss, inputs, order):
+    """The gradients of ``inputs`` of a scalar built from ``loss``'s gradients (and, for ``order`` 3, from those
+    gradients' gradients): derivatives of order ``order``, as arrays."""
+    grads = lib.autograd.grad(loss, inputs, create_graph=True)
     scalar = sum((g * g).sum() for g in grads)
     if order == 3:
         grads = lib.autograd.grad(scalar, inputs, create_graph=True)

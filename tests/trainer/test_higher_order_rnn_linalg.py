@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import trainer
-from tests.trainer.test_higher_order import assert_higher_order_matches_torch
+from tests.trainer.test_higher_order import assert_higher_order_matches_torch, differentiated_to_order
 
 RNG = np.random.default_rng(5)
 T, N, D, H = 4, 3, 3, 4
@@ -51,14 +51,7 @@ def _second_order_grads(lib, model, x, states, lengths, order):
     states = [lib.tensor(s, requires_grad=True) for s in states]
     out, final = _run(lib, model, x, states, lengths)
     loss = (out.tanh() ** 2).sum() + sum((s ** 3).sum() for s in final)
-    inputs = [x, *states, *model.parameters()]
-    grads = lib.autograd.grad(loss, inputs, create_graph=True)
-    scalar = sum((g * g).sum() for g in grads)
-    if order == 3:
-        grads = lib.autograd.grad(scalar, inputs, create_graph=True)
-        scalar = sum(g.sin().sum() for g in grads)
-    scalar.backward()
-    return [t.grad.detach().numpy() for t in inputs]
+    return differentiated_to_order(lib, loss, [x, *states, *model.parameters()], order)
 
 
 RECURRENT = {
