@@ -2,11 +2,8 @@
 table layout (against PyTorch's), FLOPs (against PyTorch's), memory, and the cost of the hooks while off."""
 
 import gzip
-import inspect
 import json
 import re
-import textwrap
-import time
 import warnings
 from collections import Counter
 
@@ -14,7 +11,7 @@ import pytest
 import torch
 
 import trainer
-from trainer.autograd import engine, op
+from trainer.autograd import span_observers
 from trainer.ops.arithmetic import Add
 from trainer.profiler import ProfilerAction, ProfilerActivity, profile, record_function, schedule
 
@@ -290,56 +287,18 @@ def test_activities_and_events_before_a_trace():
     assert prof.current_action is ProfilerAction.NONE
 
 
-def _without_hook(function, hook_lines: str):
-    """``function`` compiled again from its source with ``hook_lines`` taken out, in its own module's globals."""
-    source = textwrap.dedent(inspect.getsource(function))
-    hook = textwrap.dedent(hook_lines)
-    indent = re.search(r"\n( +)\S", source[source.index("def "):]).group(1)
-    hook = textwrap.indent(hook, indent)
-    assert hook in source
-    namespace = {}
-    exec(compile(source.replace(hook, ""), inspect.getsourcefile(function), "exec"), function.__globals__, namespace)
-    compiled = next(iter(namespace.values()))
-    return compiled.__func__ if isinstance(compiled, classmethod) else compiled
+def test_no_hook_runs_while_no_profiler_is_active(monkeypatch):
+    """The hooks stay out of the hot path when off: a forward and a backward run without reaching them (a timed
+    comparison belongs in a benchmark, not in a test on a shared 2-core machine)."""
 
+    def reached(*args, **kwargs):
+        raise AssertionError("a profiler hook ran while no profiler was active")
 
-def _best_of(runs, fn):
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def test_hooks_cost_nothing_measurable_while_no_profiler_is_active():
-    hooked_apply = op.Function.apply.__func__
-    plain_apply = _without_hook(hooked_apply, "if span_observers.op_start_observers:\n"
-                                              "    span_observers.notify_op_start(cls.__name__)\n")
-    a, b = trainer.ones(2), trainer.ones(2)
-
-    def loop(apply):
-        return lambda: [apply(Add, a, b) for _ in range(1000)]
-
-    hooked_backward = engine.run_backward
-    plain_backward = _without_hook(hooked_backward, "if span_observers.backward_observers:  # checked once per "
-                                                    "pass: no cost per node\n"
-                                                    "    run_node = span_observers.observed_backward(run_node)\n")
+    monkeypatch.setattr(span_observers, "notify_op_start", reached)
+    monkeypatch.setattr(span_observers, "observed_backward", reached)
     x = trainer.ones(3, requires_grad=True)
-
-    def backward_loop(run_backward):
-        def run():
-            for _ in range(20):
-                y = x
-                for _ in range(25):
-                    y = y * 1.0
-                run_backward([y], [y._data * 0 + 1])
-        return run
-
-    for hooked, plain in ((loop(hooked_apply), loop(plain_apply)),
-                          (backward_loop(hooked_backward), backward_loop(plain_backward))):
-        hooked_times, plain_times = [], []
-        for _ in range(5):  # interleaved, so that load from elsewhere hits both alike
-            hooked_times.append(_best_of(3, hooked))
-            plain_times.append(_best_of(3, plain))
-        assert min(hooked_times) < min(plain_times) * 1.15
+    (Add.apply(x, x) * 2.0).sum().backward()
+    monkeypatch.undo()
+    with profile() as prof:
+        Add.apply(x, x)
+    assert any(event.name == "trainer::Add" for event in prof.events())  # the same hooks do run under a profiler
