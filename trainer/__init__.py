@@ -38,7 +38,12 @@ from trainer.creation import (  # noqa: E402
 )
 from trainer.default_device import get_default_device, set_default_device  # noqa: E402
 from trainer.dtypes import (
+    bfloat16,
     bool,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
     dtype,
     float,

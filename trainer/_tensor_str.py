@@ -93,6 +93,22 @@ class _Formatter:
         return " " * (self.max_width - len(text)) + text
 
 
+class _ComplexFormatter:
+    """PyTorch's complex notation: the real parts and the imaginary parts each get their own formatter."""
+
+    def __init__(self, values: np.ndarray):
+        self.real, self.imag = _Formatter(values.real), _Formatter(values.imag)
+        self.max_width = self.real.max_width + self.imag.max_width + 2
+
+    def format(self, value) -> str:
+        imag = (self.imag.format(value.imag) + "j").lstrip()
+        return self.real.format(value.real) + ("" if imag[0] in "+-" else "+") + imag
+
+
+def _formatter(values: np.ndarray):
+    return _ComplexFormatter(values) if values.dtype.kind == "c" else _Formatter(values)
+
+
 def _summarized(values: np.ndarray) -> np.ndarray:
     """Only the items that a summarised print shows: ``edgeitems`` at each end of every dim."""
     edge = PRINT_OPTS.edgeitems
@@ -159,6 +175,8 @@ def tensor_repr(t) -> str:
     if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
     dtype = dtypes.from_numpy(array.dtype)
+    if dtype is dtypes.bfloat16:  # NumPy cannot format ml_dtypes' bfloat16; float32 holds each value exactly
+        array = array.astype(np.float32)
     default_float = dtypes.get_default_dtype()
     if array.size == 0:
         if array.ndim != 1:
@@ -169,10 +187,10 @@ def tensor_repr(t) -> str:
     else:
         if not PRINT_OPTS.edgeitems:
             suffixes.append(f"size={tuple(array.shape)}")
-        if dtype not in (default_float, dtypes.int64, dtypes.bool):
+        if dtype not in (default_float, default_float.to_complex(), dtypes.int64, dtypes.bool):
             suffixes.append(f"dtype={dtype!r}")
         summarize = array.size > PRINT_OPTS.threshold
-        formatter = _Formatter(_summarized(array) if summarize else array)
+        formatter = _formatter(_summarized(array) if summarize else array)
         body = _body(array, indent, summarize, formatter)
     if t._grad_fn is not None:
         suffixes.append(f"grad_fn=<{t._grad_fn.name()}>")

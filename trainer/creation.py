@@ -44,13 +44,15 @@ def _infer_array(data, dtype=None):
         array = np.array(data)
     except ValueError as exc:
         raise ValueError(f"could not build a tensor: {exc} (nested sequences must have equal lengths)") from None
-    if array.dtype == object or array.dtype.kind in "USV":
+    if array.dtype == object or (array.dtype.kind in "USV" and array.dtype != dtypes.bfloat16.np):
         raise TypeError(f"can't build a tensor from data of type {type(data).__name__} holding "
                         f"{array.dtype if array.dtype.kind in 'USV' else 'mixed objects'}; expected numbers")
     if not typed and dtype is not None:
         array = array.astype(dtype.np)
     elif not typed and array.dtype.kind == "f":
         array = array.astype(dtypes.get_default_dtype().np)
+    elif not typed and array.dtype.kind == "c":
+        array = array.astype(dtypes.get_default_dtype().to_complex().np)
     elif not typed and array.dtype.kind in "iu":
         array = array.astype(np.int64)
     return array

@@ -119,7 +119,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return dtypes.is_floating(self._data.dtype)
 
     @property
     def is_leaf(self) -> bool:
@@ -147,7 +147,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
                 "you can only change requires_grad flags of leaf variables. If you want to use a computed "
                 "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
             )
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and not dtypes.is_inexact(self._data.dtype):
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
         self._requires_grad = bool(requires_grad) or self._grad_fn is not None
         return self
@@ -297,6 +297,15 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
 
     def half(self) -> Tensor:
         return self.to(dtypes.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(dtypes.bfloat16)
+
+    def cfloat(self) -> Tensor:
+        return self.to(dtypes.complex64)
+
+    def cdouble(self) -> Tensor:
+        return self.to(dtypes.complex128)
 
     def long(self) -> Tensor:
         return self.to(dtypes.int64)

@@ -100,13 +100,14 @@ def checked(run_node, nan: bool):
 
 def _raise_on_nan(node, results) -> None:
     from trainer.backend import xp_of
+    from trainer.dtypes import is_inexact
     from trainer.tensor import Tensor
 
     for i, g in enumerate(results):
         if g is None:
             continue
         array = g._data if isinstance(g, Tensor) else g
-        if array.dtype.kind in "fc" and bool(xp_of(array).isnan(array).any()):
+        if is_inexact(array.dtype) and bool(xp_of(array).isnan(array).any()):
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from trainer.autograd import grad_mode
 from trainer.autograd.op import Function
+from trainer.dtypes import is_inexact
 from trainer.tensor import Tensor
 
 
@@ -44,7 +45,7 @@ def graph_tensors(ctx) -> tuple:
             kind, i = source
             if kind == "input":
                 edge = ctx.next_functions[i]
-            elif array.dtype.kind in "fc":  # only floating outputs are on the graph
+            elif is_inexact(array.dtype):  # only floating outputs are on the graph
                 edge = (ctx, i)
         tensors.append(tensor_at(array, edge))
     return tuple(tensors)

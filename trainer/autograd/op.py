@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from trainer.autograd import anomaly_mode, grad_mode, observe, span_observers
 from trainer.backend import xp_of
+from trainer.dtypes import is_inexact
 
 
 class _Unchanging:
@@ -78,7 +79,7 @@ class Function:
         if anomaly_mode.enabled:  # where this op was called, for the warning if its backward fails
             self._forward_stack = anomaly_mode.forward_stack()
         for nr, out in enumerate(outputs):
-            if out._data.dtype.kind in "fc":
+            if is_inexact(out._data.dtype):
                 out._grad_fn, out._output_nr, out._requires_grad = self, nr, True
         # multi-output nodes need each output's shape to stand in zeros for outputs that got no grad
         self._output_meta = (

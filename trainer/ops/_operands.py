@@ -10,7 +10,7 @@ from trainer import dtypes
 from trainer.backend import as_device, device_of, to_device, xp_of
 from trainer.tensor import Tensor
 
-_SCALARS = (bool, int, float, np.number, np.bool_)
+_SCALARS = (bool, int, float, complex, np.number, np.bool_)
 
 
 def scalar_tensor(value, like: Tensor, dtype: dtypes.dtype) -> Tensor:
@@ -35,7 +35,7 @@ def promote(*operands, min_category_float: bool = False) -> tuple[Tensor, ...]:
                 raise TypeError(f"unsupported operand type {type(o).__name__}; expected a Tensor or a number")
         target = dtypes.result_type([(dtypes.from_numpy(t._data.dtype), t._data.ndim) for t in tensors],
                                     [dtypes.scalar_dtype(o) for o in operands if not isinstance(o, Tensor)])
-    if min_category_float and not target.is_floating_point:
+    if min_category_float and not (target.is_floating_point or target.is_complex):
         target = dtypes.get_default_dtype()
     _check_same_device(tensors)
     from trainer.ops.tensor_ops import cast

@@ -15,13 +15,18 @@ class Cast(Function):
         ctx.from_dtype = a.dtype
         return a.astype(to.np)
 
+    # A real tensor cast to complex gets the real part of the complex gradient, as in PyTorch.
     @staticmethod
     def backward(ctx, g):
-        return g.astype(ctx.from_dtype, copy=False) if ctx.from_dtype.kind in "fc" else None
+        if not dtypes.is_inexact(ctx.from_dtype):
+            return None
+        return (g.real if g.dtype.kind == "c" and ctx.from_dtype.kind != "c" else g).astype(ctx.from_dtype, copy=False)
 
     @staticmethod
     def backward_graph(ctx, g):
-        return g.to(dtypes.from_numpy(ctx.from_dtype)) if ctx.from_dtype.kind in "fc" else None
+        if not dtypes.is_inexact(ctx.from_dtype):
+            return None
+        return (g.real if g.is_complex() and ctx.from_dtype.kind != "c" else g).to(dtypes.from_numpy(ctx.from_dtype))
 
 
 class ToDevice(Function):
