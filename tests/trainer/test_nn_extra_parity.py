@@ -239,3 +239,17 @@ def test_bad_input_raises_a_clear_error(index):
     call, error, message = BAD_INPUTS[index]
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_gradient_of_a_long_signal_matches_torch(mode):
+    # 60,000 samples: a dense (padded x input) 0/1 matrix in backward would need about 29 GB
+    x = np.random.default_rng(3).standard_normal((2, 1, 60_000))
+    g = np.random.default_rng(4).standard_normal((2, 1, 60_000 + 512 + 300))
+    grads = []
+    for lib in (torch, trainer):
+        t = lib.tensor(x, requires_grad=True)
+        out = lib.nn.functional.pad(t, (512, 300), mode=mode)
+        (grad,) = lib.autograd.grad(out, t, lib.tensor(g))
+        grads.append(np.asarray(grad))
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)

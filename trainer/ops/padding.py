@@ -3,15 +3,17 @@ circular) and the pixel shuffles.
 
 Every padding mode is, along each padded axis, a gather: output position ``i`` reads input position
 ``source[i]`` (or the fill value where ``source[i] < 0``). Forward gathers axis by axis; backward sums
-each output gradient back into the input position it was read from, as a 0/1 matrix product per axis.
-Negative pads (constant and circular modes) crop.
+each output gradient back into the input position it was read from. Negative pads (constant and circular
+modes) crop.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
-from trainer.backend import xp_of
+from trainer.backend import as_device, to_device, xp_of
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -39,25 +41,45 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, a, pad, mode="constant", value=0.0):
         xp = xp_of(a)
+        pads = _axis_pads(a.ndim, pad)
         sources = {axis: _source_indices(xp, a.shape[axis], before, after, mode)
-                   for axis, (before, after) in _axis_pads(a.ndim, pad).items()}
-        ctx.sources = sources
+                   for axis, (before, after) in pads.items()}
+        ctx.sources, ctx.pads = sources, pads
         ctx.in_shape = a.shape
         ctx.constant = mode == "constant"
         return _gathered(a, sources, ctx.constant, value)
 
     @staticmethod
     def backward(ctx, g):
-        xp = xp_of(g)
         for axis, source in ctx.sources.items():
-            scatter = (source[:, None] == xp.arange(ctx.in_shape[axis])).astype(g.dtype)
-            g = xp.moveaxis(xp.moveaxis(g, axis, -1) @ scatter, -1, axis)
+            g = _summed_back(g, source, ctx.in_shape[axis], ctx.pads[axis][0], axis)
         return g
 
     @staticmethod
     def backward_graph(ctx, g):
         sources, constant = ctx.sources, ctx.constant
         return linear_backward(ctx, g, lambda v: _gathered(v, sources, constant, 0))
+
+
+def _summed_back(g, source, size: int, before: int, axis: int):
+    """The gradient along one padded ``axis`` summed into the ``size`` input positions that ``source`` read.
+
+    The output positions that read their own input position (``i - before``) form one block, moved as a slice;
+    only the few others (the pads) are added one at a time. A 0/1 matrix product would cost padded x input
+    elements: gigabytes for a long signal.
+    """
+    xp = xp_of(g)
+    moved = xp.moveaxis(g, axis, 0)
+    out = xp.zeros((size,) + moved.shape[1:], dtype=g.dtype)
+    reads = to_device(source, as_device("cpu"))
+    own = np.flatnonzero((reads == np.arange(reads.size) - before) & (reads >= 0))
+    rest = np.ones(reads.size, bool)
+    if own.size and own[-1] - own[0] + 1 == own.size:  # contiguous, as every mode gives
+        out[reads[own[0]]:reads[own[-1]] + 1] = moved[own[0]:own[-1] + 1]
+        rest[own] = False
+    for i in np.flatnonzero(rest & (reads >= 0)):
+        out[reads[i]] += moved[i]
+    return xp.moveaxis(out, 0, axis)
 
 
 def _gathered(a, sources, constant: bool, value):
