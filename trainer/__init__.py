@@ -155,6 +155,21 @@ from trainer.ops.compare import (  # noqa: E402
     ne,
     where,
 )
+from trainer.ops.complex_ops import (  # noqa: E402
+    angle,
+    complex,
+    conj,
+    conj_physical,
+    imag,
+    is_conj,
+    is_neg,
+    polar,
+    real,
+    resolve_conj,
+    resolve_neg,
+    view_as_complex,
+    view_as_real,
+)
 from trainer.ops.conjugate_transpose import adjoint  # noqa: E402
 from trainer.ops.counting import bincount, bucketize, histc, searchsorted, unique  # noqa: E402
 from trainer.ops.elementwise import (  # noqa: E402

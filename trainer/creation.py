@@ -6,6 +6,7 @@ import numpy as np
 
 from trainer import dtypes
 from trainer.backend import as_device, cuda_context, get_xp, to_device
+from trainer.complex_random import complex_draw
 from trainer.default_device import default_device
 from trainer.memory_formats import (
     check_memory_format,
@@ -201,6 +202,8 @@ def _random(draw, size, generator, dtype, device, requires_grad, default=None):
 
 def _float_draw(method):
     def draw(rng, shape, dt):
+        if dt.is_complex:
+            return complex_draw(rng, method, shape, dt)
         if not dt.is_floating_point:
             raise RuntimeError(f"{method} is only implemented for floating point dtypes, got {dt.name}")
         kind = dt.np if dt.np in (np.float32, np.float64) else np.float32

@@ -19,14 +19,16 @@ from trainer.backend import xp_of
 from trainer.creation import eye
 from trainer.ops import decompositions as ops
 from trainer.ops._operands import broadcast_shapes
+from trainer.ops.complex_checks import reject_complex
 from trainer.ops.condition import cond
-from trainer.ops.decompositions import QR, SVD, Eigh, SignLogAbsDet, check_floating, check_square
+from trainer.ops.decompositions import QR, SVD, Eigh, SignLogAbsDet, check_floating_or_complex, check_square
+from trainer.ops.general_eigen import eig, eigvals
 from trainer.ops.householder import householder_product
 from trainer.ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from trainer.ops.linalg import cross, einsum, matmul
 from trainer.ops.linalg_errors import LinAlgError
 from trainer.ops.linalg_ex import cholesky_ex, inv_ex, solve_ex
-from trainer.ops.linalg_vectors import diagonal, eig, eigvals, vander, vecdot
+from trainer.ops.linalg_vectors import diagonal, vander, vecdot
 from trainer.ops.lstsq import lstsq
 from trainer.ops.lu import lu, lu_factor, lu_factor_ex, lu_solve
 from trainer.ops.matrix_exp import matrix_exp
@@ -45,7 +47,7 @@ __all__ += ["ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 def _square_float(op: str, a) -> None:
     check_square(op, a._data)
-    check_floating(op, a._data)
+    check_floating_or_complex(op, a._data)
 
 
 def inv(A):
@@ -91,7 +93,7 @@ def qr(A, mode="reduced"):
                            "'r', or 'complete'")
     if A.ndim < 2:
         raise RuntimeError(f"linalg.qr: The input tensor A must have at least 2 dimensions, got {A.ndim}")
-    check_floating("linalg.qr", A._data)
+    check_floating_or_complex("linalg.qr", A._data)
     q, r = ops.QRDecomposition.apply(A, mode="reduced" if mode == "r" else mode)
     if mode == "r":
         return QR(q.new_empty(0), r)
@@ -117,7 +119,7 @@ def svd(A, full_matrices=True, *, driver=None):
     del driver  # accepted for PyTorch compatibility: a cuSOLVER algorithm choice
     if A.ndim < 2:
         raise RuntimeError(f"linalg.svd: The input tensor A must have at least 2 dimensions, got {A.ndim}")
-    check_floating("linalg.svd", A._data)
+    check_floating_or_complex("linalg.svd", A._data)
     if full_matrices and A.shape[-1] != A.shape[-2]:
         if A.requires_grad:
             raise RuntimeError("linalg.svd: The derivative of linalg.svd is not implemented when "
@@ -136,7 +138,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     ``max(atol, rtol * largest)`` count as zero (``rtol`` defaults to ``eps * max(m, n)`` when ``atol`` is
     not given, as in PyTorch)."""
     del hermitian  # the SVD path serves symmetric inputs too
-    check_floating("linalg.pinv", A._data)
+    check_floating_or_complex("linalg.pinv", A._data)
     u, s, vh = svd(A, full_matrices=False)
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else _eps(A) * max(A.shape[-2], A.shape[-1])
@@ -144,7 +146,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     cutoff = (largest * rtol).clamp(min=atol or 0.0)
     kept = s > cutoff
     s_inv = (1 / s.masked_fill(~kept, 1)).masked_fill(~kept, 0)
-    return (vh.mT * s_inv.unsqueeze(-2)) @ u.mT
+    return (vh.mH * s_inv.unsqueeze(-2)) @ u.mH
 
 
 def _eps(A) -> float:
@@ -186,6 +188,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     _require_floating(x, "linalg.vector_norm")
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    if x._data.dtype.kind == "c":  # the norm of the magnitudes: real, as in PyTorch
+        x = x.abs()
     return Norm.apply(x, p=float(ord), axes=_axes(x, dim), keepdim=keepdim)
 
 
@@ -241,8 +245,10 @@ def multi_dot(tensors):
 
 # ---------------------------------------------------------------- the torch namespace's matrix functions
 def logdet(A):
-    """``log det A``: NaN where the determinant is negative, as in PyTorch."""
+    """``log det A``: NaN where the determinant is negative, as in PyTorch; complex ``A`` has a complex logarithm."""
     sign, logabsdet = slogdet(A)
+    if sign._data.dtype.kind == "c":
+        return sign.log() + logabsdet
     return logabsdet.masked_fill(sign < 0, math.nan)
 
 
@@ -291,6 +297,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    reject_complex(x1, "cdist only supports floating-point dtypes, X1 got a complex tensor", RuntimeError)
+    reject_complex(x2, "cdist only supports floating-point dtypes, X2 got a complex tensor", RuntimeError)
     return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
 
 

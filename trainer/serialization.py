@@ -123,6 +123,10 @@ def _decode(node, tensors: dict):
     (kind, value), = node.items()
     if kind == "tensor":
         return tensors[value]
+    if kind == "complex128_as_real":
+        from trainer.ops.complex_ops import view_as_complex
+
+        return view_as_complex(tensors[value])
     if kind == "list":
         return [_decode(item, tensors) for item in value]
     if kind == "tuple":

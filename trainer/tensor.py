@@ -13,6 +13,7 @@ import trainer  # trainer.ops and trainer.creation are looked up at call time: t
 from trainer import dtypes, memory_formats
 from trainer.autograd import grad_mode, observe
 from trainer.backend import as_device, device_of, to_device, xp_of
+from trainer.tensor_complex_methods import ComplexMethods
 from trainer.tensor_elementwise import ElementwiseMethods
 from trainer.tensor_inplace import InplaceMethods
 from trainer.tensor_methods import TensorMethods
@@ -46,7 +47,7 @@ class _Version:
         self.value = 0
 
 
-class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods):
+class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
                  "_retains_grad", "_hooks", "_view_base", "_views", "__weakref__")
 

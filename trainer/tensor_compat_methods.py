@@ -1,7 +1,7 @@
 """``CompatMethods``, the ``Tensor`` methods PyTorch scripts call that are about storage, legacy forms or tensor
 kinds trainer does not have: ``as_strided``, ``storage_offset``, ``new``, ``type``, ``resize_``,
 ``apply_``/``map_``/``map2_``, the always-False kind flags (``is_sparse``, ``is_meta``, ...), ``layout``, pinned
-and shared memory, the conjugate/negative-bit methods of real tensors and ``register_post_accumulate_grad_hook``.
+and shared memory and ``register_post_accumulate_grad_hook``.
 """
 
 from __future__ import annotations
@@ -146,30 +146,6 @@ class CompatMethods:
     def register_post_accumulate_grad_hook(self, hook):
         """``hook(tensor)`` runs after ``backward()`` has accumulated this leaf's gradient into ``.grad``."""
         return post_accumulate_grad_hooks.register(self, hook)
-
-    # ----------------------------------------------------------------- real tensors: no conjugate or negative bit
-    @property
-    def real(self):
-        """The tensor itself: trainer's tensors are real."""
-        return self
-
-    def conj(self):
-        return self
-
-    def conj_physical(self):
-        return self
-
-    def resolve_conj(self):
-        return self
-
-    def resolve_neg(self):
-        return self
-
-    def is_conj(self) -> bool:
-        return False
-
-    def is_neg(self) -> bool:
-        return False
 
     # ----------------------------------------------------------------- activations PyTorch also binds as methods
     def prelu(self, weight):

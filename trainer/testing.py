@@ -16,6 +16,7 @@ from trainer import dtypes
 
 # (rtol, atol) per dtype; every other dtype is compared for equality
 _DTYPE_PRECISIONS = {dtypes.float16: (1e-3, 1e-5), dtypes.float32: (1.3e-6, 1e-5), dtypes.float64: (1e-7, 1e-7)}
+_DTYPE_PRECISIONS.update({dtypes.complex64: (1.3e-6, 1e-5), dtypes.complex128: (1e-7, 1e-7)})
 
 
 class _MismatchError(AssertionError):

@@ -157,6 +157,8 @@ def root_gradient(output, gradient, index: int = 0, create_graph: bool = False):
         if output._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
                                f"shape {list(output.shape)}. Pass a gradient of that shape to backward().")
+        if output._data.dtype.kind == "c":
+            raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {output.dtype}")
         ones = xp_of(output._data).ones(output._data.shape, output._data.dtype)
         return Tensor._wrap(ones) if create_graph else ones
     if not isinstance(gradient, Tensor):

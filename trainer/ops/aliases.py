@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from trainer.ops.arithmetic import div, mul, neg, sub
 from trainer.ops.compare import ge, gt, le, lt, ne
-from trainer.ops.unary import abs, sign
+from trainer.ops.complex_ops import sgn  # noqa: F401 - z / |z| for complex tensors, sign for real ones
+from trainer.ops.unary import abs
 
 absolute = abs
 negative = neg
@@ -18,4 +19,3 @@ greater_equal = ge
 less = lt
 less_equal = le
 not_equal = ne
-sgn = sign  # sign of a real number; trainer has no complex dtypes, whose sgn is z / |z|

@@ -54,6 +54,7 @@ def _needs(ctx) -> tuple:
     return getattr(ctx, "needs_input_grad", (True, True))
 
 
+@holomorphic
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):

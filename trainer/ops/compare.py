@@ -5,11 +5,16 @@ from __future__ import annotations
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import binary_ufunc, broadcast_shapes, promote, unbroadcast
+from trainer.ops.complex_checks import ORDERING_KERNELS, reject_complex, reject_complex_kernel
 from trainer.tensor import Tensor
 
 
 def _comparison(name, ufunc_name):
+    ordering_kernel = ORDERING_KERNELS.get(ufunc_name)
+
     def forward(ctx, a, b):
+        if ordering_kernel is not None:
+            reject_complex_kernel(ordering_kernel, a, b)
         return binary_ufunc(a, b, getattr(xp_of(a), ufunc_name))
 
     return type(name, (Function,), {"forward": staticmethod(forward), "__doc__": f"Elementwise ``{ufunc_name}``."})
@@ -173,11 +178,15 @@ def logical_not(a):
 
 
 def maximum(a, b):
-    return Maximum.apply(*promote(a, b))
+    a, b = promote(a, b)
+    reject_complex(a, "maximum not implemented for complex tensors.", RuntimeError)
+    return Maximum.apply(a, b)
 
 
 def minimum(a, b):
-    return Minimum.apply(*promote(a, b))
+    a, b = promote(a, b)
+    reject_complex(a, "minimum not implemented for complex tensors.", RuntimeError)
+    return Minimum.apply(a, b)
 
 
 def where(condition, a, b):

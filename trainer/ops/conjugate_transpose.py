@@ -1,5 +1,6 @@
-"""The conjugate transposes ``Tensor.mH``, ``Tensor.H`` and ``adjoint``: for trainer's real dtypes, the transpose
-of the last two dims, with PyTorch's checks on how many dims there are."""
+"""The conjugate transposes ``Tensor.mH``, ``Tensor.H`` and ``adjoint``: the transpose of the last two dims,
+conjugated for complex tensors (eagerly: trainer has no conjugate bit), with PyTorch's checks on how many dims
+there are."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 def adjoint(a, name: str = "tensor.adjoint()"):
     if a.ndim < 2:
         raise RuntimeError(f"{name} is only supported on matrices or batches of matrices. Got {a.ndim}-D tensor.")
-    return a.mT
+    return a.mT.conj()
 
 
 def matrix_h(a):
@@ -15,4 +16,4 @@ def matrix_h(a):
     if a.ndim not in (0, 2):
         hint = " For batches of matrices, consider using tensor.mH" if a.ndim > 2 else ""
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {a.ndim}-D tensor.{hint}")
-    return a.mT if a.ndim == 2 else a
+    return a.mT.conj() if a.ndim == 2 else a.conj()

@@ -11,8 +11,10 @@ from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, promote, unbroadcast
+from trainer.ops.holomorphic import holomorphic
 
 
+@holomorphic
 class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -63,6 +65,7 @@ class MatMul(Function):
         return ga, gb
 
 
+@holomorphic
 class Linear(Function):
     """``x @ weight.T + bias`` as one op: one GEMM forward, two backward, the bias a row sum."""
 
@@ -105,6 +108,7 @@ class Linear(Function):
         return gx, gw, (g2.sum(0).sum_to_size(ctx.bias_shape) if needs[2] else None)
 
 
+@holomorphic
 class Einsum(Function):
     """``einsum`` of any number of operands; each gradient is another einsum, of the output gradient and the
     other operands, written out for that operand's subscripts. The same code runs on arrays with ``xp`` and, for

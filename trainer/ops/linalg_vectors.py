@@ -1,5 +1,5 @@
 """The small ``torch.linalg`` functions that are other ops under a linear-algebra name: ``vecdot``, ``diagonal``
-and the batched ``vander``; and ``eig``/``eigvals``, which need the complex dtype trainer does not have."""
+and the batched ``vander``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from trainer.ops.join import stack
 
 
 def vecdot(x, y, *, dim=-1):
-    """The dot product of ``x`` and ``y`` along ``dim``, broadcasting the other dims."""
-    return (x * y).sum(dim)
+    """The dot product of ``x`` and ``y`` along ``dim``, broadcasting the other dims; ``x`` is conjugated, as in
+    PyTorch."""
+    return (x.conj() * y).sum(dim)
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):  # noqa: N803 - PyTorch's name
@@ -26,16 +27,3 @@ def vander(x, *, N=None):  # noqa: N803 - PyTorch's name
     for _ in range(n - 1):  # one column per power: a small static count
         columns.append(columns[-1] * x)
     return stack(columns, -1)
-
-
-def _complex_unsupported(name: str):
-    raise NotImplementedError(f"linalg.{name}: the eigenvalues of a general real matrix are complex, and trainer "
-                              f"has no complex dtype; for symmetric matrices use linalg.eigh or linalg.eigvalsh")
-
-
-def eig(A):  # noqa: N803 - PyTorch's name
-    _complex_unsupported("eig")
-
-
-def eigvals(A):  # noqa: N803 - PyTorch's name
-    _complex_unsupported("eigvals")

@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from trainer.ops._operands import broadcast_shapes
-from trainer.ops.decompositions import check_floating
+from trainer.ops.decompositions import check_floating_or_complex
 from trainer.ops.triangular import solve_triangular
 
 Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])  # torch.return_types.linalg_lstsq
@@ -27,9 +27,9 @@ def _full_rank_solution(A, B):
 
     if A.shape[-2] >= A.shape[-1]:
         q, r = linalg.qr(A)
-        return solve_triangular(r, q.mT @ B, upper=True)
-    q, r = linalg.qr(A.mT)
-    return q @ solve_triangular(r.mT, B, upper=False)
+        return solve_triangular(r, q.mH @ B, upper=True)
+    q, r = linalg.qr(A.mH)
+    return q @ solve_triangular(r.mH, B, upper=False)
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
@@ -43,7 +43,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     if A.ndim < 2:
         raise RuntimeError(f"torch.linalg.lstsq: input must have at least 2 dimensions. Got {A.ndim} dimensions")
-    check_floating("torch.linalg.lstsq", A._data)
+    check_floating_or_complex("torch.linalg.lstsq", A._data)
     if A._data.dtype != B._data.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
                            f"input's dtype {A.dtype} and other's dtype {B.dtype}")
@@ -67,7 +67,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     else:
         solution = linalg.pinv(A, rtol=rcond) @ rhs
     if m > n and full_rank and driver != "gelsy":
-        residuals = ((A @ solution - rhs) ** 2).sum(-2)
+        error = A @ solution - rhs
+        residuals = (error * error.conj()).real.sum(-2)  # |error|^2: real for complex A too
     else:  # empty, but part of the graph as PyTorch's is
         residuals = solution.reshape(-1)[:0]
     if vector:

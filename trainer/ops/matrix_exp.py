@@ -14,7 +14,8 @@ from __future__ import annotations
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops.decompositions import check_floating, check_square
+from trainer.ops.decompositions import check_floating_or_complex, check_square
+from trainer.ops.holomorphic import holomorphic
 from trainer.ops.join import cat
 
 # (Padé coefficients b_0..b_m, the largest 1-norm theta_m for which the [m/m] approximant is exact to the unit
@@ -33,7 +34,7 @@ def exponential(a):
     n = a.shape[-1]
     if a.size == 0:
         return a.copy()
-    b, theta = _PADE["float32" if a.dtype == xp.float32 else "float64"]
+    b, theta = _PADE["float32" if a.dtype in (xp.float32, xp.complex64) else "float64"]
     norm = xp.abs(a).sum(-2).max(-1)  # the 1-norm: the largest column sum
     squarings = xp.maximum(0, xp.ceil(xp.log2(xp.maximum(norm, 1e-300) / theta))).astype(xp.int64)
     scaled = a / (2.0 ** squarings.astype(a.dtype))[..., None, None]
@@ -50,6 +51,7 @@ def exponential(a):
     return result
 
 
+@holomorphic  # exp is a power series: its Frechet derivative is the chain rule
 class MatrixExp(Function):
     @staticmethod
     def forward(ctx, a):
@@ -78,6 +80,6 @@ class MatrixExp(Function):
 def matrix_exp(A):
     """``exp(A) = sum_k A^k / k!`` of each square matrix of ``A`` ``(*, n, n)``."""
     check_square("linalg.matrix_exp", A._data)
-    check_floating("linalg.matrix_exp", A._data)
+    check_floating_or_complex("linalg.matrix_exp", A._data)
     return MatrixExp.apply(A)
 

@@ -25,8 +25,11 @@ def isposinf(input):
 
 
 def isreal(input):
-    """True everywhere: trainer's dtypes are all real (``x == x`` is false only for NaN, which is real too)."""
+    """Whether the imaginary part is 0; everywhere for a real tensor (``x == x`` is false only for NaN, which is real
+    too)."""
     _require_tensor("isreal", "input", 1, input)
+    if input._data.dtype.kind == "c":
+        return eq(input.imag, 0)
     return logical_or(eq(input, input), isnan(input))
 
 

@@ -61,8 +61,8 @@ def inner(input, other):  # noqa: A002 - PyTorch's name
 
 
 def vdot(input, other):  # noqa: A002 - PyTorch's name
-    """The dot product of two vectors (real tensors have nothing to conjugate)."""
-    return dot(input, other)
+    """The dot product of two vectors, the first conjugated."""
+    return dot(input.conj(), other)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002 - PyTorch's name

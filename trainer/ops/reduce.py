@@ -78,6 +78,7 @@ class Mean(Function):
         return _expand_back_graph(g / builtins.max(_count(shape, axes), 1), shape, axes, keepdim)
 
 
+@holomorphic
 class Prod(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
@@ -240,7 +241,7 @@ class Var(Function):
         ctx.save_for_backward(centered, a)  # a: for a create_graph backward, which recomputes centered from it
         ctx.meta = axes, keepdim, builtins.max(n - correction, 0)
         with quiet_fp_errors(xp_of(a)):
-            return (centered * centered).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
+            return _squared_magnitude(centered).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
 
     @staticmethod
     def backward(ctx, g):
@@ -263,7 +264,7 @@ class Std(Function):
         centered = a - a.mean(axis=axes, keepdims=True)
         dof = builtins.max(n - correction, 0)
         with quiet_fp_errors(xp_of(a)):
-            out = xp_of(a).sqrt((centered * centered).sum(axis=axes, keepdims=keepdim) / dof)
+            out = xp_of(a).sqrt(_squared_magnitude(centered).sum(axis=axes, keepdims=keepdim) / dof)
         ctx.save_for_backward(centered, out, a)  # a: as Var's
         ctx.meta = axes, keepdim, dof
         return out
@@ -596,6 +597,7 @@ def _max_min(a, dim, keepdim, other, all_cls, dim_cls, binary):
         other, dim = dim, None
     if other is not None:
         return binary(a, other)
+    reject_complex(a, f"{'max' if all_cls is MaxAll else 'min'}(): does not support complex input", RuntimeError)
     if dim is None:
         return all_cls.apply(a)
     dim = normalize_dim(dim, a._data.ndim)
@@ -619,18 +621,22 @@ def min(a, dim=None, keepdim=False, *, other=None):
 
 
 def amax(a, dim=(), keepdim=False):
+    reject_complex_kernel("max_values", a._data)
     return MaxAll.apply(a, axes=_axes(a, dim if dim != () else None), keepdim=keepdim)
 
 
 def amin(a, dim=(), keepdim=False):
+    reject_complex_kernel("min_values", a._data)
     return MinAll.apply(a, axes=_axes(a, dim if dim != () else None), keepdim=keepdim)
 
 
 def argmax(a, dim=None, keepdim=False):
+    reject_complex(a, "argmax(): does not support complex input", RuntimeError)
     return ArgMax.apply(a, dim=None if dim is None else normalize_dim(dim, a._data.ndim), keepdim=keepdim)
 
 
 def argmin(a, dim=None, keepdim=False):
+    reject_complex(a, "argmin(): does not support complex input", RuntimeError)
     return ArgMin.apply(a, dim=None if dim is None else normalize_dim(dim, a._data.ndim), keepdim=keepdim)
 
 
@@ -685,6 +691,8 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         a = a.to(dtypes.as_dtype(dtype))
     _require_floating(a, "norm")
+    if a._data.dtype.kind == "c":  # the norm of the magnitudes: real, as in PyTorch
+        a = a.abs()
     return Norm.apply(a, p=_norm_order(p), axes=_axes(a, dim), keepdim=keepdim)
 
 
@@ -710,6 +718,8 @@ def count_nonzero(a, dim=None):
 
 
 def nansum(a, dim=None, keepdim=False, *, dtype=None):
+    reject_complex(a, "nansum does not support complex inputs: complex numbers have no NaN test of their own; sum "
+                      "torch.nan_to_num(input) instead", RuntimeError)
     return NanSum.apply(a, axes=_axes(a, dim), keepdim=keepdim, dtype=None if dtype is None else dtypes.as_dtype(dtype))
 
 

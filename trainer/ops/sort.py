@@ -10,6 +10,7 @@ from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
+from trainer.ops.complex_checks import reject_complex, reject_complex_kernel
 from trainer.ops.reduce import ValuesIndices
 
 
@@ -90,6 +91,7 @@ def _values_indices(values, indices, was_0d):
 
 def sort(a, dim=-1, descending=False, stable=False):
     """``(values, indices)``; the sort is always stable, which ``stable=False`` also allows."""
+    reject_complex(a, "Sort does not support complex dtypes on CPU", RuntimeError)
     was_0d = not a._data.ndim
     a, dim = _as_1d(a, dim) if was_0d else (a, normalize_dim(dim, a._data.ndim))
     return _values_indices(*Sort.apply(a, dim=dim, descending=bool(descending)), was_0d)
@@ -110,6 +112,7 @@ def _check_k(k, size, what):
 
 def topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
     """The ``k`` largest (or smallest) values along ``dim`` and their indices, in sorted order."""
+    reject_complex(a, "topk does not support complex dtypes on CPU", RuntimeError)
     was_0d = not a._data.ndim
     a, dim = _as_1d(a, dim) if was_0d else (a, normalize_dim(dim, a._data.ndim))
     _check_k(k, a._data.shape[dim], "topk(): selected index k out of range")
@@ -117,6 +120,7 @@ def topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's nam
 
 
 def kthvalue(a, k, dim=-1, keepdim=False):
+    reject_complex_kernel("kthvalue", a._data)
     was_0d = not a._data.ndim
     a, dim = _as_1d(a, dim) if was_0d else (a, normalize_dim(dim, a._data.ndim))
     size = a._data.shape[dim]

@@ -17,6 +17,7 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors
 from trainer.ops.activation import _erf
+from trainer.ops.holomorphic import holomorphic
 from trainer.ops.unary import _floating
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -42,8 +43,8 @@ def _elementwise(name: str, forward, derivative):
         a, out = graph_tensors(ctx)
         return g * derivative(trainer, a, out)
 
-    return type(name, (Function,), {"forward": staticmethod(forward_), "backward": staticmethod(backward),
-                                    "backward_graph": staticmethod(backward_graph), "__module__": __name__})
+    return holomorphic(type(name, (Function,), {"forward": staticmethod(forward_), "backward": staticmethod(backward),
+                                    "backward_graph": staticmethod(backward_graph), "__module__": __name__}))
 
 
 Log1p = _elementwise("Log1p", lambda xp, a: xp.log1p(a), lambda xp, a, out: 1 / (1 + a))

@@ -18,7 +18,8 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.creation import eye
 from trainer.ops._operands import broadcast_shapes
-from trainer.ops.decompositions import check_floating, check_square
+from trainer.ops.decompositions import check_floating, check_floating_or_complex, check_square
+from trainer.ops.holomorphic import holomorphic
 from trainer.tensor import Tensor
 
 TriangularSolveResult = namedtuple("TriangularSolveResult", ["solution", "cloned_coefficient"])
@@ -54,6 +55,7 @@ def triangle_mask(xp, n: int, upper: bool, unitriangular: bool):
     return xp.triu(ones, offset) if upper else xp.tril(ones, offset)
 
 
+@holomorphic
 class TriangularSolve(Function):
     """``A X = B`` for ``X`` with ``A`` triangular; ``A`` and ``B`` share their batch dims."""
 
@@ -84,7 +86,7 @@ def _check_operands(op: str, A, B) -> None:
     if A.ndim < 2 or B.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor {'A' if A.ndim < 2 else 'B'} must have at least 2 dimensions.")
     check_square(op, A._data)
-    check_floating(op, A._data)
+    check_floating_or_complex(op, A._data)
     if A._data.dtype != B._data.dtype:
         raise RuntimeError(f"{op}: Expected A and B to have the same dtype, but found A of type {A.dtype} and B of "
                            f"type {B.dtype} instead")
@@ -122,10 +124,10 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
 
 
 def cholesky_solve(B, L, upper=False):
-    """``X`` with ``A X = B`` where ``A = L L^T`` (``U^T U`` with ``upper``), given the Cholesky factor."""
+    """``X`` with ``A X = B`` where ``A = L L^H`` (``U^H U`` with ``upper``), given the Cholesky factor."""
     _check_operands("cholesky_solve", L, B)
-    first = solve_triangular(L.mT if upper else L, B, upper=False)
-    return solve_triangular(L if upper else L.mT, first, upper=True)
+    first = solve_triangular(L.mH if upper else L, B, upper=False)
+    return solve_triangular(L if upper else L.mH, first, upper=True)
 
 
 def cholesky_inverse(L, upper=False):

@@ -11,6 +11,8 @@ from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors
 from trainer.ops.activation import _erf
 from trainer.ops.compare import select_grad, where
+from trainer.ops.complex_checks import reject_complex, reject_complex_kernel
+from trainer.ops.holomorphic import holomorphic
 from trainer.tensor import Tensor
 
 
@@ -28,9 +30,14 @@ class Abs(Function):
     @staticmethod
     def backward_graph(ctx, g):
         (a,) = ctx.saved_tensors
+        if a.dtype.kind == "c":  # z / |z| varies with z (a real sign is piecewise constant): differentiate it too
+            from trainer.ops.complex_ops import sgn
+
+            return g * sgn(graph_tensors(ctx)[0])
         return g * Tensor._wrap(xp_of(a).sign(a))
 
 
+@holomorphic
 class Exp(Function):
     @staticmethod
     def forward(ctx, a):
@@ -49,6 +56,7 @@ class Exp(Function):
         return g * out
 
 
+@holomorphic
 class Log(Function):
     @staticmethod
     def forward(ctx, a):
@@ -164,9 +172,13 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         xp = xp_of(a)
-        # split by sign so that exp never overflows
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        if a.dtype.kind == "c":  # complex numbers have no sign to split by: the formula itself, as PyTorch
+            with quiet_fp_errors(xp):
+                out = 1 / (1 + xp.exp(-a))
+        else:
+            # split by sign so that exp never overflows
+            e = xp.exp(-xp.abs(a))
+            out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
@@ -398,12 +410,14 @@ def sigmoid(a):
 
 
 def relu(a):
+    reject_complex(a, "clamp is not supported for complex types")
     return Relu.apply(a)
 
 
 def clamp(a, min=None, max=None):
     from trainer.tensor import Tensor
 
+    reject_complex(a, "clamp is not supported for complex types")
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -438,18 +452,23 @@ def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
 
 
 def sign(a):
+    reject_complex(a, "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use "
+                      "torch.sgn instead.")
     return Sign.apply(a)
 
 
 def floor(a):
+    reject_complex(a, "floor is not supported for complex inputs")
     return Floor.apply(a)
 
 
 def ceil(a):
+    reject_complex(a, "ceil is not supported for complex inputs")
     return Ceil.apply(a)
 
 
 def trunc(a):
+    reject_complex(a, "trunc is not supported for complex inputs")
     return Trunc.apply(a)
 
 

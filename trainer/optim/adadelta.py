@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, effective_grad, ema_square_, zeros_state
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -22,12 +23,13 @@ class Adadelta(Optimizer):
         _require_non_negative(group, "weight_decay", "weight_decay value")
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self.state[param]
         advance_step(state)
-        square_avg = zeros_state(state, "square_avg", data)
-        acc_delta = zeros_state(state, "acc_delta", data)
+        square_avg = as_real(zeros_state(state, "square_avg", param._data))
+        acc_delta = as_real(zeros_state(state, "acc_delta", param._data))
         rho, eps = group["rho"], group["eps"]
         grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
 

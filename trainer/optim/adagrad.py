@@ -6,6 +6,7 @@ import numpy as np
 
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, effective_grad
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -31,15 +32,18 @@ class Adagrad(Optimizer):
         state = self.state[param]
         if "sum" not in state:
             state["step"] = Tensor._wrap(np.zeros((), np.float32))
-            state["sum"] = Tensor._wrap(xp_of(param._data).full_like(param._data, group["initial_accumulator_value"]))
+            value = group["initial_accumulator_value"]  # complex: in both parts of the real view, as PyTorch
+            value = complex(value, value) if param._data.dtype.kind == "c" else value
+            state["sum"] = Tensor._wrap(xp_of(param._data).full_like(param._data, value))
         return state
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self._init_state(param, group)
         step = advance_step(state)
-        state_sum = state["sum"]._data
+        state_sum = as_real(state["sum"]._data)
         grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
         decayed_lr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
 

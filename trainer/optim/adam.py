@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, effective_grad, ema_square_, lerp_, zeros_state
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -41,12 +42,12 @@ class Adam(AdamFamily):
         super().__init__(params, defaults)
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
-        xp = xp_of(data)
+        xp = xp_of(param._data)
+        data, grad = as_real(param._data), grad_as_real(xp, grad)  # complex: as PyTorch, the real view
         state = self.state[param]
         step = advance_step(state)
-        exp_avg = zeros_state(state, "exp_avg", data)
-        exp_avg_sq = zeros_state(state, "exp_avg_sq", data)
+        exp_avg = as_real(zeros_state(state, "exp_avg", param._data))
+        exp_avg_sq = as_real(zeros_state(state, "exp_avg_sq", param._data))
         lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         grad = grad_after_weight_decay(xp, grad, data, group)
@@ -55,7 +56,7 @@ class Adam(AdamFamily):
         lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
         ema_square_(xp, exp_avg_sq, grad, beta2, scratch)
         if group["amsgrad"]:
-            second_moment = zeros_state(state, "max_exp_avg_sq", data)
+            second_moment = as_real(zeros_state(state, "max_exp_avg_sq", param._data))
             xp.maximum(second_moment, exp_avg_sq, out=second_moment)
         else:
             second_moment = exp_avg_sq

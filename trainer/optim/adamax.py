@@ -5,6 +5,7 @@ from __future__ import annotations
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, effective_grad, lerp_, zeros_state
 from trainer.optim.adam import AdamFamily
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.tensor import Tensor
 
 
@@ -15,12 +16,13 @@ class Adamax(AdamFamily):
         super().__init__(params, defaults)
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self.state[param]
         step = advance_step(state)
-        exp_avg = zeros_state(state, "exp_avg", data)
-        exp_inf = zeros_state(state, "exp_inf", data)
+        exp_avg = as_real(zeros_state(state, "exp_avg", param._data))
+        exp_inf = as_real(zeros_state(state, "exp_inf", param._data))
         beta1, beta2 = group["betas"]
         grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
 

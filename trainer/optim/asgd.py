@@ -8,6 +8,7 @@ import numpy as np
 from trainer.backend import xp_of
 from trainer.dtypes import get_default_dtype
 from trainer.optim._inplace import advance_step, effective_grad, zeros_state
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -24,14 +25,15 @@ class ASGD(Optimizer):
         _require_non_negative(group, "weight_decay", "weight_decay value")
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self.state[param]
         if "eta" not in state:
             # PyTorch keeps eta and mu as scalars of the default dtype and reads them back as Python floats.
             state["eta"] = Tensor._wrap(np.array(group["lr"], get_default_dtype().np))
             state["mu"] = Tensor._wrap(np.ones((), get_default_dtype().np))
-        ax = zeros_state(state, "ax", data)
+        ax = as_real(zeros_state(state, "ax", param._data))
         step = advance_step(state)
         grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
         eta, mu = float(state["eta"]._data), float(state["mu"]._data)

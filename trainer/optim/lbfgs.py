@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from trainer.autograd.grad_mode import enable_grad, no_grad
 from trainer.backend import xp_of
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -41,16 +42,18 @@ class LBFGS(Optimizer):
 
     # ------------------------------------------------------------- the parameters as one vector
     def _flat_grad(self):
+        """Complex parameters count as their real and imaginary parts, as in PyTorch (``view_as_real``)."""
         xp = xp_of(self._params[0]._data)
-        return xp.concatenate([xp.zeros(p._data.size, p._data.dtype) if p.grad is None else p.grad._data.reshape(-1)
-                               for p in self._params])
+        return xp.concatenate([xp.zeros(as_real(p._data).size, p._data.real.dtype) if p.grad is None
+                               else grad_as_real(xp, p.grad._data).reshape(-1) for p in self._params])
 
     def _move(self, step_size, direction) -> None:
         """``params += step_size * direction``."""
         offset = 0
         for p in self._params:
-            size = p._data.size
-            p._data += (step_size * direction[offset:offset + size]).reshape(p._data.shape)
+            target = as_real(p._data)
+            size = target.size
+            target += (step_size * direction[offset:offset + size]).reshape(target.shape)
             p._version_counter.value += 1
             offset += size
 

@@ -7,6 +7,7 @@ import numpy as np
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, ema_square_, lerp_, zeros_state
 from trainer.optim.adam import AdamFamily, grad_after_weight_decay
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import _require_non_negative
 from trainer.tensor import Tensor
 
@@ -25,14 +26,15 @@ class NAdam(AdamFamily):
         _require_non_negative(group, "momentum_decay", "momentum_decay value")
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self.state[param]
         step = advance_step(state)
         if "mu_product" not in state:  # a float32 CPU scalar like ``step``, so its rounding matches PyTorch's
             state["mu_product"] = Tensor._wrap(np.ones((), np.float32))
-        exp_avg = zeros_state(state, "exp_avg", data)
-        exp_avg_sq = zeros_state(state, "exp_avg_sq", data)
+        exp_avg = as_real(zeros_state(state, "exp_avg", param._data))
+        exp_avg_sq = as_real(zeros_state(state, "exp_avg_sq", param._data))
         lr, momentum_decay = group["lr"], group["momentum_decay"]
         beta1, beta2 = group["betas"]
         grad = grad_after_weight_decay(xp, grad, data, group)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, effective_grad, ema_square_, lerp_, zeros_state
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -23,14 +24,15 @@ class RMSprop(Optimizer):
         _require_non_negative(group, "alpha", "alpha value")
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self.state[param]
         advance_step(state)
         lr, alpha, momentum, centered = group["lr"], group["alpha"], group["momentum"], group["centered"]
-        square_avg = zeros_state(state, "square_avg", data)
-        buffer = zeros_state(state, "momentum_buffer", data) if momentum > 0 else None
-        grad_avg = zeros_state(state, "grad_avg", data) if centered else None
+        square_avg = as_real(zeros_state(state, "square_avg", param._data))
+        buffer = as_real(zeros_state(state, "momentum_buffer", param._data)) if momentum > 0 else None
+        grad_avg = as_real(zeros_state(state, "grad_avg", param._data)) if centered else None
         grad = effective_grad(xp, grad, data, group["weight_decay"], group["maximize"])
 
         scratch = xp.empty_like(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, zeros_state
+from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
 from trainer.tensor import Tensor
 
@@ -22,14 +23,17 @@ class Rprop(Optimizer):
             raise ValueError(f"Invalid eta values: {eta_minus}, {eta_plus}")
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
-        data = param._data
+        data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
+        grad = grad_as_real(xp, grad)
         state = self.state[param]
         advance_step(state)
-        prev = zeros_state(state, "prev", data)
+        prev = as_real(zeros_state(state, "prev", param._data))
         if "step_size" not in state:
-            state["step_size"] = Tensor._wrap(xp.full_like(data, group["lr"]))
-        step_size = state["step_size"]._data
+            lr = group["lr"]  # complex: in both parts of the real view, as PyTorch
+            lr = complex(lr, lr) if param._data.dtype.kind == "c" else lr
+            state["step_size"] = Tensor._wrap(xp.full_like(param._data, lr))
+        step_size = as_real(state["step_size"]._data)
         eta_minus, eta_plus = group["etas"]
         if group["maximize"]:
             grad = xp.negative(grad)

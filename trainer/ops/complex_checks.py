@@ -1,0 +1,27 @@
+"""PyTorch's errors for ops that have no meaning on complex numbers (ordering, rounding, clamping): NumPy would
+order complex numbers lexicographically or round their real part, which PyTorch refuses to do."""
+
+from __future__ import annotations
+
+from trainer.backend import device_of
+
+_SCALAR_TYPE_NAMES = {"complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def reject_complex(tensor, message: str, error: type[Exception] = NotImplementedError) -> None:
+    """Raise ``error(message)`` when ``tensor`` is complex."""
+    if tensor._data.dtype.kind == "c":
+        raise error(message)
+
+
+def reject_complex_kernel(kernel: str, *arrays) -> None:
+    """PyTorch's ``"lt_cpu" not implemented for 'ComplexDouble'`` when one of ``arrays`` is complex."""
+    for array in arrays:
+        if array.dtype.kind == "c":
+            name = _SCALAR_TYPE_NAMES[array.dtype.name]
+            raise NotImplementedError(f'"{kernel}_{device_of(array).type}" not implemented for \'{name}\': '
+                                      "complex numbers have no order; compare their .abs() or .real instead")
+
+
+# the ufuncs that order their operands, by the kernel name PyTorch's message gives them
+ORDERING_KERNELS = {"less": "lt", "less_equal": "le", "greater": "gt", "greater_equal": "ge"}
