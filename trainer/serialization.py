@@ -58,7 +58,7 @@ def load(f, map_location=None, *, weights_only: bool | None = None):
         name, content = getattr(f, "name", "<file object>"), f.read()
     device = as_device(map_location)
     try:
-        arrays = safetensors.numpy.load(content)
+        arrays = _load_arrays(content)
     except safetensors.SafetensorError as exc:
         raise _not_safetensors_error(name, content, exc) from None
     except KeyError as exc:  # safetensors.numpy has no NumPy type for it (BF16, FP8, ...)
@@ -83,6 +83,9 @@ def _encode(obj, path: str, arrays: dict, where: str):
         name = _unique_name(path or "tensor", arrays)
         # np.require: an array (a 0-d tensor may hold a NumPy scalar) in C order, as safetensors copies raw memory.
         arrays[name] = np.require(to_device(obj.detach()._data, CPU), requirements="C")
+        if arrays[name].dtype == np.complex128:  # safetensors has no complex128: its (real, imag) pairs as float64
+            arrays[name] = arrays[name].view(np.float64).reshape(*arrays[name].shape, 2)
+            return {"complex128_as_real": name}
         return {"tensor": name}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
@@ -163,6 +166,24 @@ def _write_atomically(path: str, payload: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _load_arrays(content: bytes) -> dict:
+    """``safetensors.numpy.load``, which has no NumPy type for BF16: files holding BF16 are read through
+    safetensors' own parser, the BF16 tensors as ml_dtypes' bfloat16 (what trainer's bfloat16 tensors hold)."""
+    try:
+        return safetensors.numpy.load(content)
+    except KeyError as exc:
+        if exc.args[0] != "BF16":
+            raise
+    return {name: np.frombuffer(view["data"], _SAFETENSORS_DTYPES[view["dtype"]]).reshape(view["shape"])
+            for name, view in safetensors.deserialize(content)}
+
+
+# safetensors' dtype names of the types a trainer tensor holds; another name raises KeyError, as load expects
+_SAFETENSORS_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
+                       "I64": np.int64, "F16": np.float16, "F32": np.float32, "F64": np.float64,
+                       "BF16": dtypes.bfloat16.np, "C64": np.complex64, "C128": np.complex128}
 
 
 def _tensor(file_name: str, key: str, array: np.ndarray, device) -> Tensor:

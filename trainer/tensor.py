@@ -199,6 +199,9 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods):
         return self.numpy(force=True).tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._data.dtype == dtypes.bfloat16.np and not force:  # as PyTorch; NumPy has no bfloat16 of its own
+            raise TypeError("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; convert the tensor first, "
+                            "e.g. t.float().numpy()")
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if xp_of(self._data) is not np:

@@ -119,7 +119,8 @@ def _compare_tensors(actual, expected, options) -> None:
     common = dtypes.promote_types(actual.dtype, expected.dtype)
     a = np.asarray(actual.detach().cpu()._data).astype(common.np)
     e = np.asarray(expected.detach().cpu()._data).astype(common.np)
-    if not common.is_floating_point:  # integers and bools compare as int64, where differences cannot overflow
+    if not (common.is_floating_point or common.is_complex):
+        # integers and bools compare as int64, where differences cannot overflow
         a, e = a.astype(np.int64), e.astype(np.int64)
     matches = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=options["equal_nan"])
     if matches.all():
@@ -132,7 +133,8 @@ def _compare_tensors(actual, expected, options) -> None:
     with np.errstate(divide="ignore", invalid="ignore"):
         abs_diff = np.abs(a - e).ravel()
         abs_diff[matches.ravel()] = 0
-        rel_kind = common.np if common.is_floating_point else dtypes.get_default_dtype().np
+        rel_kind = common.to_real().np if common.is_floating_point or common.is_complex else \
+            dtypes.get_default_dtype().np
         rel_diff = abs_diff.astype(rel_kind) / np.abs(e.ravel()).astype(rel_kind)
         rel_diff[matches.ravel()] = 0
     mismatched = int(matches.size - matches.sum())

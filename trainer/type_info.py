@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from trainer import dtypes
@@ -20,7 +21,7 @@ class finfo:  # noqa: N801 - PyTorch's name
         if not type.is_floating_point:
             raise TypeError("trainer.finfo() requires a floating point input type. Use trainer.iinfo to handle "
                             f"'{type!r}'")
-        info = np.finfo(type.np)
+        info = ml_dtypes.finfo(type.np)  # NumPy's finfo does not know bfloat16
         self.bits = int(info.bits)
         self.eps = float(info.eps)
         self.max = float(info.max)

@@ -8,6 +8,7 @@ import numpy as np
 
 from trainer import dtypes
 from trainer.backend import as_device, device_of, to_device, xp_of
+from trainer.ops.bfloat16_opmath import reduce_widened
 from trainer.tensor import Tensor
 
 _SCALARS = (bool, int, float, complex, np.number, np.bool_)
@@ -76,8 +77,8 @@ def unbroadcast(grad, shape):
         return grad
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, s in enumerate(shape) if s == 1 and grad.shape[i + extra] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+    if axes:  # a bfloat16 gradient is summed in float32, as PyTorch accumulates it
+        grad = reduce_widened(type(grad).sum, grad, axis=axes, keepdims=True)
     return grad.reshape(shape)
 
 

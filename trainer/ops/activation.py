@@ -11,10 +11,12 @@ from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.compare import where
 from trainer.tensor import Tensor
 
 
+@bfloat16_opmath
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
@@ -36,6 +38,7 @@ class Softmax(Function):
         return out * (g - (g * out).sum(ctx.axis, keepdim=True))
 
 
+@bfloat16_opmath
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
@@ -77,6 +80,7 @@ def _erf(xp, x):
     return erf(x).astype(x.dtype, copy=False)
 
 
+@bfloat16_opmath
 class Gelu(Function):
     @staticmethod
     def forward(ctx, a, approximate="none"):
@@ -113,6 +117,7 @@ class Gelu(Function):
         return g * (cdf + a * pdf)
 
 
+@bfloat16_opmath
 class LeakyRelu(Function):
     @staticmethod
     def forward(ctx, a, negative_slope=0.01):
@@ -131,6 +136,7 @@ class LeakyRelu(Function):
         return g * Tensor._wrap(xp_of(a).where(a > 0, 1, ctx.slope).astype(a.dtype, copy=False))
 
 
+@bfloat16_opmath
 class Elu(Function):
     """``alpha * (exp(x) - 1)`` below zero, ``x`` above; ``scale`` multiplies both (SELU is a scaled ELU)."""
 
@@ -162,6 +168,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@bfloat16_opmath
 class Celu(Function):
     @staticmethod
     def forward(ctx, a, alpha=1.0):
@@ -194,6 +201,7 @@ def sigmoid_array(xp, z):
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+@bfloat16_opmath
 class Softplus(Function):
     """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``."""
 
@@ -219,6 +227,7 @@ class Softplus(Function):
         return where(linear, g, g * (a * ctx.beta).sigmoid())
 
 
+@bfloat16_opmath
 class Softsign(Function):
     @staticmethod
     def forward(ctx, a):
@@ -260,6 +269,7 @@ class Hardtanh(Function):
         return g * Tensor._wrap((a > lo) & (a < hi))
 
 
+@bfloat16_opmath
 class HardSigmoid(Function):
     """``relu6(x + 3) / 6``."""
 
@@ -279,6 +289,7 @@ class HardSigmoid(Function):
         return g * Tensor._wrap((a > -3) & (a < 3)) / 6
 
 
+@bfloat16_opmath
 class HardSwish(Function):
     """``x * relu6(x + 3) / 6``."""
 
@@ -300,6 +311,7 @@ class HardSwish(Function):
         return where(below, 0.0, where(inside, g * (a / 3 + 0.5), g))
 
 
+@bfloat16_opmath
 class Silu(Function):
     @staticmethod
     def forward(ctx, a):
@@ -319,6 +331,7 @@ class Silu(Function):
         return g * s * (1 + a * (1 - s))
 
 
+@bfloat16_opmath
 class Mish(Function):
     """``x * tanh(softplus(x))``."""
 
@@ -341,6 +354,7 @@ class Mish(Function):
         return g * (t + a * a.sigmoid() * (1 - t * t))
 
 
+@bfloat16_opmath
 class LogSigmoid(Function):
     @staticmethod
     def forward(ctx, a):

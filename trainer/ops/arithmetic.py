@@ -7,7 +7,10 @@ import numpy as np
 from trainer.autograd.higher_order import constant_backward, graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.dtypes import is_floating
 from trainer.ops._operands import binary_ufunc, promote, quiet_fp_errors, unbroadcast
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
+from trainer.ops.holomorphic import holomorphic
 from trainer.tensor import Tensor
 
 
@@ -78,6 +81,8 @@ class Mul(Function):
         return ((g * b).sum_to_size(sa) if need_a else None), ((g * a).sum_to_size(sb) if need_b else None)
 
 
+@holomorphic
+@bfloat16_opmath
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -117,12 +122,13 @@ class FloorDiv(Function):
     backward_graph = staticmethod(constant_backward)
 
 
+@bfloat16_opmath
 class TruncDiv(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
         xp = xp_of(a)
-        if a.dtype.kind == "f":
+        if is_floating(a.dtype):
             return xp.trunc(binary_ufunc(a, b, xp.true_divide))
         q = binary_ufunc(a, b, xp.floor_divide)
         return q + ((q < 0) & (q * b != a))
@@ -167,6 +173,8 @@ class Remainder(Function):
         return ga, gb
 
 
+@holomorphic
+@bfloat16_opmath
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -234,6 +242,7 @@ class Fmod(Function):
         return ga, gb
 
 
+@bfloat16_opmath
 class Atan2(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -260,6 +269,7 @@ class Atan2(Function):
         return ga, gb
 
 
+@bfloat16_opmath
 class Hypot(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -287,6 +297,7 @@ class Hypot(Function):
         return ga, gb
 
 
+@bfloat16_opmath
 class Lerp(Function):
     """``start + weight * (end - start)``; ``weight`` is a third tensor input, or the number ``scalar``."""
 
@@ -416,7 +427,7 @@ def hypot(a, b):
     if not isinstance(b, Tensor):
         raise TypeError(f"hypot(): argument 'other' must be Tensor, not {type(b).__name__}")
     a, b = promote(a, b)
-    if a._data.dtype.kind != "f":
+    if not is_floating(a._data.dtype):
         raise NotImplementedError(f"hypot() is not implemented for {a.dtype.name} tensors; "
                                   "expected floating-point tensors")
     return Hypot.apply(a, b)
@@ -424,7 +435,7 @@ def hypot(a, b):
 
 def lerp(start, end, weight):
     """``start + weight * (end - start)``, with ``weight`` a number or a tensor."""
-    if start._data.dtype.kind != "f":
+    if not is_floating(start._data.dtype):
         raise NotImplementedError(f"lerp() is not implemented for {start.dtype.name} tensors; "
                                   "expected floating-point tensors")
     for name, t in (("end", end), ("weight", weight)):

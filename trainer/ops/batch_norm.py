@@ -12,11 +12,13 @@ import math
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.linalg import _same_dtype
 
 _AXES = (0, 2)
 
 
+@bfloat16_opmath(updates_inputs=True)
 class BatchNorm(Function):
     """Inputs: ``x``, then ``weight`` and ``bias`` if present, then ``running_mean`` and ``running_var`` if
     present. Training mode updates the running statistics in place."""

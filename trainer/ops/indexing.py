@@ -10,6 +10,7 @@ from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import to_device, xp_of
 from trainer.ops._operands import broadcast_shapes, normalize_dim, scalar_tensor, unbroadcast
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.tensor import Tensor
 
 
@@ -208,6 +209,7 @@ class ScatterAdd(Function):
         return g, None, Index.apply(g, key=ctx.key)
 
 
+@bfloat16_opmath
 class IndexAdd(Function):
     @staticmethod
     def forward(ctx, a, index, source, axis, alpha):

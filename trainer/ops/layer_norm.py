@@ -16,6 +16,7 @@ import math
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.linalg import _same_dtype
 
 
@@ -33,6 +34,7 @@ def _normalize_rows_backward(g_hat, x_hat, rstd):
     return rstd * (g_hat - g_hat.mean(axis=1, keepdims=True) - x_hat * (g_hat * x_hat).mean(axis=1, keepdims=True))
 
 
+@bfloat16_opmath
 class _AffineNormalization(Function):
     """Shared forward/backward; a subclass gives ``_views(shape, **layout) -> (rows_shape, affine_shape)``."""
 

@@ -14,6 +14,7 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import quiet_fp_errors, unbroadcast
 from trainer.ops.activation import log_softmax_array, sigmoid_array, softplus, softplus_array
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.compare import where
 from trainer.tensor import Tensor
 
@@ -70,6 +71,7 @@ def _scale_grad_graph(grad, g, reduction, denominator, cls_axis):
     return grad * (g / denominator) if denominator else grad * 0
 
 
+@bfloat16_opmath
 class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -105,6 +107,7 @@ class CrossEntropy(Function):
         return _scale_grad_graph(grad, g, reduction, denominator, cls_axis), None, None
 
 
+@bfloat16_opmath
 class NllLoss(Function):
     @staticmethod
     def forward(ctx, logp, target, weight=None, *, ignore_index=-100, reduction="mean"):
@@ -129,6 +132,7 @@ class NllLoss(Function):
 _BCE_EPSILON = 1e-12
 
 
+@bfloat16_opmath
 class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, weight=None, *, reduction="mean"):
@@ -165,6 +169,7 @@ class BinaryCrossEntropy(Function):
         return (x - target) / ((1 - x) * x).clamp(min=_BCE_EPSILON) * g, -x.logit() * g, None
 
 
+@bfloat16_opmath
 class BinaryCrossEntropyWithLogits(Function):
     """``weight`` and ``pos_weight`` are constants: PyTorch refuses them when they require grad, and so does
     ``F.binary_cross_entropy_with_logits``."""
@@ -209,6 +214,7 @@ def _bce_with_logits_grads(x, target, weight, pos_weight, g, sigmoid, softplus_n
     return ((1 - target) - scale * (1 - sigmoid)) * w * g, d_target * w * g
 
 
+@bfloat16_opmath
 class HuberLoss(Function):
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``, times ``scale``
     (``1 / beta`` turns it into smooth L1), for ``d = input - target`` (broadcast)."""
@@ -240,6 +246,7 @@ class HuberLoss(Function):
         return grad.sum_to_size(x_shape), (-grad).sum_to_size(target_shape)
 
 
+@bfloat16_opmath
 class KLDivLoss(Function):
     """``target * (log(target) - input)`` (``input`` holds log-probabilities; ``target`` too if ``log_target``),
     zero where a probability target is 0 and NaN where one is negative, as PyTorch's ``xlogy`` form;

@@ -4,6 +4,7 @@ from the parts."""
 
 from __future__ import annotations
 
+from trainer.dtypes import is_floating
 from trainer.ops._dtype_errors import not_implemented_for
 from trainer.ops._operands import promote
 from trainer.ops.arithmetic import add, div, mul
@@ -76,7 +77,7 @@ def _nan_ignoring(op: str, input, other, keeps_input):
     _require_tensors(op, input=input, other=other)
     a, b = promote(input, other)
     keep = keeps_input(a, b)
-    if a._data.dtype.kind == "f":
+    if is_floating(a._data.dtype):
         keep = logical_or(keep, isnan(b))
     return where(keep, a, b)
 

@@ -20,8 +20,10 @@ import numpy as np
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.dtypes import is_floating
 from trainer.ops._operands import int_tuple
 from trainer.ops._windows import inside, taps, window
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 
 
 def _out_size(size, k, s, p, d, ceil_mode):
@@ -88,11 +90,11 @@ class MaxPool(Function):
         spatial = x.shape[-nd:]
         out_shape = tuple(_out_size(spatial[a], kernel[a], stride[a], padding[a], dilation[a], ceil_mode)
                           for a in range(nd))
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        fill = -np.inf if is_floating(x.dtype) else np.iinfo(x.dtype).min
         buf = _padded(x, padding, out_shape, kernel, stride, dilation, fill)
         views = [buf[window(tap, dilation, stride, out_shape)] for tap in taps(kernel)]
         out, arg = _max_and_argmax(xp, views, nan_aware=False)
-        if x.dtype.kind == "f" and bool(xp.isnan(out).any()):
+        if is_floating(x.dtype) and bool(xp.isnan(out).any()):
             out, arg = _max_and_argmax(xp, views, nan_aware=True)
         ctx.save_for_backward(arg)
         ctx.geometry = (x.shape, buf.shape, kernel, stride, padding, dilation)
@@ -152,6 +154,7 @@ def _avg_divisor(xp, size, k, s, p, n_out, count_include_pad, dtype):
     return xp.asarray(np.minimum(end, size) - np.maximum(start, 0), dtype=dtype)
 
 
+@bfloat16_opmath
 class AvgPool(Function):
     @staticmethod
     def forward(ctx, x, *, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
@@ -233,6 +236,7 @@ def _along(xp, a, axis, matrix):
     return xp.moveaxis(xp.moveaxis(a, axis, -1) @ matrix.T, -1, axis)
 
 
+@bfloat16_opmath
 class AdaptiveAvgPool(Function):
     """Averages over PyTorch's adaptive windows of the last 1, 2 or 3 dims: one averaging matmul per axis."""
 

@@ -11,6 +11,9 @@ from trainer.autograd.higher_order import LinearMap, graph_tensors, snapshot
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, normalize_dims, quiet_fp_errors
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
+from trainer.ops.complex_checks import reject_complex, reject_complex_kernel
+from trainer.ops.holomorphic import holomorphic
 from trainer.tensor import Tensor
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # torch.return_types.max and friends
@@ -44,6 +47,7 @@ def _count(shape, axes) -> int:
     return n
 
 
+@bfloat16_opmath
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes=None, keepdim=False, dtype=None):
@@ -61,6 +65,7 @@ class Sum(Function):
         return _expand_back_graph(g, *ctx.meta)
 
 
+@bfloat16_opmath
 class Mean(Function):
     @staticmethod
     def forward(ctx, a, axes=None, keepdim=False):
@@ -232,6 +237,15 @@ class Any(All):
     pick = "any"
 
 
+def _squared_magnitude(centered):
+    """``|x|^2``, real for complex ``x`` too: a complex variance is the mean of ``|x - mean|^2``. The backward
+    ``g * centered * 2 / dof`` is then PyTorch's conjugate Wirtinger derivative for both dtypes."""
+    if centered.dtype.kind == "c":
+        return centered.real * centered.real + centered.imag * centered.imag
+    return centered * centered
+
+
+@bfloat16_opmath
 class Var(Function):
     @staticmethod
     def forward(ctx, a, axes=None, correction=1, keepdim=False):
@@ -257,6 +271,7 @@ class Var(Function):
         return _expand_back_graph(g, a.shape, axes, keepdim) * centered * (2 / dof)
 
 
+@bfloat16_opmath
 class Std(Function):
     @staticmethod
     def forward(ctx, a, axes=None, correction=1, keepdim=False):
@@ -289,6 +304,7 @@ class Std(Function):
         return _expand_back_graph(scale, a.shape, axes, keepdim) * centered
 
 
+@bfloat16_opmath
 class LogSumExp(Function):
     @staticmethod
     def forward(ctx, a, axes=None, keepdim=False):
@@ -315,6 +331,7 @@ class LogSumExp(Function):
         return _expand_back_graph(g, a.shape, axes, keepdim) * (a - a.logsumexp(axes, keepdim=True)).exp()
 
 
+@bfloat16_opmath
 class Norm(Function):
     """The vector p-norm over ``axes``: p is a number, ``inf`` or ``-inf`` (``'fro'`` arrives as 2)."""
 
@@ -381,6 +398,7 @@ class Norm(Function):
         return g * where(norm == 0, 0.0, scale)
 
 
+@bfloat16_opmath
 class CumSum(Function):
     @staticmethod
     def forward(ctx, a, dim, dtype=None):
@@ -404,6 +422,8 @@ def _reverse_cumsum(g, dim):
     return xp.flip(xp.cumsum(xp.flip(g, dim), axis=dim), dim)
 
 
+@bfloat16_opmath
+@holomorphic
 class CumProd(Function):
     @staticmethod
     def forward(ctx, a, dim):
@@ -465,6 +485,7 @@ class CountNonzero(Function):
         return xp_of(a).asarray((a != 0).sum(axis=axes), dtype="int64")
 
 
+@bfloat16_opmath
 class NanSum(Function):
     @staticmethod
     def forward(ctx, a, axes=None, keepdim=False, dtype=None):
@@ -486,6 +507,7 @@ class NanSum(Function):
         return _expand_back_graph(g, a.shape, *ctx.meta) * Tensor._wrap(~xp_of(a).isnan(a))
 
 
+@bfloat16_opmath
 class NanMean(Function):
     @staticmethod
     def forward(ctx, a, axes=None, keepdim=False):
@@ -579,7 +601,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
 def mean(a, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         a = a.to(dtypes.as_dtype(dtype))
-    if a._data.dtype.kind not in "fc":
+    if not dtypes.is_inexact(a._data.dtype):
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {a.dtype.name}")
     return Mean.apply(a, axes=_axes(a, dim), keepdim=keepdim)
@@ -667,12 +689,12 @@ def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def _require_floating(a, name):
-    if a._data.dtype.kind not in "fc":
+    if not dtypes.is_inexact(a._data.dtype):
         raise RuntimeError(f"{name}(): expected input to have floating point dtype but got {a.dtype.name}")
 
 
 def logsumexp(a, dim, keepdim=False):
-    if a._data.dtype.kind not in "fc":  # integers are summed in the default float, as in PyTorch
+    if not dtypes.is_inexact(a._data.dtype):  # integers are summed in the default float, as in PyTorch
         a = a.to(dtypes.get_default_dtype())
     return LogSumExp.apply(a, axes=_axes(a, dim), keepdim=keepdim)
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes
+
+from trainer import dtypes
 from trainer.autograd.higher_order import constant_backward, graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.dtypes import is_floating, is_inexact
 from trainer.ops._operands import promote, quiet_fp_errors
 from trainer.ops.activation import _erf
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.compare import select_grad, where
 from trainer.ops.complex_checks import reject_complex, reject_complex_kernel
 from trainer.ops.holomorphic import holomorphic
@@ -76,6 +81,8 @@ class Log(Function):
         return g / a
 
 
+@bfloat16_opmath
+@holomorphic
 class Sqrt(Function):
     @staticmethod
     def forward(ctx, a):
@@ -96,6 +103,8 @@ class Sqrt(Function):
         return g / (2 * out)
 
 
+@bfloat16_opmath
+@holomorphic
 class Rsqrt(Function):
     @staticmethod
     def forward(ctx, a):
@@ -116,6 +125,8 @@ class Rsqrt(Function):
         return -0.5 * g * out * out * out
 
 
+@bfloat16_opmath
+@holomorphic
 class Sin(Function):
     @staticmethod
     def forward(ctx, a):
@@ -133,6 +144,8 @@ class Sin(Function):
         return g * a.cos()
 
 
+@bfloat16_opmath
+@holomorphic
 class Cos(Function):
     @staticmethod
     def forward(ctx, a):
@@ -150,6 +163,8 @@ class Cos(Function):
         return -g * a.sin()
 
 
+@bfloat16_opmath
+@holomorphic
 class Tanh(Function):
     @staticmethod
     def forward(ctx, a):
@@ -168,6 +183,8 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+@bfloat16_opmath
+@holomorphic
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
@@ -211,6 +228,7 @@ class Relu(Function):
         return g * Tensor._wrap(out > 0)
 
 
+@bfloat16_opmath
 class Clip(Function):
     """``clamp(min, max)``; either bound may be absent. The gradient passes where min <= x <= max."""
 
@@ -262,6 +280,7 @@ class IsFinite(Function):
         return xp_of(a).isfinite(a)
 
 
+@bfloat16_opmath
 class NanToNum(Function):
     """nan, +inf and -inf replaced by numbers; the gradient passes only where the input was finite."""
 
@@ -298,34 +317,35 @@ class Sign(Rounding):
             return a.copy()
         xp = xp_of(a)
         # PyTorch's sign of NaN is 0
-        return xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype, copy=False) if a.dtype.kind == "f" else xp.sign(a)
+        return xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype, copy=False) if is_floating(a.dtype) else xp.sign(a)
 
 
 class Floor(Rounding):
     @staticmethod
     def forward(ctx, a):
-        return xp_of(a).floor(a) if a.dtype.kind == "f" else a.copy()
+        return xp_of(a).floor(a) if is_floating(a.dtype) else a.copy()
 
 
 class Ceil(Rounding):
     @staticmethod
     def forward(ctx, a):
-        return xp_of(a).ceil(a) if a.dtype.kind == "f" else a.copy()
+        return xp_of(a).ceil(a) if is_floating(a.dtype) else a.copy()
 
 
 class Trunc(Rounding):
     @staticmethod
     def forward(ctx, a):
-        return xp_of(a).trunc(a) if a.dtype.kind == "f" else a.copy()
+        return xp_of(a).trunc(a) if is_floating(a.dtype) else a.copy()
 
 
+@bfloat16_opmath
 class Round(Rounding):
     """Half to even, as PyTorch; ``decimals`` scales by a power of ten around the rounding."""
 
     @staticmethod
     def forward(ctx, a, decimals=0):
         xp = xp_of(a)
-        if a.dtype.kind != "f":
+        if not is_floating(a.dtype):
             return a.copy()
         if decimals == 0:
             return xp.rint(a)
@@ -349,6 +369,7 @@ class Frac(Function):
     backward_graph = backward
 
 
+@bfloat16_opmath
 class Erf(Function):
     @staticmethod
     def forward(ctx, a):
@@ -445,8 +466,11 @@ def isfinite(a):
 
 
 def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
-    if a._data.dtype.kind not in "fc":
+    if not is_inexact(a._data.dtype):
         return a.clone()  # an integer tensor holds no nan or inf
+    if a.dtype is dtypes.bfloat16:  # computed in float32, whose own limits would round to inf
+        limits = ml_dtypes.finfo(a._data.dtype)
+        posinf, neginf = (limits.max if posinf is None else posinf), (limits.min if neginf is None else neginf)
     return NanToNum.apply(a, nan=float(nan), posinf=None if posinf is None else float(posinf),
                           neginf=None if neginf is None else float(neginf))
 
@@ -476,14 +500,15 @@ fix = trunc
 
 
 def round(a, *, decimals=0):
-    if decimals != 0 and a._data.dtype.kind != "f":
+    reject_complex_kernel("round", a._data)
+    if decimals != 0 and not is_floating(a._data.dtype):
         raise NotImplementedError(f"round with decimals={decimals} is not implemented for {a.dtype.name} tensors; "
                                   "round a floating-point tensor, or leave decimals at 0")
     return Round.apply(a, decimals=int(decimals))
 
 
 def _require_floating(a, name):
-    if a._data.dtype.kind != "f":
+    if not is_floating(a._data.dtype):
         raise NotImplementedError(f"{name}() is not implemented for {a.dtype.name} tensors; "
                                   f"expected a floating-point tensor (convert with .float())")
 
