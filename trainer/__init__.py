@@ -5,8 +5,43 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 
 import trainer.backends as backends
 import trainer.testing as testing
-from trainer import autograd, cuda, data, distributions, dtypes, func, linalg, nn, ops, optim, profiler, special, utils
+from trainer import (
+    amp,
+    autograd,
+    cpu,
+    cuda,
+    data,
+    distributions,
+    dtypes,
+    fft,
+    func,
+    linalg,
+    nn,
+    ops,
+    optim,
+    profiler,
+    signal,
+    special,
+    utils,
+)
 from trainer._tensor_str import set_printoptions
+from trainer.amp.autocast_mode import (  # noqa: E402
+    autocast,
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trainer.amp import cuda_amp as amp  # noqa: F401 - torch.cuda.amp
 from trainer.backend import _cupy, cupy_available, device
 from trainer.random import default_generator
 

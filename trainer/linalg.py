@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from trainer.amp import cast_policy
 from trainer.backend import xp_of
 from trainer.creation import eye
 from trainer.ops import decompositions as ops
@@ -50,6 +51,7 @@ def _square_float(op: str, a) -> None:
     check_floating_or_complex(op, a._data)
 
 
+@cast_policy.fp32
 def inv(A):
     _square_float("linalg.inv", A)
     return ops.Inverse.apply(A)
@@ -66,6 +68,7 @@ def slogdet(A):
     return SignLogAbsDet(*ops.SlogDet.apply(A))
 
 
+@cast_policy.fp32
 def solve(A, B, *, left=True):
     """``X`` with ``A X = B`` (``X A = B`` with ``left=False``). ``B`` is a batch of vectors when it is 1-D or
     has ``A``'s shape without the last dim, as PyTorch decides."""
@@ -82,11 +85,13 @@ def solve(A, B, *, left=True):
     return x.squeeze(-1) if vector else x
 
 
+@cast_policy.fp32
 def cholesky(A, *, upper=False):
     _square_float("linalg.cholesky", A)
     return ops.Cholesky.apply(A, upper=upper)
 
 
+@cast_policy.fp32
 def qr(A, mode="reduced"):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
@@ -113,6 +118,7 @@ def eigvalsh(A, UPLO="L"):
     return eigh(A, UPLO).eigenvalues
 
 
+@cast_policy.fp32
 def svd(A, full_matrices=True, *, driver=None):
     """``U, S, Vh`` with ``A = U diag(S) Vh``; differentiable for the thin factors (``full_matrices=False``),
     as PyTorch's gradient also needs."""
@@ -252,6 +258,7 @@ def logdet(A):
     return logabsdet.masked_fill(sign < 0, math.nan)
 
 
+@cast_policy.fp32
 def trace(A):
     if A.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {A.ndim}")
@@ -288,6 +295,7 @@ def tensordot(a, b, dims=2):
     return einsum(f"{''.join(sub_a)},{''.join(sub_b)}->{''.join(out)}", a, b)
 
 
+@cast_policy.fp32
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise ``p``-norm distances between the rows of ``x1`` ``(*, P, M)`` and ``x2`` ``(*, R, M)``."""
     del compute_mode  # one algorithm serves every mode: the difference tensor, exact for every p
@@ -302,6 +310,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
 
 
+@cast_policy.fp32
 def pinverse(A, rcond=1e-15):
     return pinv(A, rtol=rcond)
 

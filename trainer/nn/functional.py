@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from trainer import dtypes
+from trainer.amp import cast_policy
 from trainer.ops import activation as _activation
 from trainer.ops import loss as _loss
 
@@ -229,6 +230,7 @@ def _warn_if_broadcast(input, target) -> None:
                       f"Please ensure they have the same size.", stacklevel=3)
 
 
+@cast_policy.fp32
 def mse_loss(input, target, reduction: str = "mean"):
     _check_reduction(reduction)
     _warn_if_broadcast(input, target)
@@ -236,6 +238,7 @@ def mse_loss(input, target, reduction: str = "mean"):
     return _reduce(diff * diff, reduction)
 
 
+@cast_policy.fp32
 def l1_loss(input, target, reduction: str = "mean"):
     _check_reduction(reduction)
     _warn_if_broadcast(input, target)
@@ -274,6 +277,7 @@ def _check_weight(weight, input, name: str):
                            f"classes but got weight tensor of shape: {list(weight.shape)}")
 
 
+@cast_policy.fp32
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0):
     """Log-softmax and negative log-likelihood in one op, over class indices or class probabilities."""
@@ -296,6 +300,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
                                     reduction=reduction)
 
 
+@cast_policy.fp32
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
     _check_reduction(reduction)
     _check_class_target(input, target, "nll_loss")
@@ -316,6 +321,7 @@ def _check_constant(tensor, name: str, op: str):
                            f"cannot have requires_grad True.")
 
 
+@cast_policy.fp32
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     _check_reduction(reduction)
     _check_same_shape(input, target)
@@ -325,6 +331,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     return _loss.BinaryCrossEntropy.apply(*inputs, reduction=reduction)
 
 
+@cast_policy.fp32
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
     _check_reduction(reduction)
     _check_same_shape(input, target)
@@ -353,6 +360,7 @@ def one_hot(tensor, num_classes: int = -1):
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
 
 
+@cast_policy.fp32
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
     _check_reduction(reduction)
     if delta <= 0:
@@ -363,6 +371,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     return _loss.HuberLoss.apply(*_same_float(input, target), delta=float(delta), reduction=reduction)
 
 
+@cast_policy.fp32
 def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
     _check_reduction(reduction)
     if beta < 0:
@@ -380,6 +389,7 @@ def _same_float(input, target):
     return promote(input, target, min_category_float=True)
 
 
+@cast_policy.fp32
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
     """KL divergence of ``target`` from ``input`` (log-probabilities); ``batchmean`` is the mathematical one."""
     if size_average is not None or reduce is not None:
@@ -395,6 +405,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     return _loss.KLDivLoss.apply(*_same_float(input, target), log_target=log_target, reduction=reduction)
 
 
+@cast_policy.fp32
 def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
     """``max(0, -target * (input1 - input2) + margin)``, ``target`` holding 1 or -1."""
     _check_reduction(reduction)
@@ -408,6 +419,7 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: 
 _COSINE_EPSILON = 1e-12
 
 
+@cast_policy.fp32
 def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
     """``1 - cos(input1, input2)`` where ``target == 1``, ``max(0, cos - margin)`` where ``target == -1``."""
     from trainer.ops.compare import where
@@ -428,6 +440,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction
     return _reduce(loss, reduction)
 
 
+@cast_policy.fp32
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
                         swap: bool = False, reduction: str = "mean"):
     """``max(0, d(anchor, positive) - d(anchor, negative) + margin)`` with ``d`` the pairwise ``p``-distance."""
@@ -480,6 +493,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return out if weight is None else out * weight
 
 
+@cast_policy.autocast_excluded
 def bilinear(input1, input2, weight, bias=None):
     """``y_k = x1^T W_k x2 + b_k`` over the last dim of both inputs; ``weight`` is ``(out, in1, in2)``."""
     if input1.shape[:-1] != input2.shape[:-1]:
@@ -494,12 +508,14 @@ def bilinear(input1, input2, weight, bias=None):
     return out if bias is None else out + bias
 
 
+@cast_policy.fp32
 def soft_margin_loss(input, target, reduction: str = "mean"):
     """``log(1 + exp(-target * input))``, ``target`` holding 1 or -1."""
     _check_reduction(reduction)
     return _reduce(softplus(-target * input), reduction)
 
 
+@cast_policy.fp32
 def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean"):
     """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1."""
     _check_reduction(reduction)
@@ -510,6 +526,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
     return _reduce(loss, reduction)
 
 
+@cast_policy.fp32
 def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, eps: float = 1e-8,
                      reduction: str = "mean"):
     """The negative log-likelihood of ``target`` under a Poisson of rate ``exp(input)`` (``input`` itself without

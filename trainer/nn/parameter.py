@@ -51,6 +51,7 @@ class Buffer(Tensor):
 
 _STORAGE = Tensor.__dict__["_data"]  # the slot itself, which UninitializedTensorMixin guards with a property
 _TRAINER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_AUTOCAST_WRAPPERS = os.path.join(_TRAINER_DIR, "amp", "cast_policy.py")
 
 
 class UninitializedTensorMixin:
@@ -152,6 +153,9 @@ def _called_function() -> str:
     frame = sys._getframe(2)
     called = None
     while frame is not None:
+        if frame.f_code.co_filename == _AUTOCAST_WRAPPERS:  # the op autocast wraps names the call, not its wrapper
+            frame = frame.f_back
+            continue
         inside = frame.f_code.co_filename.startswith(_TRAINER_DIR + os.sep)
         if called is not None and not inside:
             break

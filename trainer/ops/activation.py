@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -541,6 +542,7 @@ def threshold(a, threshold, value):
     return Threshold.apply(a, threshold=threshold, value=value)
 
 
+@cast_policy.lower_precision_fp
 def prelu(a, weight):
     channels = a.shape[1] if a.ndim >= 2 else 1
     if weight.numel() not in (1, channels):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from trainer import dtypes
+from trainer.amp import cast_policy
 from trainer.creation import arange
 from trainer.ops.activation import dropout, softmax
 from trainer.ops.linalg import matmul
@@ -68,6 +69,7 @@ def attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_caus
     return matmul(weights, value), weights
 
 
+@cast_policy.lower_precision_fp
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale=None, enable_gqa: bool = False):
     """PyTorch's ``F.scaled_dot_product_attention`` for ``(..., L, E)`` queries and ``(..., S, E)`` keys/values.

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops import reduced_precision
 from trainer.ops._operands import int_tuple
 from trainer.ops._windows import inside, taps, window
 from trainer.ops.linalg import _same_dtype
@@ -70,8 +72,8 @@ def _col2im(gcols, input_shape, stride, pads, dilation):
 def _grouped_matmul(a, b):
     """``a @ b`` over a leading group axis; one plain 2-D GEMM when there is one group."""
     if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return xp_of(a).matmul(a, b)
+        return reduced_precision.matmul(a[0], b[0])[None]
+    return reduced_precision.matmul(a, b)
 
 
 def _conv(x, weight, stride, pads, dilation, groups, out):
@@ -346,16 +348,19 @@ def _conv_nd(op, n, input, weight, bias, stride, padding, dilation, groups):
     return _batched(input, n, run)
 
 
+@cast_policy.lower_precision_fp
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``torch.nn.functional.conv1d``: input ``(N, C, L)`` or ``(C, L)``, weight ``(O, C/groups, k)``."""
     return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@cast_policy.lower_precision_fp
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``torch.nn.functional.conv2d``: input ``(N, C, H, W)`` or ``(C, H, W)``, weight ``(O, C/groups, kh, kw)``."""
     return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@cast_policy.lower_precision_fp
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``torch.nn.functional.conv3d``: input ``(N, C, D, H, W)`` or ``(C, D, H, W)``, weight
     ``(O, C/groups, kd, kh, kw)``."""
@@ -386,18 +391,21 @@ def _conv_transpose_nd(op, n, input, weight, bias, stride, padding, output_paddi
     return _batched(input, n, run)
 
 
+@cast_policy.lower_precision_fp
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """``torch.nn.functional.conv_transpose1d``: weight ``(C_in, C_out/groups, k)``."""
     return _conv_transpose_nd("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
                               dilation)
 
 
+@cast_policy.lower_precision_fp
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """``torch.nn.functional.conv_transpose2d``: weight ``(C_in, C_out/groups, kh, kw)``."""
     return _conv_transpose_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
                               dilation)
 
 
+@cast_policy.lower_precision_fp
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """``torch.nn.functional.conv_transpose3d``: weight ``(C_in, C_out/groups, kd, kh, kw)``."""
     return _conv_transpose_nd("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,

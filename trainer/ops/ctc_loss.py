@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer import dtypes
+from trainer.amp import cast_policy
 from trainer.autograd.op import Function
 from trainer.backend import to_device, xp_of
 from trainer.ops._operands import quiet_fp_errors
@@ -152,6 +153,7 @@ def _padded_targets(targets, target_lengths: np.ndarray, batch: int) -> np.ndarr
     return np.where(used, values[np.minimum(position, max(total - 1, 0))] if total else 0, 0)
 
 
+@cast_policy.fp32
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False):
     """The CTC loss of ``log_probs`` ``(T, N, C)`` (or unbatched ``(T, C)``) against ``targets``: padded ``(N, S)``

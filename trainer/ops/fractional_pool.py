@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -192,6 +193,7 @@ def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, out
                                 _random_samples)
 
 
+@cast_policy.fp32
 def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                           _random_samples=None):
     """Max over pseudo-random ``kernel_size`` windows of the last two dims, giving ``output_size`` (or the input's
@@ -201,6 +203,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     return (values, indices) if return_indices else values
 
 
+@cast_policy.fp32
 def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                           _random_samples=None):
     """``fractional_max_pool2d`` over the last three dims."""

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from trainer.amp import cast_policy
 from trainer.autograd.op import Function
 from trainer.autograd.recompute import recompute_backward
 from trainer.backend import xp_of
@@ -283,6 +284,7 @@ _ALIGN_CORNERS_CHANGED = ("Default grid_sample and affine_grid behavior has chan
                           "documentation of grid_sample for details.")
 
 
+@cast_policy.fp32
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """``torch.nn.functional.grid_sample``: ``input`` ``(N, C, H, W)`` or ``(N, C, D, H, W)`` sampled at ``grid``
     ``(N, H_out, W_out, 2)`` or ``(N, D_out, H_out, W_out, 3)``."""

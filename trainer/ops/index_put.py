@@ -9,6 +9,7 @@ running count of the mask, which needs no data-dependent shape.
 
 from __future__ import annotations
 
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -212,6 +213,7 @@ def put(a, index, source, accumulate=False):
     return reshape(flat, *a.shape)
 
 
+@cast_policy.promote
 def index_copy(a, dim, index, source):
     """``a`` with the slices at ``index`` along ``dim`` replaced by ``source``'s slices, in order."""
     axis = normalize_dim(dim, a.ndim)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trainer.amp import cast_policy
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, promote
@@ -83,6 +84,7 @@ def _check_joinable(op, tensors, axis, same_shape):
                                    f"{list(t.shape)}).")
 
 
+@cast_policy.promote
 def cat(tensors, dim=0):
     tensors = promote(*tensors) if tensors else ()
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)  # legacy empty
@@ -96,6 +98,7 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
+@cast_policy.promote
 def stack(tensors, dim=0):
     tensors = promote(*tensors) if tensors else ()
     _check_joinable("stack", tensors, None, same_shape=True)

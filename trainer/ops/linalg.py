@@ -7,9 +7,11 @@ import math
 import string
 
 import trainer
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.ops import reduced_precision
 from trainer.ops._operands import broadcast_shapes, normalize_dim, promote, unbroadcast
 from trainer.ops.holomorphic import holomorphic
 
@@ -28,7 +30,7 @@ class MatMul(Function):
             )
         ctx.save_for_backward(a, b)
         try:
-            return xp_of(a).matmul(a, b)
+            return reduced_precision.matmul(a, b)
         except ValueError:
             raise RuntimeError(f"matmul: batch dimensions of shapes {list(a.shape)} and {list(b.shape)} "
                                "are not broadcastable") from None
@@ -39,7 +41,8 @@ class MatMul(Function):
         xp = xp_of(a)
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+            return ((reduced_precision.matmul(g, b.T) if need_a else None),
+                    (reduced_precision.matmul(a.T, g) if need_b else None))
         # treat vectors as matrices, as matmul's forward does
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -48,8 +51,10 @@ class MatMul(Function):
             g2 = xp.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = xp.expand_dims(g2, -2)
-        ga = unbroadcast(g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if need_a else None
-        gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape) if need_b else None
+        ga = (unbroadcast(reduced_precision.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+              if need_a else None)
+        gb = (unbroadcast(reduced_precision.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+              if need_b else None)
         return ga, gb
 
     @staticmethod
@@ -78,7 +83,7 @@ class Linear(Function):
             )
         ctx.save_for_backward(x, weight)
         ctx.bias_shape = None if bias is None else bias.shape  # a bias may broadcast, as PyTorch allows
-        out = x @ weight.T
+        out = reduced_precision.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -89,8 +94,8 @@ class Linear(Function):
         needs = ctx.needs_input_grad
         rows = math.prod(g.shape[:-1])  # not -1: a layer may have no inputs or no outputs
         g2 = g.reshape(rows, g.shape[-1])
-        gx = (g @ weight) if needs[0] else None
-        gw = (g2.T @ x.reshape(rows, x.shape[-1])) if needs[1] else None
+        gx = reduced_precision.matmul(g, weight) if needs[0] else None
+        gw = reduced_precision.matmul(g2.T, x.reshape(rows, x.shape[-1])) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (unbroadcast(g2.sum(axis=0), ctx.bias_shape) if needs[2] else None)
@@ -118,11 +123,11 @@ class Einsum(Function):
     def forward(ctx, *arrays, equation):
         ctx.save_for_backward(*arrays)
         ctx.equation = equation
-        return xp_of(arrays[0]).einsum(equation, *arrays)
+        return reduced_precision.in_float32(lambda *a: xp_of(a[0]).einsum(equation, *a), *arrays)
 
     @staticmethod
     def backward(ctx, g):
-        return _einsum_gradients(ctx, xp_of(g), g, ctx.saved_tensors)
+        return reduced_precision.in_float32(lambda g, *a: _einsum_gradients(ctx, xp_of(g), g, a), g, *ctx.saved_tensors)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -268,10 +273,12 @@ def _cols(b) -> int:
     return 1 if b.ndim == 1 else b.shape[-1]
 
 
+@cast_policy.lower_precision_fp
 def matmul(a, b):
     return MatMul.apply(*promote(a, b))
 
 
+@cast_policy.lower_precision_fp
 def linear(x, weight, bias=None):
     _same_dtype("linear", x, weight, bias)
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
@@ -287,12 +294,14 @@ def _same_dtype(op, *tensors):
                            f"Convert the input with .to({present[-1].dtype!r}) or the module with .to(dtype).")
 
 
+@cast_policy.lower_precision_fp
 def mm(a, b):
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {a.ndim}D and {b.ndim}D")
     return matmul(a, b)
 
 
+@cast_policy.lower_precision_fp
 def bmm(a, b):
     if a.ndim != 3 or b.ndim != 3:
         raise RuntimeError(f"bmm: expected 3D tensors, got {a.ndim}D and {b.ndim}D")
@@ -301,6 +310,7 @@ def bmm(a, b):
     return matmul(a, b)
 
 
+@cast_policy.lower_precision_fp
 def einsum(equation, *operands):
     """``einsum("ij,jk->ik", a, b)``; the operands may also come as one list."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -326,6 +336,7 @@ def outer(a, b):
 ger = outer
 
 
+@cast_policy.autocast_excluded
 def dot(a, b):
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
@@ -347,10 +358,12 @@ def _scaled_sum(input, product, beta, alpha):
     return (input * beta if beta != 1 else input) + product
 
 
+@cast_policy.lower_precision_fp
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
+@cast_policy.lower_precision_fp
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 

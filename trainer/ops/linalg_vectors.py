@@ -3,9 +3,11 @@ and the batched ``vander``."""
 
 from __future__ import annotations
 
+from trainer.amp import cast_policy
 from trainer.ops.join import stack
 
 
+@cast_policy.lower_precision_fp
 def vecdot(x, y, *, dim=-1):
     """The dot product of ``x`` and ``y`` along ``dim``, broadcasting the other dims; ``x`` is conjugated, as in
     PyTorch."""

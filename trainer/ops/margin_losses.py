@@ -4,6 +4,7 @@ ops (so they export wherever those do)."""
 from __future__ import annotations
 
 from trainer import dtypes
+from trainer.amp import cast_policy
 from trainer.creation import arange
 
 
@@ -18,6 +19,7 @@ def _class_target(input, target, name: str):
     return (input if input.ndim == 2 else input.unsqueeze(0)), target
 
 
+@cast_policy.fp32
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None,
                       reduction: str = "mean"):
     """``sum_{j != y} w[y] * max(0, margin - x[y] + x[j])^p / C`` per sample of ``input`` ``(N, C)`` or ``(C,)``,
@@ -53,6 +55,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     return _reduce(loss if input.ndim == 2 else loss.reshape(target_shape), reduction)
 
 
+@cast_policy.fp32
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """``sum_{j in targets} sum_{i not in targets} max(0, 1 - (x[j] - x[i])) / C`` per sample; each row of
     ``target`` lists class indices, ended by the first ``-1``."""

@@ -3,6 +3,7 @@ composition of matmul, the norms and elementwise ops (so differentiable and expo
 
 from __future__ import annotations
 
+from trainer.amp import cast_policy
 from trainer.ops._operands import normalize_dim
 from trainer.ops.compare import where
 from trainer.ops.linalg import _scaled_sum, dot, matmul, mm, outer
@@ -34,6 +35,7 @@ def _check_addend(op, input, shape):
                            f"{list(shape)}")
 
 
+@cast_policy.autocast_excluded
 def mv(input, vec):  # noqa: A002 - PyTorch's name
     """Matrix times vector."""
     if input.ndim != 2 or vec.ndim != 1:
@@ -65,6 +67,7 @@ def vdot(input, other):  # noqa: A002 - PyTorch's name
     return dot(input.conj(), other)
 
 
+@cast_policy.autocast_excluded
 def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002 - PyTorch's name
     """``beta * input + alpha * (mat @ vec)``."""
     product = mv(mat, vec)
@@ -88,6 +91,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):  # noqa: A002 - PyTorch's name
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
+@cast_policy.lower_precision_fp
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002 - PyTorch's name
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``, as one matrix product over the batch and inner
     dims together."""

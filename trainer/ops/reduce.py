@@ -7,6 +7,7 @@ import builtins  # this module defines sum/max/min as ops, shadowing the builtin
 from collections import namedtuple
 
 from trainer import dtypes
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import LinearMap, graph_tensors, snapshot
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -607,6 +608,7 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     return Mean.apply(a, axes=_axes(a, dim), keepdim=keepdim)
 
 
+@cast_policy.fp32
 def prod(a, dim=None, keepdim=False):
     axis = None if dim is None else normalize_dim(dim, a._data.ndim)
     return Prod.apply(a, axis=axis if a._data.ndim else None, keepdim=keepdim)

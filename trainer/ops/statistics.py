@@ -6,17 +6,20 @@ from __future__ import annotations
 import math
 
 import trainer
+from trainer.amp import cast_policy
 from trainer.ops._operands import normalize_dim
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
+@cast_policy.fp32
 def quantile(a, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The ``q``-th quantiles (``q`` a number or a 1-D tensor in ``[0, 1]``) of ``a`` over ``dim`` (all elements
     when None); NaN where the values hold a NaN. A tensor ``q`` adds a leading dim, one entry per quantile."""
     return _quantile("quantile", a, q, dim, keepdim, interpolation, ignore_nan=False)
 
 
+@cast_policy.fp32
 def nanquantile(a, q, dim=None, keepdim=False, *, interpolation="linear"):
     """``quantile`` over the values that are not NaN (NaN where all are)."""
     return _quantile("nanquantile", a, q, dim, keepdim, interpolation, ignore_nan=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -109,12 +110,14 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
 
 
+@cast_policy.fp32
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """``torch.nn.functional.max_unpool2d``: ``(N, C, H_in, W_in)`` or ``(C, H_in, W_in)`` to
     ``(N, C, H_out, W_out)``."""
     return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
 
 
+@cast_policy.fp32
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """``torch.nn.functional.max_unpool3d``: ``(N, C, D_in, H_in, W_in)`` or ``(C, D_in, H_in, W_in)`` to
     ``(N, C, D_out, H_out, W_out)``."""
