@@ -677,6 +677,12 @@ class TensorMethods(CompatMethods):
     def unfold(self, dimension, size, step):
         return trainer.ops.views.unfold(self, dimension, size, step)
 
+    def stft(self, *args, **kwargs):
+        return trainer.ops.stft.stft(self, *args, **kwargs)
+
+    def istft(self, *args, **kwargs):
+        return trainer.ops.stft.istft(self, *args, **kwargs)
+
     def split_with_sizes(self, split_sizes, dim=0):
         return trainer.ops.views.split_with_sizes(self, split_sizes, dim)
 
