@@ -48,6 +48,7 @@ from trainer.autograd.inference_mode import inference_mode, is_inference_mode_en
 from trainer.backend import device
 from trainer.compilation import compile  # noqa: E402
 from trainer.constants import e, inf, nan, newaxis, pi  # noqa: E402
+from trainer.control_flow import cond, while_loop  # noqa: E402
 from trainer.conversion import asarray, scalar_tensor  # noqa: E402
 from trainer.creation import (  # noqa: E402
     arange,
@@ -72,6 +73,7 @@ from trainer.creation import (  # noqa: E402
     zeros_like,
 )
 from trainer.default_device import get_default_device, set_default_device  # noqa: E402
+from trainer.dlpack import from_dlpack  # noqa: E402
 from trainer.dtypes import (
     bfloat16,
     bool,
@@ -98,6 +100,8 @@ from trainer.dtypes import (
     short,
     uint8,
 )
+from trainer.frombuffer import frombuffer  # noqa: E402
+from trainer.func import vmap  # noqa: E402
 from trainer.global_settings import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     get_deterministic_debug_mode,
@@ -127,6 +131,7 @@ from trainer.legacy_tensor_types import (  # noqa: E402
 from trainer.linalg import cdist, det, kron, logdet, matrix_power, pinverse, slogdet, tensordot, trace  # noqa: E402
 from trainer.linalg import inv as inverse  # noqa: E402
 from trainer.linalg import legacy_svd as svd  # noqa: E402
+from trainer.lowrank import pca_lowrank, svd_lowrank  # noqa: E402
 from trainer.memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from trainer.ops.activation import log_softmax, softmax  # noqa: E402
 from trainer.ops.aliases import (  # noqa: E402
@@ -221,7 +226,9 @@ from trainer.ops.elementwise import (  # noqa: E402
     sinc,
     xlogy,
 )
+from trainer.ops.gradient import gradient  # noqa: E402
 from trainer.ops.histogram import histogram  # noqa: E402
+from trainer.ops.histogramdd import histogramdd  # noqa: E402
 from trainer.ops.householder_qr import geqrf, orgqr, ormqr  # noqa: E402
 from trainer.ops.igamma import igamma, igammac  # noqa: E402
 from trainer.ops.index_put import index_copy, index_put, index_put_, masked_scatter, put, take  # noqa: E402

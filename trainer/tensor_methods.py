@@ -890,6 +890,12 @@ class TensorMethods(CompatMethods):
             return self._data.ctypes.data
         return self._data.data.ptr
 
+    def __dlpack__(self, **protocol):  # stream, max_version, dl_device, copy
+        return trainer.dlpack.tensor_dlpack(self, **protocol)
+
+    def __dlpack_device__(self):
+        return trainer.dlpack.tensor_dlpack_device(self)
+
     # in-place random fills, drawn from the tensor's device generator (or ``generator``)
     def uniform_(self, a=0, b=1, *, generator=None):
         _require_floating(self, "check_uniform_bounds")

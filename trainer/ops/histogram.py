@@ -53,7 +53,7 @@ def _linspace(xp, low: float, high: float, steps: int, dtype):
     return xp.where(xp.arange(steps) < halfway, up, down).astype(dtype, copy=False)
 
 
-def _outer_edges(a, range_):
+def _outer_edges(a, range_, dim=0):
     """The leftmost and rightmost edge: ``range`` or the data's min and max (0 and 1 for no data), widened by
     0.5 on each side when they coincide, as in NumPy and PyTorch."""
     if range_ is not None:
@@ -63,10 +63,10 @@ def _outer_edges(a, range_):
     else:
         low, high = 0.0, 1.0
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise RuntimeError(f"torch.histogramdd: dimension 0's range [{low:g}, {high:g}] is not finite")
+        raise RuntimeError(f"torch.histogramdd: dimension {dim}'s range [{low:g}, {high:g}] is not finite")
     if low > high:
         raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {low:g} max {high:g} for "
-                           "dimension 0")
+                           f"dimension {dim}")
     return (low - 0.5, high + 0.5) if low == high else (low, high)
 
 
