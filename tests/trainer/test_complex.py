@@ -231,3 +231,32 @@ def test_optimizers_on_a_complex_model_match_torch(make):
     (ours_w, ours_b), (theirs_w, theirs_b) = train(trainer), train(torch)
     _assert_same(ours_w, theirs_w, "complex weight")
     _assert_same(ours_b, theirs_b, "real bias")
+
+
+def test_real_imag_and_view_as_real_share_memory_like_torch():
+    results = []
+    for lib in (torch, trainer):
+        z = lib.tensor([1 + 2j, 3 - 1j])
+        z.real.add_(10)
+        z.imag.mul_(2)
+        lib.view_as_real(z)[0, 0] = -5
+        pairs = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+        lib.view_as_complex(pairs).mul_(1j)
+        results.append((z.tolist(), pairs.tolist()))
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("make", [lambda lib: lib.tensor([[1.0, 2.0, 3.0, 4.0]])[:, 1:3],
+                                  lambda lib: lib.tensor([[1.0, 2.0, 3.0, 4.0]])[:, ::2],
+                                  lambda lib: lib.tensor([[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]])[:, :2]])
+def test_view_as_complex_refuses_layouts_like_torch(make):
+    with pytest.raises(RuntimeError) as expected:
+        torch.view_as_complex(make(torch))
+    with pytest.raises(RuntimeError, match=str(expected.value).split(" (")[0]):
+        trainer.view_as_complex(make(trainer))
+
+
+def test_recorded_in_place_change_through_real_is_refused_not_lost():
+    z = trainer.tensor([1 + 2j, 3j], requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="in-place change of a float32 view"):
+        z.real.add_(1)

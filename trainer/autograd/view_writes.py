@@ -20,7 +20,7 @@ from trainer.autograd.op import Function
 from trainer.backend import xp_of
 
 
-def _address(array) -> int:
+def data_address(array) -> int:
     return array.__array_interface__["data"][0] if isinstance(array, np.ndarray) else array.data.ptr
 
 
@@ -28,7 +28,7 @@ def view_positions(base, view):
     """The flat row-major index in ``base`` of each element of ``view`` (an array over ``base``'s memory), shaped
     like ``view``; None where ``view`` does not lie in ``base``'s memory or ``base`` is not dense."""
     xp = xp_of(base)
-    offset = _address(view) - _address(base)
+    offset = data_address(view) - data_address(base)
     if offset < 0 or offset % base.itemsize or view.itemsize != base.itemsize:
         return None
     layout = xp.empty_like(base, dtype=np.int64)  # base's memory order, so its strides scale base's
@@ -110,6 +110,10 @@ def write_through(view, result) -> bool:
     from trainer.tensor import Tensor
 
     base = view._view_base
+    if view._data.dtype != base._data.dtype:
+        raise RuntimeError(f"an in-place change of a {view.dtype.name} view (.real, .imag, view_as_real, "
+                           f"view_as_complex) of a {base.dtype.name} tensor while autograd records is not supported: "
+                           "build the new value out of place instead (e.g. trainer.complex(new_real, z.imag))")
     positions = view_positions(base._data, view._data)
     if positions is None:
         return False
@@ -137,7 +141,7 @@ def write_through(view, result) -> bool:
 
 def _same_place(new_base, old_base, view):
     """The view of ``new_base`` that ``view`` is of ``old_base`` (the two bases laid out alike)."""
-    start = (_address(view) - _address(old_base)) // old_base.itemsize
+    start = (data_address(view) - data_address(old_base)) // old_base.itemsize
     return xp_of(new_base).lib.stride_tricks.as_strided(new_base.ravel(order="K")[start:], shape=view.shape,
                                                         strides=view.strides)
 

@@ -4,8 +4,9 @@
 
 trainer is eager: ``conj`` conjugates at once, so there is no lazy conjugate or negative bit (``is_conj`` and
 ``is_neg`` are always False, ``resolve_conj``/``resolve_neg`` return their input). ``real``, ``imag``,
-``view_as_real`` and ``view_as_complex`` return copies, not views sharing memory with their input: writing into
-their result leaves the input unchanged; gradients flow through them as through PyTorch's views.
+``view_as_real`` and ``view_as_complex`` are views sharing their input's memory, as in PyTorch: an in-place change
+through one changes the input. While autograd records, such a change is refused (trainer locates a view's elements
+in its base by position, which a view of another element type does not have) instead of leaving the input behind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 from trainer import dtypes
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
+from trainer.autograd.view_writes import data_address
 from trainer.backend import xp_of
 from trainer.ops._operands import promote, quiet_fp_errors
 from trainer.tensor import Tensor
@@ -32,7 +34,7 @@ class Real(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.dtype = a.dtype
-        return a.real.copy()
+        return a.real
 
     @staticmethod
     def backward(ctx, g):  # a real gradient, as a complex one with no imaginary part
@@ -47,7 +49,7 @@ class Imag(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.dtype = a.dtype
-        return a.imag.copy()
+        return a.imag
 
     @staticmethod
     def backward(ctx, g):  # d/d(conj z) of imag(z), scaled as PyTorch: g * 1j
@@ -100,7 +102,7 @@ class ViewAsReal(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return xp_of(a).stack([a.real, a.imag], axis=-1)
+        return _as_pairs(a)
 
     @staticmethod
     def backward(ctx, g):
@@ -114,7 +116,7 @@ class ViewAsReal(Function):
 class ViewAsComplex(Function):
     @staticmethod
     def forward(ctx, a):
-        return _pairs_to_complex(a)
+        return a.view(_complex_dtype_of(a.dtype))[..., 0]
 
     @staticmethod
     def backward(ctx, g):
@@ -123,6 +125,11 @@ class ViewAsComplex(Function):
     @staticmethod
     def backward_graph(ctx, g):
         return view_as_real(g)
+
+
+def _as_pairs(a):
+    """A complex array as (real, imag) pairs in a new last dimension, sharing its memory."""
+    return a[..., None].view(a.real.dtype)
 
 
 def _pairs_to_complex(a):
@@ -171,14 +178,14 @@ class Angle(Function):
 
 
 def real(input):
-    """The real part; a real tensor is its own real part."""
-    return Real.apply(input) if _is_complex(input) else input
+    """The real part, a view; a real tensor is its own real part."""
+    return Real.apply(input)._mark_view_of(input) if _is_complex(input) else input
 
 
 def imag(input):
     if not _is_complex(input):
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return Imag.apply(input)
+    return Imag.apply(input)._mark_view_of(input)
 
 
 def conj(input):
@@ -258,7 +265,7 @@ def polar(abs, angle):  # noqa: A002 - PyTorch's names
 def view_as_real(input):
     if not _is_complex(input):
         raise RuntimeError("view_as_real is only supported for complex tensors")
-    return ViewAsReal.apply(input)
+    return ViewAsReal.apply(input)._mark_view_of(input)
 
 
 def view_as_complex(input):
@@ -267,4 +274,15 @@ def view_as_complex(input):
     if input.dtype not in (dtypes.float32, dtypes.float64):
         raise RuntimeError(f"view_as_complex is only supported for float and double tensors, but got a tensor of "
                            f"scalar type: {_type_name(input)}")
-    return ViewAsComplex.apply(input)
+    _require_complex_layout(input._data)
+    return ViewAsComplex.apply(input)._mark_view_of(input)
+
+
+def _require_complex_layout(pairs) -> None:
+    """PyTorch's conditions for reading (real, imag) pairs as complex numbers in place."""
+    if pairs.strides[-1] != pairs.itemsize:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % (2 * pairs.itemsize) for s in pairs.strides[:-1]):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    if data_address(pairs) % (2 * pairs.itemsize):
+        raise RuntimeError("Tensor must have a storage_offset divisible by 2")
