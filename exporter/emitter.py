@@ -35,6 +35,11 @@ class Emitter:
     def rank(self, name: str) -> int:
         return len(self.shape(name))
 
+    def record(self, name: str, shape: tuple, dtype) -> str:
+        """Note the traced shape and dtype of a value a lowering made, so that helpers that read them work on it."""
+        self._tracer.meta[name] = (tuple(shape), np.dtype(dtype))
+        return name
+
     def array(self, name: str):
         """The value of ``name`` if it is a constant made while tracing (not a parameter or input), else None."""
         if name in self._tracer.builder.constant_names:

@@ -12,6 +12,7 @@ import onnx
 from onnx import helper
 
 from exporter import passes
+from exporter.complex_values import refuse_complex_output
 from exporter.errors import ExportError
 from exporter.opsets import make_model, resolve_opset
 from exporter.tracer import Tracer
@@ -47,6 +48,8 @@ def export(model, args, f, *, input_names=None, output_names=None, dynamic_axes=
             result = model(*args)
         outputs = _flatten_outputs(result)
         output_names = _names(output_names, len(outputs), "output")
+        for tensor, name in zip(outputs, output_names):
+            refuse_complex_output(tensor, name)
         axes = _dynamic_axes(dynamic_axes, dict(zip(input_names, args)), dict(zip(output_names, outputs)))
         state = _graph_state(tracer, args, input_names, outputs, output_names, axes, opset)
     finally:

@@ -13,10 +13,12 @@ import contextlib
 
 import numpy as np
 
+from exporter.complex_values import as_real_pairs, involves_complex, refuse_complex_input
 from exporter.emitter import Emitter
 from exporter.errors import ExportError, UnsupportedOpError
 from exporter.graph import GraphBuilder
 from exporter.lowerings import LOWERINGS
+from exporter.lowerings.complex_pairs import COMPLEX_LOWERINGS
 from exporter.symbolic import SymInt, contains_symbolic
 from trainer.autograd import no_grad, observe_ops, observe_sizes
 
@@ -38,6 +40,7 @@ class Tracer:
 
     # ----------------------------------------------------------------- values
     def add_input(self, tensor, name: str) -> None:
+        refuse_complex_input(tensor, name)
         self.builder.reserve(name)
         self._register(tensor, name)
 
@@ -85,13 +88,15 @@ class Tracer:
 
     def _initializer(self, key: str, array) -> str:
         if key not in self.builder.initializers:
-            self.builder.add_initializer(key, np.array(_to_host(array)))
+            self.builder.add_initializer(key, np.array(as_real_pairs(_to_host(array))))
             self.meta[key] = (tuple(array.shape), np.dtype(array.dtype))
         return key
 
     def _constant(self, array) -> str:
         host = _to_host(array)
-        name = self.builder.constant(host)
+        # complex values as real pairs; one that shares a name with an equal real array is still read right, since
+        # each use records the meaning (shape, dtype) its op sees
+        name = self.builder.constant(as_real_pairs(host))
         self.meta[name] = (tuple(host.shape), np.dtype(host.dtype))
         return name
 
@@ -127,6 +132,14 @@ class Tracer:
             return
         lowering = LOWERINGS.get(event.op)
         where = f"in module '{self.scope}'" if self.scope else "in the top-level module's forward"
+        if involves_complex(event):  # complex values travel as (real, imag) pairs: they have their own lowerings
+            lowering = COMPLEX_LOWERINGS.get(event.op)
+            if lowering is None:
+                raise UnsupportedOpError(f"trainer op {event.op} ({where}) on a complex tensor has no ONNX lowering: "
+                                         "ONNX has no complex tensors, and the exporter carries complex values as "
+                                         f"(real, imag) pairs through {len(COMPLEX_LOWERINGS)} ops (see "
+                                         "exporter.lowerings.complex_pairs). Take .real, .imag, .abs() or "
+                                         "torch.view_as_real of the value before that step.")
         if lowering is None:
             raise UnsupportedOpError(f"trainer op {event.op} ({where}) has no ONNX lowering; the exporter lowers "
                                      f"{len(LOWERINGS)} ops (see exporter.lowerings). Rewrite that step with "
