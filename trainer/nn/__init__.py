@@ -121,6 +121,7 @@ from trainer.nn.modules.pooling import (
 )
 from trainer.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from trainer.nn.modules.sparse import Embedding
+from trainer.nn.modules.sync_batchnorm import SyncBatchNorm
 from trainer.nn.modules.transformer import (
     Transformer,
     TransformerDecoder,
@@ -130,4 +131,5 @@ from trainer.nn.modules.transformer import (
 )
 from trainer.nn.modules.unpooling import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d
 from trainer.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from trainer.nn.parallel import DataParallel
 from trainer.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
