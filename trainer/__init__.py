@@ -21,6 +21,7 @@ from trainer import (
     optim,
     profiler,
     signal,
+    sparse,
     special,
     utils,
 )
@@ -113,7 +114,7 @@ from trainer.global_settings import (  # noqa: E402
     set_warn_always,
     use_deterministic_algorithms,
 )
-from trainer.layouts import layout, strided  # noqa: E402
+from trainer.layouts import layout, sparse_coo, strided  # noqa: E402
 from trainer.legacy_range import range  # noqa: E402
 from trainer.legacy_tensor_types import (  # noqa: E402
     BoolTensor,
@@ -488,6 +489,8 @@ from trainer.ops.views import (  # noqa: E402
 from trainer.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
+from trainer.sparse import mm as spmm  # noqa: E402
+from trainer.sparse_tensor import sparse_coo_tensor  # noqa: E402
 from trainer.tensor import Size, Tensor
 from trainer.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 from trainer.torch_functional_aliases import (  # noqa: E402

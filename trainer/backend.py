@@ -101,12 +101,17 @@ def get_xp(dev: device):
 
 def xp_of(array):
     """The array module an array belongs to (the ``cupy.get_array_module`` idiom without CuPy)."""
-    return np if isinstance(array, (np.ndarray, np.generic)) else _cupy().get_array_module(array)
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    module = getattr(array, "array_module", None)  # a storage made of arrays (sparse COO): the module of those
+    return module if module is not None else _cupy().get_array_module(array)
 
 
 def device_of(array) -> device:
     if isinstance(array, (np.ndarray, np.generic)):
         return CPU
+    if getattr(array, "array_module", None) is not None:  # a storage made of arrays (sparse COO)
+        return device_of(array.values)
     return device("cuda", array.device.id)
 
 

@@ -1,5 +1,5 @@
-"""``trainer.layout`` and ``trainer.strided``: PyTorch's memory-layout objects. trainer has one layout, the
-dense strided array, so ``strided`` is the only instance."""
+"""``trainer.layout`` and its instances: PyTorch's memory-layout objects. ``strided`` is the dense array,
+``sparse_coo`` the sparse COO storage of ``trainer.sparse_tensor.SparseTensor``."""
 
 
 class layout:  # noqa: N801 - PyTorch's name
@@ -16,3 +16,4 @@ class layout:  # noqa: N801 - PyTorch's name
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")  # trainer.sparse_tensor.SparseTensor

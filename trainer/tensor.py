@@ -17,6 +17,7 @@ from trainer.tensor_complex_methods import ComplexMethods
 from trainer.tensor_elementwise import ElementwiseMethods
 from trainer.tensor_inplace import InplaceMethods
 from trainer.tensor_methods import TensorMethods
+from trainer.tensor_sparse_methods import SparseLayoutMethods
 
 
 class Size(tuple):
@@ -38,6 +39,10 @@ def as_array(value):
     return np.asarray(value) if isinstance(value, np.generic) else value
 
 
+# storage type -> the Tensor subclass that wraps it (trainer.sparse_tensor registers its sparse storage)
+_TENSOR_TYPE_OF: dict = {}
+
+
 class _Version:
     """A counter shared by a tensor and its views, bumped by every in-place change."""
 
@@ -47,7 +52,7 @@ class _Version:
         self.value = 0
 
 
-class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods):
+class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, SparseLayoutMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
                  "_retains_grad", "_hooks", "_view_base", "_views", "__weakref__")
 
@@ -74,7 +79,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods):
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
         """A tensor around an existing array, without copying (the internal constructor)."""
-        t = object.__new__(Tensor)
+        t = object.__new__(_TENSOR_TYPE_OF.get(type(array), Tensor))
         t._init(as_array(array), requires_grad)
         return t
 

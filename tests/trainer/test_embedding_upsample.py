@@ -86,8 +86,6 @@ def test_embedding_errors():
         layer(trainer.tensor([1.0, 2.0]))
     with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
         nn.Embedding(10, 3, padding_idx=10)
-    with pytest.raises(ValueError, match="sparse=True is not supported"):
-        nn.Embedding(10, 3, sparse=True)
 
 
 # ----------------------------------------------------------------- Upsample / interpolate

@@ -71,9 +71,6 @@ def _renorm_(weight, indices, max_norm: float, norm_type: float) -> None:
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False):
     """``weight[input]``: one ``weight`` row per integer index; ``padding_idx``'s row gets no gradient."""
-    if sparse:
-        raise ValueError("embedding: sparse=True is not supported (trainer has no sparse gradients); "
-                         "use sparse=False for a dense gradient")
     if input.dtype.is_floating_point or input.dtype.name == "bool":
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.dtype.name} instead (cast it with .long())")
@@ -89,4 +86,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
                              f"weight of shape {list(weight.shape)}")
     if max_norm is not None:
         _renorm_(weight, input, max_norm, norm_type)
+    if sparse:  # the weight's gradient is a sparse COO tensor
+        from trainer.ops.sparse_embedding import SparseEmbedding  # it subclasses Embedding, defined above
+
+        return SparseEmbedding.apply(input, weight, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
     return Embedding.apply(input, weight, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)

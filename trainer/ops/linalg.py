@@ -275,6 +275,8 @@ def _cols(b) -> int:
 
 @cast_policy.lower_precision_fp
 def matmul(a, b):
+    if getattr(a, "is_sparse", False):  # sparse @ dense: SparseTensor's own product
+        return a.matmul(b)
     return MatMul.apply(*promote(a, b))
 
 

@@ -14,7 +14,8 @@ from trainer.optim.radam import RAdam
 from trainer.optim.rmsprop import RMSprop
 from trainer.optim.rprop import Rprop
 from trainer.optim.sgd import SGD
+from trainer.optim.sparse_adam import SparseAdam
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop",
-           "ASGD", "LBFGS", "Adafactor", "Muon"]
+           "ASGD", "LBFGS", "Adafactor", "Muon", "SparseAdam"]
 from trainer.optim import lr_scheduler, swa_utils

@@ -14,6 +14,7 @@ import numpy as np
 
 from trainer.autograd.grad_mode import enable_grad, no_grad
 from trainer.backend import CPU, to_device
+from trainer.optim.sparse_grads import require_sparse_grad_support
 from trainer.tensor import Tensor
 
 
@@ -85,6 +86,8 @@ class Optimizer:
                 for param in group["params"]:
                     if param.grad is None:
                         continue
+                    if param.grad.is_sparse:
+                        require_sparse_grad_support(self)
                     self._update(param, param.grad._data, group)
                     param._version_counter.value += 1
         return loss

@@ -5,10 +5,13 @@ from __future__ import annotations
 from trainer.backend import xp_of
 from trainer.optim._inplace import effective_grad
 from trainer.optim.optimizer import Optimizer, _require_non_negative
+from trainer.optim.sparse_grads import sgd_sparse_update
+from trainer.sparse_coo_array import is_sparse_array
 from trainer.tensor import Tensor
 
 
 class SGD(Optimizer):
+    accepts_sparse_grads = True  # without weight decay, as in PyTorch
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
@@ -23,6 +26,8 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
+        if is_sparse_array(grad):
+            return sgd_sparse_update(self, param, grad, group)
         data = param._data
         xp = xp_of(data)
         momentum, dampening = group["momentum"], group["dampening"]

@@ -17,9 +17,6 @@ class Embedding(Module):
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                  sparse: bool = False, _weight=None, _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        if sparse:
-            raise ValueError("Embedding: sparse=True is not supported (trainer has no sparse gradients); "
-                             "use sparse=False for a dense gradient")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = _check_padding_idx(padding_idx, num_embeddings)
