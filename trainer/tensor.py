@@ -243,6 +243,12 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
         return bool(self.item())
 
+    def __format__(self, format_spec):
+        # as PyTorch: a plain 0-d tensor formats as its number ('{:+.2f}'.format(loss)); others as objects do
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

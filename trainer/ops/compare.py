@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
-from trainer.ops._operands import binary_ufunc, broadcast_shapes, promote, unbroadcast
+from trainer.ops._operands import binary_ufunc, broadcast_shapes, promote, scalar_tensor, unbroadcast
 from trainer.ops.complex_checks import ORDERING_KERNELS, reject_complex, reject_complex_kernel
 from trainer.tensor import Tensor
 
@@ -195,6 +195,8 @@ def where(condition, a, b):
 
     if condition._data.dtype.kind != "b":
         condition = cast(condition, dtypes.bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # where(mask, 1, 0): the numbers' own dtype
+        a = scalar_tensor(a, condition, dtypes.result_type([], [dtypes.scalar_dtype(a), dtypes.scalar_dtype(b)]))
     a, b = promote(a, b)
     return Where.apply(condition, a, b)
 

@@ -352,6 +352,10 @@ class Module:
     def cpu(self) -> Module:
         return self._apply(lambda t: t.cpu())
 
+    def share_memory(self) -> Module:
+        """``Tensor.share_memory_`` on every parameter and buffer (Hogwild programs call it before forking)."""
+        return self._apply(lambda t: t.share_memory_())
+
     def type(self, dst_type) -> Module:
         """Cast every parameter and buffer, integer ones included, to ``dst_type``."""
         return self._apply(lambda t: t.type(dst_type))

@@ -1,0 +1,108 @@
+# ruff: noqa - a faithful copy of an upstream PyTorch program: its own style is what is being tested
+"""pytorch/examples mnist_rnn/main.py, shortened: MNIST replaced by random 28x28 images with learnable labels."""
+
+import argparse
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+from torch.optim.lr_scheduler import StepLR
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super(Net, self).__init__()
+        self.rnn = nn.LSTM(input_size=28, hidden_size=64, batch_first=True)
+        self.batchnorm = nn.BatchNorm1d(64)
+        self.dropout1 = nn.Dropout2d(0.25)
+        self.dropout2 = nn.Dropout2d(0.5)
+        self.fc1 = nn.Linear(64, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, input):
+        # Shape of input is (batch_size,1, 28, 28)
+        # converting shape of input to (batch_size, 28, 28)
+        # as required by RNN when batch_first is set True
+        input = input.reshape(-1, 28, 28)
+        output, hidden = self.rnn(input)
+
+        # RNN output shape is (seq_len, batch, input_size)
+        # Get last output of RNN
+        output = output[:, -1, :]
+        output = self.batchnorm(output)
+        output = self.dropout1(output)
+        output = self.fc1(output)
+        output = F.relu(output)
+        output = self.dropout2(output)
+        output = self.fc2(output)
+        output = F.log_softmax(output, dim=1)
+        return output
+
+
+def train(args, model, device, train_loader, optimizer, epoch, losses):
+    model.train()
+    for batch_idx, (data, target) in enumerate(train_loader):
+        data, target = data.to(device), target.to(device)
+        optimizer.zero_grad()
+        output = model(data)
+        loss = F.nll_loss(output, target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if batch_idx % args.log_interval == 0:
+            print('Train Epoch: {} [{}/{} ({:.0f}%)]\tLoss: {:.6f}'.format(
+                epoch, batch_idx * len(data), len(train_loader.dataset),
+                       100. * batch_idx / len(train_loader), loss.item()))
+            if args.dry_run:
+                break
+
+
+def test(args, model, device, test_loader):
+    model.eval()
+    test_loss = 0
+    correct = 0
+    with torch.no_grad():
+        for data, target in test_loader:
+            data, target = data.to(device), target.to(device)
+            output = model(data)
+            test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
+            pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+            correct += pred.eq(target.view_as(pred)).sum().item()
+            if args.dry_run:
+                break
+
+    test_loss /= len(test_loader.dataset)
+    return test_loss
+
+
+def fake_mnist(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = rng.normal(0.0, 0.3, (n, 1, 28, 28)).astype(np.float32)
+    for i, k in enumerate(labels):
+        images[i, 0, :, 2 * k + 4] += 2.0
+    return torch.utils.data.TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
+
+
+def main(model, epochs=2, shuffle=False):
+    args = argparse.Namespace(batch_size=16, test_batch_size=32, epochs=epochs, lr=0.1, gamma=0.7,
+                              dry_run=False, seed=1, log_interval=2)
+    device = torch.device("cpu")
+    kwargs = {}
+    train_loader = torch.utils.data.DataLoader(fake_mnist(64, 0), batch_size=args.batch_size, shuffle=shuffle,
+                                               **kwargs)
+    test_loader = torch.utils.data.DataLoader(fake_mnist(32, 1), batch_size=args.test_batch_size, shuffle=shuffle,
+                                              **kwargs)
+
+    model = model.to(device)
+    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
+
+    scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
+    losses, test_losses = [], []
+    for epoch in range(1, args.epochs + 1):
+        train(args, model, device, train_loader, optimizer, epoch, losses)
+        test_losses.append(test(args, model, device, test_loader))
+        scheduler.step()
+    return losses, test_losses
