@@ -363,6 +363,9 @@ BAG_CASES.update({
     "per_sample_weights_pad_last": (_bag("sum", padding_idx=2, include_last_offset=True, weighted=True),
                                     [(7, 3), (10,)]),
     "per_sample_weights_2d": (_bag("sum", two_d=True, weighted=True), [(7, 3), (3, 3)]),
+    # a last offset short of the input's length: PyTorch's last bag still runs to the end of the input
+    "last_offset_short_of_the_end": (lambda lib, w: lib.nn.functional.embedding_bag(
+        lib.tensor(INDICES), w, lib.tensor([0, 2, 2, 5, 7]), mode="mean", include_last_offset=True), [(7, 3)]),
     "module_with_offsets": (lambda lib, w: lib.nn.EmbeddingBag.from_pretrained(w, freeze=False, mode="max")(
         lib.tensor(INDICES), lib.tensor(OFFSETS)), [(7, 3)]),
     "int32_indices_and_offsets": (lambda lib, w: lib.nn.functional.embedding_bag(

@@ -23,18 +23,15 @@ MODES = ("sum", "mean", "max")
 
 
 def _bags(xp, indices, offsets, include_last_offset):
-    """The bag of each index (flattened) and the number of bags; an index past the last bag's end gets the
-    number of bags itself, which names no bag."""
+    """The bag of each index (flattened) and the number of bags. With ``include_last_offset`` the last offset
+    only ends the count of bags: the last bag runs to the end of the input, as PyTorch's kernels read it."""
     if offsets is None:  # 2-D: one bag per row
         n_bags, length = indices.shape
         return xp.arange(indices.size) // max(length, 1), n_bags
     starts = offsets[:-1] if include_last_offset else offsets
     n_bags = starts.shape[0]
     position = xp.arange(indices.shape[0])
-    bag = xp.searchsorted(starts, position, side="right") - 1
-    if include_last_offset and offsets.shape[0]:
-        bag = xp.where(position < offsets[-1], bag, n_bags)
-    return bag, n_bags
+    return xp.searchsorted(starts, position, side="right") - 1, n_bags
 
 
 class EmbeddingBag(Function):
