@@ -94,6 +94,15 @@ class SparseTensor(Tensor):
     def clone(self, *, memory_format=None) -> SparseTensor:
         return ops.SparseScale.apply(self, factor=1, dtype=self._data.dtype)
 
+    def zero_(self) -> SparseTensor:
+        """PyTorch's sparse ``zero_``: every entry is dropped, leaving an empty (coalesced) tensor of the same size;
+        ``zero_grad(set_to_none=False)`` zeroes sparse gradients this way."""
+        self._check_inplace()
+        storage = self._data
+        self._data = SparseCOOArray(storage.indices[:, :0], storage.values[:0], storage.shape, coalesced=True)
+        self._version_counter.value += 1
+        return self
+
     def numpy(self, *, force: bool = False):
         raise unsupported("numpy()")
 
@@ -140,6 +149,8 @@ class SparseTensor(Tensor):
         return self.matmul(other)
 
     def matmul(self, other):
+        if isinstance(other, Tensor) and other.is_sparse:  # gradients unmasked, as PyTorch's mm gives them
+            return trainer.sparse._products.sparse_sparse_mm(self, other, masked=False)
         if isinstance(other, Tensor) and other.ndim == 1:  # a matrix-vector product
             return trainer.sparse.mm(self, other.reshape(-1, 1)).reshape(-1)
         return trainer.sparse.mm(self, other)
@@ -194,6 +205,8 @@ def _inner_repr(array, indent: int) -> str:
 
 def _scaled(s: SparseTensor, factor, op: str, min_float: bool = False):
     if isinstance(factor, Tensor):
+        if op == "mul" and (factor.ndim or factor.is_sparse):  # elementwise, with a sparse or dense tensor
+            return trainer.sparse._products.mul(s, factor)
         if factor.ndim or factor.is_sparse:
             raise unsupported(f"{op} of a sparse tensor by a tensor")
         factor = factor.item()
@@ -212,8 +225,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, re
     ``size`` defaults to the smallest that holds every index; ``values`` may have dense trailing dimensions."""
     indices = indices if isinstance(indices, Tensor) else trainer.tensor(indices)
     values = values if isinstance(values, Tensor) else trainer.tensor(values)
-    if indices.dtype is not dtypes.int64:
-        raise RuntimeError(f"indices must be an int64 tensor, got {indices.dtype.name}")
+    if indices.dtype is not dtypes.int64:  # PyTorch converts indices of any type
+        indices = indices.to(dtypes.int64)
     if indices.ndim != 2:
         raise RuntimeError(f"indices must be sparse_dim x nnz, but got: {list(indices.shape)}")
     sparse_dim, nnz = indices.shape

@@ -376,6 +376,8 @@ def _is_bool(operand) -> bool:
 
 
 def mul(a, b):
+    if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):  # SparseTensor's own products
+        return a * b
     return Mul.apply(*promote(a, b))
 
 

@@ -197,9 +197,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         raise ValueError("mode has to be one of sum, mean or max")
     if mode == "max" and scale_grad_by_freq:
         raise ValueError("max mode does not support scaling the gradient by the frequency")
-    if sparse:
-        raise ValueError("embedding_bag: sparse=True is not supported (trainer has no sparse gradients); use "
-                         "sparse=False for a dense gradient")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
     num_embeddings = weight.shape[0]
     if padding_idx is not None:
         if not -num_embeddings <= padding_idx < num_embeddings:
@@ -226,5 +225,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
                                f"{per_sample_weights.dtype.name} (while checking arguments for embedding_bag)")
     inputs = [input, weight] + ([offsets] if offsets is not None else [])
     inputs += [per_sample_weights] if per_sample_weights is not None else []
-    return EmbeddingBag.apply(*inputs, mode=mode, padding_idx=padding_idx, include_last_offset=include_last_offset,
-                              scale_grad_by_freq=scale_grad_by_freq, weighted=per_sample_weights is not None)
+    function = EmbeddingBag
+    if sparse:  # the weight's gradient is a sparse COO tensor
+        from trainer.ops.sparse_embedding import SparseEmbeddingBag  # it subclasses EmbeddingBag, defined above
+
+        function = SparseEmbeddingBag
+    return function.apply(*inputs, mode=mode, padding_idx=padding_idx, include_last_offset=include_last_offset,
+                          scale_grad_by_freq=scale_grad_by_freq, weighted=per_sample_weights is not None)

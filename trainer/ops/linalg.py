@@ -277,6 +277,8 @@ def _cols(b) -> int:
 def matmul(a, b):
     if getattr(a, "is_sparse", False):  # sparse @ dense: SparseTensor's own product
         return a.matmul(b)
+    if getattr(b, "is_sparse", False):  # dense @ sparse: trainer.sparse's product
+        return trainer.sparse.mm(a, b)
     return MatMul.apply(*promote(a, b))
 
 

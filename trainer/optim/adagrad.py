@@ -8,10 +8,14 @@ from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, effective_grad
 from trainer.optim.complex_params import as_real, grad_as_real
 from trainer.optim.optimizer import Optimizer, _require_non_negative
+from trainer.optim.sparse_grads import adagrad_sparse_update
+from trainer.sparse_coo_array import is_sparse_array
 from trainer.tensor import Tensor
 
 
 class Adagrad(Optimizer):
+    accepts_sparse_grads = True  # without weight decay, as in PyTorch
+
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False):
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
@@ -38,6 +42,9 @@ class Adagrad(Optimizer):
         return state
 
     def _update(self, param: Tensor, grad, group: dict) -> None:
+        if is_sparse_array(grad):  # PyTorch's sparse branch works on the parameter itself, even a complex one
+            state = self._init_state(param, group)
+            return adagrad_sparse_update(state, param, grad, group, advance_step(state))
         data = as_real(param._data)  # complex: as PyTorch, the real view of it and its state
         xp = xp_of(data)
         grad = grad_as_real(xp, grad)

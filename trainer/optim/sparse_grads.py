@@ -31,3 +31,19 @@ def sgd_sparse_update(optimizer, param, grad, group: dict) -> None:
     scale = group["lr"] if group["maximize"] else -group["lr"]
     data = param._data
     _scatter_add(xp_of(data), data, tuple(grad.indices), (grad.values * scale).astype(data.dtype, copy=False))
+
+
+def adagrad_sparse_update(state: dict, param, grad, group: dict, step: float) -> None:
+    """Adagrad from a sparse gradient storage, as PyTorch's: weight decay is refused; each row the (coalesced)
+    gradient holds adds its squares to the running sum and steps by its values over the root of that sum."""
+    if group["weight_decay"] != 0:
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    grad = grad.coalesce()[0]  # the update is not linear in the gradient: each row once
+    values = -grad.values if group["maximize"] else grad.values
+    rows = tuple(grad.indices)
+    data, state_sum = param._data, state["sum"]._data
+    xp = xp_of(data)
+    _scatter_add(xp, state_sum, rows, values * values)
+    std = xp.sqrt(state_sum[rows]) + group["eps"]
+    decayed_lr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+    _scatter_add(xp, data, rows, (values / std * -decayed_lr).astype(data.dtype, copy=False))

@@ -13,6 +13,7 @@ from trainer.ops._operands import normalize_dim
 from trainer.ops.activation import log_softmax as dense_log_softmax
 from trainer.ops.activation import softmax as dense_softmax
 from trainer.ops.linalg import _scaled_sum
+from trainer.sparse import _products
 from trainer.sparse_coo_array import linear_keys, unsupported
 from trainer.sparse_tensor import requires_sparse
 from trainer.tensor import Tensor
@@ -22,14 +23,16 @@ __all__ = ["mm", "addmm", "sum", "softmax", "log_softmax"]
 
 def mm(mat1, mat2, reduce=None) -> Tensor:
     """``mat1 @ mat2`` for a sparse 2-D ``mat1`` and a dense matrix ``mat2``; ``mat1``'s gradient is sparse, on
-    its coalesced pattern."""
+    its coalesced pattern. With ``mat2`` sparse too the product is sparse; ``dense @ sparse`` is dense."""
+    if isinstance(mat1, Tensor) and not mat1.is_sparse and isinstance(mat2, Tensor) and mat2.is_sparse:
+        return _products.dense_sparse_mm(mat1, mat2)
     requires_sparse(mat1, "sparse.mm")
     if reduce is not None:
         raise unsupported(f"sparse.mm with reduce={reduce!r}")
     if not isinstance(mat2, Tensor):
         raise TypeError(f"sparse.mm: expected mat2 to be a Tensor, got {type(mat2).__name__}")
     if mat2.is_sparse:
-        raise unsupported("the product of two sparse tensors")
+        return _products.sparse_sparse_mm(mat1, mat2, masked=True)
     if mat1.ndim != 2 or mat1.dense_dim() != 0 or mat2.ndim != 2:
         raise RuntimeError(f"sparse.mm: expected a 2-D sparse matrix (2 sparse, 0 dense dimensions) and a 2-D "
                            f"dense matrix, got sizes {list(mat1.shape)} and {list(mat2.shape)}")
@@ -47,6 +50,11 @@ def mm(mat1, mat2, reduce=None) -> Tensor:
 
 def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0) -> Tensor:
     """``beta * mat + alpha * (mat1 @ mat2)`` for a sparse ``mat1`` and dense ``mat`` and ``mat2``."""
+    if any(isinstance(t, Tensor) and t.is_sparse for t in (mat, mat2)):
+        layouts = ", ".join(f"'{name}' with layout {'Sparse' if t.is_sparse else 'Strided'}"
+                            for name, t in (("mat", mat), ("mat1", mat1), ("mat2", mat2)))
+        raise RuntimeError(f"addmm_sparse_dense: expected a strided 'mat', a sparse 'mat1' and a strided 'mat2', "
+                           f"got {layouts}")
     return _scaled_sum(mat, mm(mat1, mat2), beta, alpha)
 
 

@@ -66,9 +66,7 @@ def load_graph(V=40, F_in=12, n_classes=3, seed=0):
     content = (rng.random((V, F_in)) < 0.2).astype(np.int32)
     content[np.arange(V), labels_np] = 1
     pairs = rng.integers(0, V, (4 * V, 2))
-    # load_cora's edges are int32; int64 here because trainer's sparse_coo_tensor rejects int32 indices
-    # (PyTorch converts them), reported to the sparse tensor work
-    edges = pairs[labels_np[pairs[:, 0]] == labels_np[pairs[:, 1]]].astype(np.int64)
+    edges = pairs[labels_np[pairs[:, 0]] == labels_np[pairs[:, 1]]].astype(np.int32)  # int32, as load_cora's
 
     features = torch.FloatTensor(content) # Extract feature values
     scale_vector = torch.sum(features, dim=1) # Compute sum of features for each node
@@ -121,14 +119,16 @@ def test(model, criterion, input, target, mask):
     return loss.item(), acc.item()
 
 
-def main(epochs=20):
+def main(gcn=None, idx=None, epochs=20):
+    """``gcn`` and ``idx`` (the node order the split takes) may be given, so that runs can be compared."""
     args = argparse.Namespace(lr=0.01, l2=5e-4, dropout_p=0.5, hidden_dim=16, include_bias=False, seed=42)
     torch.manual_seed(args.seed)
     features, labels, adj_mat = load_graph()
-    idx = torch.randperm(len(labels))
+    idx = torch.randperm(len(labels)) if idx is None else idx
     idx_test, idx_val, idx_train = idx[:10], idx[10:20], idx[20:]
 
-    gcn = GCN(features.shape[1], args.hidden_dim, labels.max().item() + 1, args.include_bias, args.dropout_p)
+    if gcn is None:
+        gcn = GCN(features.shape[1], args.hidden_dim, labels.max().item() + 1, args.include_bias, args.dropout_p)
     optimizer = Adam(gcn.parameters(), lr=args.lr, weight_decay=args.l2)
     criterion = nn.NLLLoss()
 
