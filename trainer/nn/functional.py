@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer import dtypes
 from trainer.amp import cast_policy
+from trainer.nn._reduction import legacy_get_string, resolve_reduction
 from trainer.ops import activation as _activation
 from trainer.ops import loss as _loss
 
@@ -231,7 +232,8 @@ def _warn_if_broadcast(input, target) -> None:
 
 
 @cast_policy.fp32
-def mse_loss(input, target, reduction: str = "mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _warn_if_broadcast(input, target)
     diff = input - target
@@ -239,7 +241,8 @@ def mse_loss(input, target, reduction: str = "mean"):
 
 
 @cast_policy.fp32
-def l1_loss(input, target, reduction: str = "mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _warn_if_broadcast(input, target)
     return _reduce((input - target).abs(), reduction)
@@ -278,9 +281,10 @@ def _check_weight(weight, input, name: str):
 
 
 @cast_policy.fp32
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0):
     """Log-softmax and negative log-likelihood in one op, over class indices or class probabilities."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -301,7 +305,9 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
 
 
 @cast_policy.fp32
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean"):
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _check_class_target(input, target, "nll_loss")
     _check_weight(weight, input, "nll_loss")
@@ -322,7 +328,8 @@ def _check_constant(tensor, name: str, op: str):
 
 
 @cast_policy.fp32
-def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _check_same_shape(input, target)
     _check_constant(weight, "weight", "binary_cross_entropy")
@@ -332,7 +339,9 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
 
 
 @cast_policy.fp32
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None):
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _check_same_shape(input, target)
     _check_constant(weight, "weight", "binary_cross_entropy_with_logits")
@@ -372,7 +381,8 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
 
 
 @cast_policy.fp32
-def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
@@ -393,7 +403,10 @@ def _same_float(input, target):
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
     """KL divergence of ``target`` from ``input`` (log-probabilities); ``batchmean`` is the mathematical one."""
     if size_average is not None or reduce is not None:
-        raise ValueError("kl_div: size_average and reduce are deprecated and not supported; use reduction")
+        loss = _loss.KLDivLoss.apply(*_same_float(input, target), log_target=log_target,
+                                     reduction=legacy_get_string(size_average, reduce))
+        # as in PyTorch, reduction='batchmean' still divides the legacy reduction by the batch size
+        return loss / input.shape[0] if reduction == "batchmean" and input.ndim else loss
     if reduction not in (*_loss.REDUCTIONS, "batchmean"):
         raise ValueError(f"{reduction} is not a valid value for reduction; expected one of "
                          f"{(*_loss.REDUCTIONS, 'batchmean')}")
@@ -406,8 +419,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
 
 
 @cast_policy.fp32
-def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+                        reduction: str = "mean"):
     """``max(0, -target * (input1 - input2) + margin)``, ``target`` holding 1 or -1."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if not input1.ndim == input2.ndim == target.ndim:
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -420,8 +435,10 @@ _COSINE_EPSILON = 1e-12
 
 
 @cast_policy.fp32
-def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+                          reduction: str = "mean"):
     """``1 - cos(input1, input2)`` where ``target == 1``, ``max(0, cos - margin)`` where ``target == -1``."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     from trainer.ops.compare import where
 
     _check_reduction(reduction)
@@ -442,8 +459,9 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction
 
 @cast_policy.fp32
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
-                        swap: bool = False, reduction: str = "mean"):
+                        swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
     """``max(0, d(anchor, positive) - d(anchor, negative) + margin)`` with ``d`` the pairwise ``p``-distance."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     from trainer.ops.compare import minimum
 
     _check_reduction(reduction)
@@ -509,15 +527,18 @@ def bilinear(input1, input2, weight, bias=None):
 
 
 @cast_policy.fp32
-def soft_margin_loss(input, target, reduction: str = "mean"):
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """``log(1 + exp(-target * input))``, ``target`` holding 1 or -1."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     return _reduce(softplus(-target * input), reduction)
 
 
 @cast_policy.fp32
-def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean"):
+def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean"):
     """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     from trainer.ops.compare import where
 
@@ -527,10 +548,11 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
 
 
 @cast_policy.fp32
-def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, eps: float = 1e-8,
-                     reduction: str = "mean"):
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, size_average=None,
+                     eps: float = 1e-8, reduce=None, reduction: str = "mean"):
     """The negative log-likelihood of ``target`` under a Poisson of rate ``exp(input)`` (``input`` itself without
     ``log_input``); ``full`` adds Stirling's approximation of ``log(target!)`` where ``target > 1``."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
     if full:
@@ -558,8 +580,10 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     return _reduce(loss, reduction)
 
 
-def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean"):
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction: str = "mean"):
     """Per-class logistic losses of ``input`` ``(N, C)`` against 0/1 ``target``, averaged over the classes."""
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:

@@ -24,10 +24,10 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
                       reduction: str = "mean"):
     """``sum_{j != y} w[y] * max(0, margin - x[y] + x[j])^p / C`` per sample of ``input`` ``(N, C)`` or ``(C,)``,
     ``y`` its class index in ``target``."""
+    from trainer.nn._reduction import resolve_reduction
     from trainer.nn.functional import _check_reduction, _reduce
 
-    if size_average is not None or reduce is not None:
-        raise ValueError("multi_margin_loss: size_average and reduce are deprecated and not supported; use reduction")
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
@@ -59,11 +59,10 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """``sum_{j in targets} sum_{i not in targets} max(0, 1 - (x[j] - x[i])) / C`` per sample; each row of
     ``target`` lists class indices, ended by the first ``-1``."""
+    from trainer.nn._reduction import resolve_reduction
     from trainer.nn.functional import _check_reduction, _reduce
 
-    if size_average is not None or reduce is not None:
-        raise ValueError("multilabel_margin_loss: size_average and reduce are deprecated and not supported; use "
-                         "reduction")
+    reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     x, _ = _class_target(input, target, "multilabel_margin_loss")
     if tuple(target.shape) != tuple(input.shape):

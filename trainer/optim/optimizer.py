@@ -14,11 +14,16 @@ import numpy as np
 
 from trainer.autograd.grad_mode import enable_grad, no_grad
 from trainer.backend import CPU, to_device
+from trainer.optim.implementation_flags import check_implementation_flags, check_param_for_flags
 from trainer.optim.sparse_grads import require_sparse_grad_support
 from trainer.tensor import Tensor
 
 
 class Optimizer:
+    """The base of every optimizer. PyTorch's ``foreach``, ``fused`` and ``capturable`` pick implementations with the
+    same maths there; trainer has one, and keeps them as flags in ``defaults`` and ``param_groups`` with PyTorch's
+    checks (see ``trainer.optim.implementation_flags``)."""
+
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
         self.state: defaultdict[Tensor, dict] = defaultdict(dict)
@@ -57,6 +62,7 @@ class Optimizer:
         group["params"] = params
         for name, default in self.defaults.items():
             group.setdefault(name, default)
+        check_implementation_flags(group)
         self._check_hyperparameters(group)
         self.param_groups.append(group)
 
@@ -88,6 +94,7 @@ class Optimizer:
                         continue
                     if param.grad.is_sparse:
                         require_sparse_grad_support(self)
+                    check_param_for_flags(param, group)
                     self._update(param, param.grad._data, group)
                     param._version_counter.value += 1
         return loss

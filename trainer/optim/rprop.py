@@ -12,8 +12,10 @@ from trainer.tensor import Tensor
 
 class Rprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
-                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False):
-        defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "maximize": maximize}
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False):
+        defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "foreach": foreach, "maximize": maximize,
+                    "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group: dict) -> None:

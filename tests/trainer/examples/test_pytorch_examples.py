@@ -218,9 +218,6 @@ def test_spatial_transformer_tutorial():
     assert test_losses[-1] < test_losses[0]
 
 
-@pytest.mark.xfail(raises=TypeError, strict=True,
-                   reason="trainer's losses reject PyTorch's deprecated size_average/reduce arguments, which the "
-                   "spatial transformer tutorial (and many older programs) still pass")
 def test_legacy_size_average():
     import trainer
 
