@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from trainer.amp import cast_policy
 from trainer.backend import xp_of
 from trainer.creation import eye
@@ -37,6 +35,7 @@ from trainer.ops.reduce import Norm, _axes, _require_floating
 from trainer.ops.tensor_solve import tensorinv, tensorsolve
 from trainer.ops.triangular import solve_triangular
 from trainer.tensor import Tensor
+from trainer.type_info import array_finfo
 
 __all__ = ["inv", "det", "slogdet", "solve", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
            "matrix_power", "matrix_rank", "vector_norm", "matrix_norm", "norm", "cross", "multi_dot",
@@ -156,7 +155,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
 
 
 def _eps(A) -> float:
-    return float(np.finfo(A._data.dtype).eps)
+    return float(array_finfo(A._data.dtype).eps)
 
 
 def matrix_power(A, n: int):

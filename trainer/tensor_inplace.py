@@ -21,6 +21,19 @@ def _inplace(name: str):
     return _named(method, name)
 
 
+def _inplace_abs(name: str):
+    """``abs_``: refused on a complex tensor, as in PyTorch, whose real magnitudes cannot be written back into it."""
+    inplace = _inplace(name)
+
+    def method(self):
+        if self.is_complex():
+            raise RuntimeError("In-place abs is not supported for complex tensors: use the out-of-place .abs(), "
+                               "which returns a real tensor")
+        return inplace(self)
+
+    return _named(method, name)
+
+
 def _inplace_comparison(name: str):
     """The in-place form of the comparison ``name``: the truth values in ``self``'s dtype, and, as in PyTorch, a
     zero gradient for ``self`` and ``other`` rather than none."""
@@ -62,8 +75,8 @@ class InplaceMethods:
     __slots__ = ()
 
     # functions of one tensor
-    abs_ = _inplace("abs")
-    absolute_ = _inplace("absolute")
+    abs_ = _inplace_abs("abs")
+    absolute_ = _inplace_abs("absolute")
     neg_ = _inplace("neg")
     negative_ = _inplace("negative")
     sign_ = _inplace("sign")

@@ -7,6 +7,7 @@ import numpy as np
 import trainer  # trainer.ops is looked up at call time: it loads after this module
 from trainer.backend import cuda_context, to_device, xp_of
 from trainer.tensor_compat_methods import CompatMethods
+from trainer.type_info import array_finfo
 
 
 class TensorMethods(CompatMethods):
@@ -981,7 +982,7 @@ def _require_floating(t, kernel: str) -> None:
 def _largest_exact_integer(dt) -> int:
     """The top of ``random_()``'s default range: 2**mantissa bits for floats, the maximum for integers."""
     if dt.is_floating_point:
-        return 2 ** (np.finfo(dt.np).nmant + 1)
+        return 2 ** (array_finfo(dt.np).nmant + 1)
     if dt.np == np.bool_:
         return 1
     return int(np.iinfo(dt.np).max)

@@ -17,6 +17,7 @@ from trainer import dtypes
 # (rtol, atol) per dtype; every other dtype is compared for equality
 _DTYPE_PRECISIONS = {dtypes.float16: (1e-3, 1e-5), dtypes.float32: (1.3e-6, 1e-5), dtypes.float64: (1e-7, 1e-7)}
 _DTYPE_PRECISIONS.update({dtypes.complex64: (1.3e-6, 1e-5), dtypes.complex128: (1e-7, 1e-7)})
+_DTYPE_PRECISIONS[dtypes.bfloat16] = (1.6e-2, 1e-5)
 
 
 class _MismatchError(AssertionError):
@@ -147,7 +148,7 @@ def _compare_tensors(actual, expected, options) -> None:
 
 def _first_max(values) -> int:
     """The flat index of the largest value, NaN counting as the largest (as ``torch.max`` picks it)."""
-    nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+    nan = np.isnan(values) if dtypes.is_inexact(values.dtype) else np.zeros(values.shape, bool)
     return int(np.argmax(nan)) if nan.any() else int(np.argmax(values))
 
 
@@ -175,18 +176,21 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
         raise ValueError(f"`low` must be less than or equal to `high`, but got {low} > {high}")
     if dtype is dtypes.bool:
         values = trainer.randint(0, 2, shape).to(dtypes.bool)
-    elif dtype.is_floating_point:
-        info = trainer.finfo(dtype)
+    elif dtype.is_floating_point or dtype.is_complex:
+        info = trainer.finfo(dtype.to_real())
         lo = max(-9.0 if low is None else float(low), info.min)
         hi = min(9.0 if high is None else float(high), info.max)
-        values = (trainer.rand(shape, dtype=dtypes.float64) * (hi - lo) + lo).to(dtype)
+        # a complex tensor draws its real and imaginary parts alike, as PyTorch's does
+        parts = tuple(shape) + ((2,) if dtype.is_complex else ())
+        values = (trainer.rand(parts, dtype=dtypes.float64) * (hi - lo) + lo).to(dtype.to_real())
+        values = trainer.view_as_complex(values) if dtype.is_complex else values
     else:
         info = trainer.iinfo(dtype)
         lo = max((0 if dtype is dtypes.uint8 else -9) if low is None else math.ceil(low), info.min)
         hi = min(10 if high is None else math.ceil(high), info.max)
         values = trainer.randint(lo, max(hi, lo + 1), shape, dtype=dtype)
     if exclude_zero and dtype is not dtypes.bool:
-        replacement = trainer.finfo(dtype).tiny if dtype.is_floating_point else 1
+        replacement = trainer.finfo(dtype.to_real()).tiny if dtype.is_floating_point or dtype.is_complex else 1
         values = values.masked_fill(values == 0, replacement)
     if noncontiguous and values.numel() > 1:
         wide = trainer.empty(*values.shape[:-1], values.shape[-1] * 2, dtype=dtype)

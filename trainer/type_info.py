@@ -74,3 +74,9 @@ def _require_dtype(value, name: str) -> dtypes.dtype:
     if not isinstance(value, dtypes.dtype):
         raise TypeError(f"{name}(): argument 'type' (position 1) must be trainer.dtype, not {type(value).__name__}")
     return value
+
+
+def array_finfo(np_dtype) -> ml_dtypes.finfo:
+    """The limits (``eps``, ``tiny``, ``min``, ``max``...) of a NumPy floating or complex array dtype, bfloat16
+    included: NumPy's own ``finfo`` raises on ml_dtypes' bfloat16, which every internal limit must go through."""
+    return ml_dtypes.finfo(np_dtype)

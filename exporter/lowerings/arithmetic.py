@@ -3,6 +3,7 @@
 import math
 
 from exporter.lowerings import lowering
+from trainer import dtypes
 
 _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow"}
 
@@ -18,7 +19,7 @@ def neg(g, a):
 
 
 def _floating(g, name) -> bool:
-    return g.dtype(name).kind == "f"
+    return dtypes.is_floating(g.dtype(name))  # bfloat16 included (its NumPy kind is "V")
 
 
 @lowering("FloorDiv")

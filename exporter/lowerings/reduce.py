@@ -9,6 +9,7 @@ from onnx import TensorProto
 
 from exporter.emitter import onnx_dtype
 from exporter.lowerings import lowering
+from trainer import dtypes
 
 
 def _integer_to_int64(g, a):
@@ -115,7 +116,7 @@ def count_nonzero(g, a, axes=None):
 
 def _nan_as_zero(g, a):
     """``a`` with its nans as zeros (an integer ``a`` has none); ``a`` must be a traced value."""
-    return g.op("Where", g.op("IsNaN", a), g.like(0, a), a) if g.dtype(a).kind == "f" else a
+    return g.op("Where", g.op("IsNaN", a), g.like(0, a), a) if dtypes.is_floating(g.dtype(a)) else a
 
 
 @lowering("NanSum")

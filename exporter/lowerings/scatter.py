@@ -9,6 +9,7 @@ from onnx import TensorProto
 
 from exporter.lowerings import lowering
 from exporter.lowerings.shape import _diagonal_positions
+from trainer import dtypes
 from trainer.ops.scatter_reduce import reduction_identity
 
 
@@ -95,7 +96,7 @@ def scatter_reduce(g, a, index, src, axis, reduce, include_self):
     counts = g.op("ScatterElements", counts, index, g.op("Expand", g.like(1, a), index_shape), axis=axis,
                   reduction="add")
     counts = g.op("Max", counts, g.like(1, a))
-    if g.dtype(a).kind == "f":
+    if dtypes.is_inexact(g.dtype(a)):
         return g.op("Div", out, counts)
     # integer means round down, as in PyTorch: subtract the remainder (Mod takes the divisor's sign) first
     return g.op("Div", g.op("Sub", out, g.op("Mod", out, counts, fmod=0)), counts)

@@ -6,6 +6,7 @@ import numpy as np
 from onnx import TensorProto
 
 from exporter.lowerings import lowering
+from trainer import dtypes
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -14,7 +15,7 @@ _INT64_MAX = np.iinfo(np.int64).max
 def isin(g, elements, test_elements, invert):
     kinds = {g.dtype(elements), g.dtype(test_elements)}
     if len(kinds) > 1:  # compare in one type: float64 if either is floating point, else int64
-        common = TensorProto.DOUBLE if any(k.kind == "f" for k in kinds) else TensorProto.INT64
+        common = TensorProto.DOUBLE if any(dtypes.is_floating(k) for k in kinds) else TensorProto.INT64
         elements, test_elements = (g.op("Cast", v, to=common) for v in (elements, test_elements))
     matches = g.op("Equal", g.op("Unsqueeze", elements, g.ints([-1])), g.op("Reshape", test_elements, g.ints([-1])))
     # a sum, not a max, so that an empty test set gives False

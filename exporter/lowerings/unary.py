@@ -5,6 +5,8 @@ the rounding family (Sign, Floor, Ceil, Round, trunc and frac from them), IsNaN,
 import numpy as np
 
 from exporter.lowerings import lowering
+from trainer import dtypes
+from trainer.type_info import array_finfo
 
 _SAME_NAME = ("Abs", "Exp", "Log", "Sqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "Erf", "Tan", "Asin", "Acos",
               "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Reciprocal")
@@ -51,7 +53,7 @@ def clip(g, a, min=None, max=None):
 
 
 def _floating(g, a) -> bool:
-    return g.dtype(a).kind == "f"
+    return dtypes.is_floating(g.dtype(a))  # bfloat16 included (its NumPy kind is "V")
 
 
 @lowering("IsNaN", "IsInf", "IsFinite")
@@ -66,7 +68,7 @@ def float_check(g, a):
 
 @lowering("NanToNum")
 def nan_to_num(g, a, nan=0.0, posinf=None, neginf=None):
-    limits = np.finfo(g.dtype(a))
+    limits = array_finfo(g.dtype(a))
     posinf = limits.max if posinf is None else posinf
     neginf = limits.min if neginf is None else neginf
     out = g.op("Where", g.op("IsInf", a, detect_negative=0), g.like(posinf, a), a)

@@ -149,3 +149,19 @@ def autocast_excluded(op):
             active = True
 
     return excluded_op
+
+
+def fp32_when(condition):
+    """The ``fp32`` policy for the calls where ``condition(*args, **kwargs)`` holds, for ops PyTorch lists by
+    overload (``pad`` is on its fp32 list in reflect and replicate mode only); other calls run as given."""
+
+    def decorate(op):
+        cast_op = fp32(op)
+
+        @functools.wraps(op)
+        def conditional_op(*args, **kwargs):
+            return cast_op(*args, **kwargs) if active and condition(*args, **kwargs) else op(*args, **kwargs)
+
+        return conditional_op
+
+    return decorate

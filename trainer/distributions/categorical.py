@@ -3,8 +3,6 @@ weighted by the last dim of ``probs`` (normalised) or ``logits`` (unnormalised l
 
 from __future__ import annotations
 
-import numpy as np
-
 from trainer import dtypes
 from trainer.autograd import no_grad
 from trainer.creation import arange, full
@@ -14,6 +12,7 @@ from trainer.distributions.probs_logits import CategoricalProbsOrLogits
 from trainer.ops.sampling import multinomial
 from trainer.ops.shape import broadcast_tensors
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["Categorical"]
 
@@ -65,7 +64,7 @@ class Categorical(CategoricalProbsOrLogits, Distribution):
 
     def entropy(self):
         # -inf logits of impossible categories contribute 0, not nan
-        logits = self.logits.clamp(min=float(np.finfo(self.logits.dtype.np).min))
+        logits = self.logits.clamp(min=float(array_finfo(self.logits.dtype.np).min))
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand: bool = True):

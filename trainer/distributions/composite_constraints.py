@@ -5,11 +5,10 @@ as ``constraints.cat`` and so on."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from trainer.distributions.constraints import Constraint, lower_cholesky
 from trainer.ops.join import cat as cat_tensors
 from trainer.ops.join import stack as stack_tensors
+from trainer.type_info import array_finfo
 
 __all__ = ["cat", "corr_cholesky", "multinomial", "stack"]
 
@@ -82,7 +81,7 @@ class _CorrCholesky(Constraint):
     event_dim = 2
 
     def check(self, value):
-        tol = float(np.finfo(value.dtype.np).eps) * value.shape[-1] * 10
+        tol = float(array_finfo(value.dtype.np).eps) * value.shape[-1] * 10
         row_norm = value.detach().pow(2).sum(-1).sqrt()
         return lower_cholesky.check(value) & ((row_norm - 1.0).abs() <= tol).all(-1)
 

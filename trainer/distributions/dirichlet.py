@@ -16,7 +16,9 @@ from trainer.distributions.exp_family import ExponentialFamily
 from trainer.ops.compare import where
 from trainer.ops.elementwise import xlogy
 from trainer.ops.incomplete_beta import regularized_beta
+from trainer.ops.reparameterized_draws import reject_bfloat16_sampler
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["Dirichlet"]
 
@@ -27,7 +29,7 @@ class DirichletDraw(Function):
     @staticmethod
     def forward(ctx, alpha, rng):
         xp = xp_of(alpha)
-        info = np.finfo(alpha.dtype)
+        info = array_finfo(alpha.dtype)
         a = alpha.astype(np.float64)
         gammas = rng.standard_gamma(a)
         x = gammas / gammas.sum(-1, keepdims=True)
@@ -48,6 +50,7 @@ class DirichletDraw(Function):
 
 def sample_dirichlet(concentration, *, generator=None):
     """Dirichlet draws over the last dim of ``concentration``, differentiable in it."""
+    reject_bfloat16_sampler("dirichlet", concentration)
     with cuda_context(concentration.device):
         return DirichletDraw.apply(concentration, rng=_generator(generator, concentration.device).rng)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from trainer.distributions import constraints
 from trainer.distributions.distribution import Distribution
 from trainer.distributions.gamma import Gamma
 from trainer.distributions.utils import broadcast_all
 from trainer.ops.compare import where
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["FisherSnedecor"]
 
@@ -60,7 +59,7 @@ class FisherSnedecor(Distribution):
         # X1 ~ Gamma(df1 / 2, df1), X2 ~ Gamma(df2 / 2, df2): X1 / X2 ~ F(df1, df2)
         x1 = self._gamma1.rsample(sample_shape).reshape(shape)
         x2 = self._gamma2.rsample(sample_shape).reshape(shape)
-        tiny = float(np.finfo(x2.dtype.np).tiny)
+        tiny = float(array_finfo(x2.dtype.np).tiny)
         # keep the ratio finite and positive, without recording the clamps (as PyTorch's in-place clamps)
         x2.detach().clamp_(min=tiny)
         ratio = x1 / x2

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from trainer.creation import as_tensor
 from trainer.distributions import constraints
 from trainer.distributions.distribution import Distribution
@@ -15,6 +13,7 @@ from trainer.ops.elementwise import xlogy
 from trainer.ops.incomplete_gamma import gammainc
 from trainer.ops.reparameterized_draws import standard_gamma
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["Gamma"]
 
@@ -54,7 +53,7 @@ class Gamma(Distribution):
         shape = self._extended_shape(sample_shape)
         value = standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
         # keep draws positive after the division, without recording it
-        value.detach().clamp_(min=float(np.finfo(value.dtype.np).tiny))
+        value.detach().clamp_(min=float(array_finfo(value.dtype.np).tiny))
         return value
 
     def log_prob(self, value):

@@ -3,8 +3,6 @@ first success of Bernoulli(``probs``) trials."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from trainer.autograd import no_grad
 from trainer.creation import empty, zeros_like
 from trainer.distributions import constraints
@@ -14,6 +12,7 @@ from trainer.distributions.utils import broadcast_all
 from trainer.ops.activation import softplus
 from trainer.ops.compare import where
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["Geometric"]
 
@@ -53,7 +52,7 @@ class Geometric(BinaryProbsOrLogits, Distribution):
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        tiny = float(np.finfo(self.probs.dtype.np).tiny)
+        tiny = float(array_finfo(self.probs.dtype.np).tiny)
         with no_grad():
             u = empty(shape, dtype=self.probs.dtype, device=self.probs.device).uniform_(tiny, 1)
             return (u.log() / (-self.probs).log1p()).floor()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
-
 from trainer.creation import full_like, ones_like
 from trainer.distributions import constraints
 from trainer.distributions.transformed_distribution import TransformedDistribution
 from trainer.distributions.transforms import AffineTransform, ExpTransform
 from trainer.distributions.uniform import Uniform
 from trainer.distributions.utils import broadcast_all, euler_constant
+from trainer.type_info import array_finfo
 
 __all__ = ["Gumbel"]
 
@@ -23,7 +22,7 @@ class Gumbel(TransformedDistribution):
 
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
-        info = np.finfo(self.loc.dtype.np)
+        info = array_finfo(self.loc.dtype.np)
         low, high = float(info.tiny), 1 - float(info.eps)  # keeps both logs finite
         if isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number):
             base_dist = Uniform(low, high, validate_args=validate_args)

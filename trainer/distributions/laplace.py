@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from trainer.creation import empty
 from trainer.distributions.location_scale import LocationScale
+from trainer.type_info import array_finfo
 
 __all__ = ["Laplace"]
 
@@ -21,7 +20,7 @@ class Laplace(LocationScale):
 
     def rsample(self, sample_shape=()):
         # u in (-1, 1): eps - 1 keeps log1p(-|u|) finite
-        eps = float(np.finfo(self.loc.dtype.np).eps)
+        eps = float(array_finfo(self.loc.dtype.np).eps)
         u = empty(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device).uniform_(eps - 1, 1)
         return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
 

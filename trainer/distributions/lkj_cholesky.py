@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from trainer.autograd import no_grad
 from trainer.creation import arange, randn
 from trainer.distributions import constraints
@@ -16,6 +14,7 @@ from trainer.distributions.distribution import Distribution
 from trainer.distributions.utils import broadcast_all
 from trainer.ops.join import cat
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["LKJCholesky"]
 
@@ -52,10 +51,10 @@ class LKJCholesky(Distribution):
             u_normal = randn(self._extended_shape(sample_shape), dtype=y.dtype, device=y.device).tril(-1)
             # each row's direction, uniform on the sphere; the first row has none (and stays 0)
             norms = u_normal.norm(dim=-1, keepdim=True)
-            u_hypersphere = u_normal / norms.clamp(min=float(np.finfo(y.dtype.np).tiny))
+            u_hypersphere = u_normal / norms.clamp(min=float(array_finfo(y.dtype.np).tiny))
             w = y.sqrt() * u_hypersphere
             # the diagonal completes each row to unit norm; clamped so rounding cannot make it NaN
-            tiny = float(np.finfo(w.dtype.np).tiny)
+            tiny = float(array_finfo(w.dtype.np).tiny)
             return w + (1 - w.pow(2).sum(-1)).clamp(min=tiny).sqrt().diag_embed()
 
     def log_prob(self, value):

@@ -12,8 +12,6 @@ import math
 import numbers
 import operator
 
-import numpy as np
-
 from trainer.creation import arange, eye, full_like, zeros_like
 from trainer.distributions import constraints
 from trainer.distributions.utils import broadcast_all, lazy_property, sum_rightmost
@@ -23,6 +21,7 @@ from trainer.ops.activation import logsigmoid, softplus
 from trainer.ops.join import cat, stack
 from trainer.ops.padding import pad
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
@@ -32,7 +31,7 @@ __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform"
 
 
 def _finfo(value):
-    return np.finfo(value.dtype.np)
+    return array_finfo(value.dtype.np)
 
 
 def _tril_mask(n: int, diag: int, device):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import numbers
 
-import numpy as np
-
 from trainer import dtypes
 from trainer.autograd import enable_grad
 from trainer.creation import tensor
 from trainer.ops.activation import softmax
 from trainer.ops.shape import broadcast_tensors
 from trainer.tensor import Tensor
+from trainer.type_info import array_finfo
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
 
@@ -45,7 +44,7 @@ def logits_to_probs(logits, is_binary: bool = False):
 
 def clamp_probs(probs):
     """``probs`` clamped into ``[eps, 1 - eps]`` for their dtype, so their logits stay finite."""
-    eps = float(np.finfo(probs.dtype.np).eps)
+    eps = float(array_finfo(probs.dtype.np).eps)
     return probs.clamp(min=eps, max=1 - eps)
 
 

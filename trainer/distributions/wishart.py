@@ -9,8 +9,6 @@ import math
 import numbers
 import warnings
 
-import numpy as np
-
 from trainer.autograd import no_grad
 from trainer.creation import arange, eye, randn, tensor, zeros
 from trainer.distributions import constraints
@@ -24,6 +22,7 @@ from trainer.ops.compare import where
 from trainer.ops.triangular import cholesky_solve
 from trainer.sequences import tril_indices
 from trainer.tensor import Size
+from trainer.type_info import array_finfo
 
 __all__ = ["Wishart"]
 
@@ -140,7 +139,7 @@ class Wishart(ExponentialFamily):
         """``L A A^T L^T`` with ``A`` lower triangular: sqrt(chi2) on the diagonal, standard normals below it."""
         p = self._event_shape[-1]
         chi = self._dist_chi2.rsample(sample_shape).sqrt()
-        chi = chi.clamp(min=float(np.finfo(chi.dtype.np).eps))
+        chi = chi.clamp(min=float(array_finfo(chi.dtype.np).eps))
         with no_grad():
             i, j = tril_indices(p, p, offset=-1)
             below = zeros(chi.shape + (p,), dtype=chi.dtype, device=chi.device)

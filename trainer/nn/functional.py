@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
-
 from trainer import dtypes
 from trainer.amp import cast_policy
 from trainer.nn._reduction import legacy_get_string, resolve_reduction
@@ -34,6 +32,7 @@ from trainer.ops.alpha_dropout import alpha_dropout, feature_alpha_dropout  # no
 from trainer.ops.attention import scaled_dot_product_attention  # noqa: F401
 from trainer.ops.batch_norm import batch_norm  # noqa: F401
 from trainer.ops.channel_shuffle import channel_shuffle  # noqa: F401
+from trainer.ops.complex_checks import reject_complex_loss
 from trainer.ops.conv import (  # noqa: F401
     conv1d,
     conv2d,
@@ -94,6 +93,7 @@ from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401
 from trainer.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
 from trainer.ops.upsample import interpolate  # noqa: F401
 from trainer.ops.upsample_aliases import upsample, upsample_bilinear, upsample_nearest  # noqa: F401
+from trainer.type_info import array_finfo
 
 
 def _in_place(input, result, inplace: bool):
@@ -235,6 +235,7 @@ def _warn_if_broadcast(input, target) -> None:
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    reject_complex_loss("mse", input, target)
     _warn_if_broadcast(input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
@@ -372,6 +373,7 @@ def one_hot(tensor, num_classes: int = -1):
 @cast_policy.fp32
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
     _check_reduction(reduction)
+    reject_complex_loss("huber", input, target)
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
     if weight is not None:
@@ -384,6 +386,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
     reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    reject_complex_loss("smooth_l1", input, target)
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     _warn_if_broadcast(input, target)
@@ -505,7 +508,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
                            f"{', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
     if eps is None:
-        eps = float(np.finfo(input._data.dtype).eps)
+        # the eps of the type PyTorch computes in: float32 for bfloat16 and float16 inputs
+        eps = float(array_finfo(dtypes.promote_types(input.dtype, dtypes.float32).np).eps)
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     return out if weight is None else out * weight

@@ -14,13 +14,19 @@ def reject_complex(tensor, message: str, error: type[Exception] = NotImplemented
         raise error(message)
 
 
-def reject_complex_kernel(kernel: str, *arrays) -> None:
+def reject_complex_kernel(kernel: str, *arrays, hint: str = "complex numbers have no order; compare their .abs() or "
+                                                           ".real instead") -> None:
     """PyTorch's ``"lt_cpu" not implemented for 'ComplexDouble'`` when one of ``arrays`` is complex."""
     for array in arrays:
         if array.dtype.kind == "c":
             name = _SCALAR_TYPE_NAMES[array.dtype.name]
-            raise NotImplementedError(f'"{kernel}_{device_of(array).type}" not implemented for \'{name}\': '
-                                      "complex numbers have no order; compare their .abs() or .real instead")
+            raise NotImplementedError(f'"{kernel}_{device_of(array).type}" not implemented for \'{name}\': {hint}')
+
+
+def reject_complex_loss(kernel: str, input, target) -> None:  # noqa: A002 - PyTorch's name
+    """PyTorch's ``"mse_cpu" not implemented for 'ComplexDouble'`` for a loss defined on real numbers only."""
+    reject_complex_kernel(kernel, input._data, target._data, hint="this loss is defined on real numbers; apply it "
+                          "to torch.view_as_real(input) and torch.view_as_real(target) instead")
 
 
 # the ufuncs that order their operands, by the kernel name PyTorch's message gives them

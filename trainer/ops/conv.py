@@ -25,6 +25,7 @@ from trainer.backend import xp_of
 from trainer.ops import reduced_precision
 from trainer.ops._operands import int_tuple
 from trainer.ops._windows import inside, taps, window
+from trainer.ops.complex_conv import gauss_conv
 from trainer.ops.linalg import _same_dtype
 
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +344,9 @@ def _conv_nd(op, n, input, weight, bias, stride, padding, dilation, groups):
 
     def run(x):
         _check_conv(op, x, weight, bias, stride, pads, dilation, groups)
+        if x.is_complex():
+            return gauss_conv(lambda xs, ws: Conv.apply(xs, ws, stride=stride, pads=pads, dilation=dilation,
+                                                        groups=groups), x, weight, bias)
         return Conv.apply(x, *inputs, stride=stride, pads=pads, dilation=dilation, groups=groups)
 
     return _batched(input, n, run)
@@ -385,6 +389,10 @@ def _conv_transpose_nd(op, n, input, weight, bias, stride, padding, output_paddi
 
     def run(x):
         _check_conv(op, x, weight, bias, stride, pads, dilation, groups, transposed=True)
+        if x.is_complex():
+            return gauss_conv(lambda xs, ws: ConvTranspose.apply(xs, ws, stride=stride, pads=pads,
+                                                                 output_padding=output_padding, dilation=dilation,
+                                                                 groups=groups), x, weight, bias)
         return ConvTranspose.apply(x, *inputs, stride=stride, pads=pads, output_padding=output_padding,
                                    dilation=dilation, groups=groups)
 

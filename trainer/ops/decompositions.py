@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import trainer
+from trainer import dtypes
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -46,12 +47,26 @@ def check_square(op: str, a) -> None:
                            f"{a.shape[-1]} matrices")
 
 
+# PyTorch checks these for low precision before dispatching (a RuntimeError); the others fail at their LAPACK kernel
+_PRECISION_CHECKED = frozenset({"linalg.inv", "linalg.slogdet", "linalg.pinv", "torch.linalg.lstsq"})
+
+
+def reject_bfloat16(op: str, a) -> None:
+    """LAPACK has no bfloat16 kernels: refuse a bfloat16 array with the exception PyTorch's CPU linalg raises."""
+    if a.dtype == dtypes.bfloat16.np:
+        error = RuntimeError if op in _PRECISION_CHECKED else NotImplementedError
+        raise error(f"{op}: not implemented for 'BFloat16': linear algebra needs float32, float64 or a complex "
+                    "dtype; convert the input with .float() first")
+
+
 def check_floating(op: str, a) -> None:
+    reject_bfloat16(op, a)
     if a.dtype.kind != "f":
         raise RuntimeError(f"{op}: Expected a floating point tensor as input. Got {a.dtype.name}")
 
 
 def check_floating_or_complex(op: str, a) -> None:
+    reject_bfloat16(op, a)
     if a.dtype.kind not in "fc":
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {a.dtype.name}")
 

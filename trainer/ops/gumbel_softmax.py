@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
+from trainer.type_info import array_finfo
 
 
 class AddGumbelNoise(Function):
@@ -21,7 +22,7 @@ class AddGumbelNoise(Function):
         xp = xp_of(logits)
         kind = logits.dtype if logits.dtype in (np.float32, np.float64) else np.float32
         # an exponential draw can round to 0 in float32; its log must stay finite
-        draws = xp.maximum(generator.rng.standard_exponential(logits.shape, dtype=kind), np.finfo(kind).tiny)
+        draws = xp.maximum(generator.rng.standard_exponential(logits.shape, dtype=kind), array_finfo(kind).tiny)
         gumbels = -xp.log(draws)
         return (logits + gumbels).astype(logits.dtype, copy=False)
 

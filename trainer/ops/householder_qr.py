@@ -13,6 +13,7 @@ from collections import namedtuple
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.creation import eye
+from trainer.ops.decompositions import reject_bfloat16
 from trainer.ops.householder import householder_product
 
 Geqrf = namedtuple("Geqrf", ["a", "tau"])  # torch.return_types.geqrf
@@ -41,6 +42,7 @@ def geqrf(input):  # noqa: A002 - PyTorch's name
 
 def _check_floating(op: str, a) -> None:
     # LAPACK has no integer kernels: PyTorch says so with NotImplementedError
+    reject_bfloat16(op, a._data)
     if a._data.dtype.kind != "f":
         raise NotImplementedError(f"{op}: not implemented for {a.dtype}; expected a floating point tensor")
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-import numpy as np
-
 from trainer.ops._operands import broadcast_shapes
 from trainer.ops.decompositions import check_floating_or_complex
 from trainer.ops.triangular import solve_triangular
+from trainer.type_info import array_finfo
 
 Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])  # torch.return_types.linalg_lstsq
 
@@ -56,7 +55,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     batch = tuple(broadcast_shapes(tuple(A.shape[:-2]), tuple(rhs.shape[:-2])))
     A, rhs = A.expand(*batch, m, n), rhs.expand(*batch, m, rhs.shape[-1])
     if rcond is None:
-        rcond = float(np.finfo(A._data.dtype).eps) * max(m, n)
+        rcond = float(array_finfo(A._data.dtype).eps) * max(m, n)
     empty = A.new_empty(0)
     singular_values = linalg.svdvals(A.detach())
     kept = singular_values > singular_values.amax(-1, keepdim=True) * rcond if min(m, n) else singular_values > 0

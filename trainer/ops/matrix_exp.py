@@ -11,6 +11,7 @@ the exponential of the block matrix ``[[A^T, G], [0, A^T]]`` (its top-right bloc
 
 from __future__ import annotations
 
+from trainer import dtypes
 from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -80,6 +81,8 @@ class MatrixExp(Function):
 def matrix_exp(A):
     """``exp(A) = sum_k A^k / k!`` of each square matrix of ``A`` ``(*, n, n)``."""
     check_square("linalg.matrix_exp", A._data)
+    if A.dtype is dtypes.bfloat16:  # a series, not LAPACK, so PyTorch has it: computed in float32, rounded once
+        return matrix_exp(A.float()).to(A.dtype)
     check_floating_or_complex("linalg.matrix_exp", A._data)
     return MatrixExp.apply(A)
 

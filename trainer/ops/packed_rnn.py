@@ -22,6 +22,7 @@ import itertools
 from trainer.autograd.op import Function
 from trainer.autograd.recompute import recompute_backward
 from trainer.backend import xp_of
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.rnn import (
     _elman_derivative,
     _elman_step,
@@ -88,6 +89,7 @@ def _elman_backward(ctx, gy, gh, relu):
     return _grads(ctx, da, da, (dh,), ctx.hprev)
 
 
+@bfloat16_opmath  # as RnnTanh
 class PackedRnnTanh(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, batch_sizes, reverse=False):
@@ -102,6 +104,7 @@ class PackedRnnTanh(Function):
         return _recorded_backward(ctx, (gy, gh), elman_cell(relu=False), 1)
 
 
+@bfloat16_opmath
 class PackedRnnRelu(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, batch_sizes, reverse=False):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.amp import cast_policy
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import as_device, to_device, xp_of
@@ -126,6 +127,12 @@ def _pixel_unshuffle(a, r):
     return blocks.transpose(perm).reshape(*lead, c * r * r, h // r, w // r)
 
 
+def _pads_by_copying_edges(input, pad, mode="constant", value=None) -> bool:  # noqa: A002 - PyTorch's names
+    """Reflection and replication padding: on PyTorch's CPU autocast fp32 list (constant and circular are not)."""
+    return mode in ("reflect", "replicate")
+
+
+@cast_policy.fp32_when(_pads_by_copying_edges)
 def pad(input, pad, mode="constant", value=None):
     """``torch.nn.functional.pad``: ``pad`` lists ``(before, after)`` pairs starting from the last dim."""
     pad = tuple(int(p) for p in pad)

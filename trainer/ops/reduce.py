@@ -751,6 +751,8 @@ def nanmean(a, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         a = a.to(dtypes.as_dtype(dtype))
     _require_floating(a, "nanmean")
+    reject_complex(a, "nansum on CPU does not support complex inputs: nanmean sums with nansum; average "
+                      "torch.nan_to_num(input) instead", RuntimeError)
     return NanMean.apply(a, axes=_axes(a, dim), keepdim=keepdim)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from trainer.autograd.op import Function
 from trainer.autograd.recompute import recompute_backward
 from trainer.backend import xp_of
+from trainer.ops.bfloat16_opmath import bfloat16_opmath
 from trainer.ops.rnn_composite import elman_cell, gru_cell, lstm_cell, recurrence
 
 
@@ -145,6 +146,7 @@ def _elman_backward(ctx, gy, gh, relu):
     return _grads(ctx, da, da, (dh,))
 
 
+@bfloat16_opmath  # the projection of the inputs is float32 for bfloat16 ones: round the outputs once
 class RnnTanh(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse=False):
@@ -159,6 +161,7 @@ class RnnTanh(Function):
         return recompute_backward(ctx, (gy, gh), ctx.inputs, recurrence(elman_cell(relu=False), 1, ctx.reverse))
 
 
+@bfloat16_opmath
 class RnnRelu(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse=False):

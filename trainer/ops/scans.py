@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer import dtypes
 from trainer.autograd.higher_order import LinearMap, graph_tensors, snapshot
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
 from trainer.ops._operands import normalize_dim, promote, quiet_fp_errors
 from trainer.ops.compare import where
+from trainer.ops.complex_checks import reject_complex_kernel
 from trainer.ops.indexing import _scatter_add
 from trainer.ops.reduce import ValuesIndices
 from trainer.tensor import Tensor
+from trainer.type_info import array_finfo
 
 
 def _along(xp, shape, axis, indices):
@@ -39,9 +42,10 @@ class CumExtreme(Function):
     def forward(ctx, a, dim, largest=True):
         xp = xp_of(a)
         scan = xp.maximum if largest else xp.minimum
-        values = scan.accumulate(a, axis=dim)
+        with quiet_fp_errors(xp):  # NaN propagates as in PyTorch; NumPy warns about it for bfloat16 only
+            values = scan.accumulate(a, axis=dim)
         is_new = a == values
-        if a.dtype.kind == "f":
+        if dtypes.is_floating(a.dtype):
             is_new |= xp.isnan(a)
         indices = _running_index(xp, is_new, dim)
         ctx.meta = a.shape, dim, indices
@@ -101,7 +105,7 @@ class LogCumSumExp(Function):
         # PyTorch's form on the graph: the log-cumsum-exps (this op, reversed) of log|g| - out, one per sign of g,
         # with the lowest finite number standing in for the log of the gradients of the other sign
         a, out = graph_tensors(ctx)
-        dim, lowest = ctx.dim, float(np.finfo(g._data.dtype).min)
+        dim, lowest = ctx.dim, float(array_finfo(g._data.dtype).min)
 
         def spread(mask):
             mask = Tensor._wrap(mask)
@@ -128,6 +132,7 @@ def cummin(a, dim):
 
 
 def _cum_extreme(a, dim, largest):
+    reject_complex_kernel("cummax" if largest else "cummin", a._data)
     a, axis, was_0d = _scan_dim(a, dim)
     values, indices = CumExtreme.apply(a, dim=axis, largest=largest)
     if was_0d:

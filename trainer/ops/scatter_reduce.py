@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer import dtypes
 from trainer.autograd.higher_order import graph_tensors, linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import xp_of
@@ -48,7 +49,7 @@ def reduction_identity(reduce: str, dtype):
         return 1
     if dtype.kind == "b":
         return reduce == "amin"
-    if dtype.kind == "f":
+    if dtypes.is_floating(dtype):
         return -np.inf if reduce == "amax" else np.inf
     return np.iinfo(dtype).min if reduce == "amax" else np.iinfo(dtype).max
 
@@ -63,7 +64,7 @@ def _scatter_reduced(a, key, src, reduce, include_self):
         count = xp.full(a.shape, int(include_self), dtype=np.int64)
         _reduce_at(xp, "add", count, key, xp.ones(src.shape, np.int64))
         count = xp.maximum(count, 1)
-        out = (out / count if a.dtype.kind == "f" else out // count).astype(a.dtype, copy=False)
+        out = (out / count if dtypes.is_inexact(a.dtype) else out // count).astype(a.dtype, copy=False)
     return out
 
 

@@ -9,12 +9,11 @@ to ``d``. ``lr`` also scales the (decoupled) weight decay.
 
 from __future__ import annotations
 
-import numpy as np
-
 from trainer.backend import xp_of
 from trainer.optim._inplace import advance_step, lerp_
 from trainer.optim.optimizer import Optimizer
 from trainer.tensor import Tensor
+from trainer.type_info import array_finfo
 
 
 class Adafactor(Optimizer):
@@ -57,7 +56,7 @@ class Adafactor(Optimizer):
         lr, d, weight_decay = group["lr"], group["d"], group["weight_decay"]
         eps1, eps2 = group["eps"]
         if eps1 is None:
-            eps1 = float(np.finfo(data.dtype).eps)
+            eps1 = float(array_finfo(data.dtype).eps)
         if group["maximize"]:
             grad = xp.negative(grad)
 

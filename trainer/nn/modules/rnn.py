@@ -14,6 +14,7 @@ import numbers
 import warnings
 
 from trainer import creation
+from trainer.amp.recurrent_policy import recurrent_apply
 from trainer.nn import functional as F
 from trainer.nn import init
 from trainer.nn.modules.module import Module
@@ -186,13 +187,16 @@ class RNNBase(Module):
         else:
             op, attrs = _PACKED_OPS[self.mode], {"batch_sizes": batch_sizes}
         directions = 2 if self.bidirectional else 1
+        # under CPU autocast PyTorch runs RNNs, and LSTMs over padded sequences, in bfloat16 (see recurrent_policy)
+        lower_precision = self.mode != "GRU" and not (self.mode == "LSTM" and batch_sizes is not None)
         finals = [[] for _ in initial]
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 k = layer * directions + direction
                 weights = [getattr(self, name) for name in self._all_weights[k]]
-                out, *last = op.apply(x, *(state[k] for state in initial), *weights, reverse=direction == 1, **attrs)
+                out, *last = recurrent_apply(op, lower_precision, x, [state[k] for state in initial], weights,
+                                             reverse=direction == 1, **attrs)
                 outputs.append(out)
                 for states, state in zip(finals, last):
                     states.append(state)
@@ -360,7 +364,8 @@ class RNNCellBase(Module):
         weights = [self.weight_ih, self.weight_hh]
         if self.bias:
             weights += [self.bias_ih, self.bias_hh]
-        _, *last = op.apply(input.unsqueeze(0), *states, *weights, reverse=False)
+        lower_precision = op in (ops.RnnTanh, ops.RnnRelu)  # an RNNCell runs in bfloat16 under autocast
+        _, *last = recurrent_apply(op, lower_precision, input.unsqueeze(0), states, weights, reverse=False)
         return last
 
     def _zeros(self, input):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from trainer import linalg
 from trainer.autograd import no_grad
-from trainer.backend import xp_of
 from trainer.creation import eye
 from trainer.ops.householder_qr import geqrf
 from trainer.tensor import Tensor
+from trainer.type_info import array_finfo
 
 __all__ = ["geqrf", "is_orthogonal", "make_orthogonal"]
 
@@ -26,5 +26,5 @@ def is_orthogonal(q: Tensor) -> bool:
     """Whether the columns of ``q`` are orthonormal, to a tolerance that grows with their length."""
     n, k = q.shape[-2], q.shape[-1]
     ident = eye(k, dtype=q.dtype, device=q.device)
-    eps = 10.0 * n * float(xp_of(q._data).finfo(q._data.dtype).eps)
+    eps = 10.0 * n * float(array_finfo(q._data.dtype).eps)
     return bool((q.mT @ q).allclose(ident.expand(*q.shape[:-2], k, k), atol=eps))
