@@ -6,6 +6,7 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 import trainer.backends as backends
 import trainer.testing as testing
 from trainer import (
+    accelerator,
     amp,
     autograd,
     cpu,
@@ -486,6 +487,7 @@ from trainer.ops.views import (  # noqa: E402
     unflatten,
     vsplit,
 )
+from trainer.out_argument import add_out_arguments  # noqa: E402
 from trainer.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
@@ -556,6 +558,8 @@ from trainer.torch_functional_aliases import (  # noqa: E402
 from trainer.type_info import finfo, iinfo  # noqa: E402
 from trainer.type_promotion import can_cast, result_type
 from trainer.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
+
+add_out_arguments(globals())  # PyTorch's out= keyword on the functions bound above
 
 
 def is_tensor(obj) -> bool:

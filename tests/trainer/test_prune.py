@@ -116,7 +116,7 @@ def test_iterative_pruning_composes_masks_through_a_container_as_torch():
         getattr(torch_prune, fn)(t_lin, "weight", **kwargs)
         getattr(prune, fn)(m_lin, "weight", **kwargs)
         _assert_same_pruned_state(t_lin, m_lin)
-    hooks = [h for h, _ in m_lin._forward_pre_hooks.values()]
+    hooks = list(m_lin._forward_pre_hooks.values())
     assert len(hooks) == 1 and isinstance(hooks[0], prune.PruningContainer) and len(hooks[0]) == 4
     assert [type(m).__name__ for m in hooks[0]] == ["L1Unstructured", "LnStructured", "L1Unstructured",
                                                     "LnStructured"]

@@ -55,13 +55,17 @@ def copy_weights(source_model, target_model) -> None:
     target_model.load_state_dict(state)
 
 
+_DROPOUT_PROBABILITY_HOLDERS = ("LSTM", "GRU", "RNN", "MultiheadAttention")
+
+
 def without_dropout(model):
     """Sets every dropout probability to 0 so that a training run is deterministic and comparable across libraries;
     the program's code is unchanged."""
     for module in model.modules():
         if "Dropout" in type(module).__name__:
             module.p = 0.0
-        elif type(module).__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention"):
+        # (a program's own class named RNN may hold a Dropout module as ``dropout``)
+        elif type(module).__name__ in _DROPOUT_PROBABILITY_HOLDERS and isinstance(module.dropout, float):
             module.dropout = 0.0
     return model
 

@@ -242,6 +242,8 @@ def test_gcn():
     assert_close(losses_tr, losses_pt, rtol=1e-4)
     assert_close([test_tr], [test_pt], rtol=1e-4)
     assert losses_tr[-1] < losses_tr[0]
+    losses, _ = tr.main()  # with dropout and the program's own split: it still learns
+    assert losses[-1] < losses[0]
 
 
 def test_char_rnn_classification_tutorial():

@@ -44,6 +44,10 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        # as in PyTorch, the hook dicts map id -> hook (prune and friends read them); these hold the ids of the
+        # hooks registered with_kwargs
+        object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
+        object.__setattr__(self, "_forward_hooks_with_kwargs", set())
         object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
@@ -51,8 +55,8 @@ class Module:
 
     # ----------------------------------------------------------------- calling and hooks
     def __call__(self, *args, **kwargs):
-        for hook, with_kwargs in tuple(self._forward_pre_hooks.values()):
-            if with_kwargs:
+        for key, hook in tuple(self._forward_pre_hooks.items()):
+            if key in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
@@ -67,7 +71,8 @@ class Module:
         if backward_hooks is not None:
             args = backward_hooks.tap_inputs(args)
         output = self.forward(*args, **kwargs)
-        for hook, with_kwargs in tuple(self._forward_hooks.values()):
+        for key, hook in tuple(self._forward_hooks.items()):
+            with_kwargs = key in self._forward_hooks_with_kwargs
             result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
@@ -79,18 +84,19 @@ class Module:
                                   with_kwargs: bool = False) -> RemovableHandle:
         """``hook(module, args)`` (or ``hook(module, args, kwargs)``) runs before ``forward``; a non-None
         result replaces the arguments."""
-        return _add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+        return _add_hook(self._forward_pre_hooks, hook, prepend,
+                         self._forward_pre_hooks_with_kwargs if with_kwargs else None)
 
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
                               with_kwargs: bool = False) -> RemovableHandle:
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after ``forward``;
         a non-None result replaces the output."""
-        return _add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+        return _add_hook(self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs if with_kwargs else None)
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` runs once the gradients of the module's tensor arguments
         are computed (None for those that need none); a non-None result (a tuple) replaces ``grad_input``."""
-        return _add_hook(self._backward_hooks, hook, prepend, False)
+        return _add_hook(self._backward_hooks, hook, prepend, None)
 
     # ----------------------------------------------------------------- registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -559,7 +565,7 @@ class _BackwardHookCall:
         return [None if grad_input[i] is None else grad_input[i]._data for i in self.tapped]
 
     def _run_hooks(self, grad_input: tuple) -> tuple:
-        for hook, _ in tuple(self.module._backward_hooks.values()):
+        for hook in tuple(self.module._backward_hooks.values()):
             result = hook(self.module, grad_input, self.grad_output)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
@@ -570,9 +576,11 @@ class _BackwardHookCall:
         return grad_input
 
 
-def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool, with_kwargs: bool) -> RemovableHandle:
+def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool, with_kwargs_ids: set | None) -> RemovableHandle:
     handle = RemovableHandle(hooks)
-    hooks[handle.id] = (hook, with_kwargs)
+    hooks[handle.id] = hook
+    if with_kwargs_ids is not None:
+        with_kwargs_ids.add(handle.id)
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     return handle

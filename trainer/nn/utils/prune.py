@@ -97,7 +97,7 @@ class BasePruningMethod(ABC):
 def _composite_method(cls, module, name, *args, **kwargs):
     """The new method, or the container that chains it after the method already pruning ``name``."""
     old_method, found, hooks_to_remove = None, 0, []
-    for k, (hook, _) in module._forward_pre_hooks.items():
+    for k, hook in module._forward_pre_hooks.items():
         if isinstance(hook, BasePruningMethod) and hook._tensor_name == name:
             old_method = hook
             hooks_to_remove.append(k)
@@ -375,7 +375,7 @@ def custom_from_mask(module, name, mask):
 
 def remove(module, name):
     """Make the pruning of ``module.<name>`` permanent and drop its hook, ``_orig`` and ``_mask``."""
-    for k, (hook, _) in module._forward_pre_hooks.items():
+    for k, hook in module._forward_pre_hooks.items():
         if isinstance(hook, BasePruningMethod) and hook._tensor_name == name:
             hook.remove(module)
             del module._forward_pre_hooks[k]
@@ -386,7 +386,7 @@ def remove(module, name):
 def is_pruned(module) -> bool:
     """Whether ``module`` or any of its submodules has a pruned parameter."""
     for _, submodule in module.named_modules():
-        for hook, _ in submodule._forward_pre_hooks.values():
+        for hook in submodule._forward_pre_hooks.values():
             if isinstance(hook, BasePruningMethod):
                 return True
     return False
