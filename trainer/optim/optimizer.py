@@ -148,11 +148,10 @@ class Optimizer:
         self.state, self.param_groups = state, saved_groups
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} ("]
-        for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
-        return "\n".join(lines) + "\n)"
+        groups = ["".join([f"\nParameter Group {i}\n"]
+                          + [f"    {key}: {group[key]}\n" for key in sorted(group) if key != "params"])
+                  for i, group in enumerate(self.param_groups)]
+        return f"{type(self).__name__} (" + "".join(groups) + ")"  # PyTorch's: a blank line between groups
 
 
 def _ordered(params) -> list:
