@@ -9,15 +9,6 @@ import trainer
 from tests.trainer.test_ops_parity import assert_raises_like_torch
 
 
-@pytest.fixture(autouse=True)
-def _torch_distributions_keep_validating():
-    """PyTorch's first compile turns off torch.distributions' argument validation for the whole process (its
-    Dynamo does so on loading); the distribution tests that share the worker rely on it."""
-    validating = torch.distributions.Distribution._validate_args
-    yield
-    torch.distributions.Distribution.set_default_validate_args(validating)
-
-
 def _model(lib):
     lib.manual_seed(0)
     return lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
