@@ -578,8 +578,8 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
     def __add__(self, other):
         return trainer.ops.arithmetic.add(self, other)
 
-    def __radd__(self, other):
-        return trainer.ops.arithmetic.add(other, self)
+    def __radd__(self, other):  # the tensor first, as PyTorch records it (grad_fn.next_functions' order)
+        return trainer.ops.arithmetic.add(self, other)
 
     def __sub__(self, other):
         return trainer.ops.arithmetic.sub(self, other)
@@ -591,7 +591,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
         return trainer.ops.arithmetic.mul(self, other)
 
     def __rmul__(self, other):
-        return trainer.ops.arithmetic.mul(other, self)
+        return trainer.ops.arithmetic.mul(self, other)
 
     def __truediv__(self, other):
         return trainer.ops.arithmetic.div(self, other)

@@ -6,6 +6,7 @@ import weakref
 
 import numpy as np
 import pytest
+import torch
 
 import trainer
 from trainer.autograd import observe_ops, observe_sizes
@@ -403,3 +404,21 @@ def test_size_observer_sees_shape_reads_and_shape_ops_keep_its_ints():
     reshape, expand = events
     assert reshape.attrs["shape"] == (2, -1, 1) and type(reshape.attrs["shape"][0]) is Tagged  # as written
     assert [type(s) for s in expand.attrs["shape"]] == [Tagged, int, Tagged] and z.shape == (2, 3, 3)
+
+
+def test_next_functions_has_pytorchs_shape():
+    shapes = []
+    for lib in (torch, trainer):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0, 4.0])
+        out = (2 * (a * b).sin() + 1).sum()
+        nodes, shape = [out.grad_fn], []
+        while nodes:
+            node = nodes.pop()
+            edges = node.next_functions
+            shape.append([(None if n is None else type(n).__name__ == "AccumulateGrad", i) for n, i in edges])
+            nodes.extend(n for n, _ in edges if n is not None)
+            if type(node).__name__ == "AccumulateGrad":
+                assert node.variable is a
+        shapes.append(shape)
+    assert shapes[1] == shapes[0]

@@ -72,7 +72,7 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, cre
             input_grads = run_node(node, grads)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            for edge, grad in zip(node.next_functions, input_grads):
+            for edge, grad in zip(node._edges, input_grads):
                 if edge is not None and grad is not None:
                     _deliver(pending, leaf_grads, edge, grad)
             if not retain_graph:
@@ -132,7 +132,7 @@ def _leading_to(order, slots, leaf_ids) -> set:
     (``(node, output_nr)``) or leaves (by id: tensors compare elementwise)."""
     needed: set = set()
     for node in reversed(order):  # each node after every node it feeds
-        for edge in node.next_functions:
+        for edge in node._edges:
             if type(edge) is tuple:
                 if edge in slots or edge[0] in needed:
                     needed.add(node)
@@ -192,7 +192,7 @@ def _topological_order(starts):
     stack, seen = list(starts), set(starts)
     while stack:
         node = stack.pop()
-        for edge in node.next_functions:
+        for edge in node._edges:
             if type(edge) is tuple:
                 parent = edge[0]
                 consumers[parent] = consumers.get(parent, 0) + 1
@@ -204,7 +204,7 @@ def _topological_order(starts):
     while ready:
         node = ready.pop()
         order.append(node)
-        for edge in node.next_functions:
+        for edge in node._edges:
             if type(edge) is tuple:
                 parent = edge[0]
                 consumers[parent] -= 1

@@ -172,7 +172,7 @@ def _reached_inputs(tensor: Tensor, level: _DualLevel | None) -> list:
         seen.add(node)
         if node in node_index:
             found.add(node_index[node])
-        for edge in node.next_functions:
+        for edge in node._edges:
             if type(edge) is tuple:
                 stack.append(edge[0])
             elif edge is not None and id(edge) in leaf_index:

@@ -44,7 +44,7 @@ def graph_tensors(ctx) -> tuple:
         if source is not None:
             kind, i = source
             if kind == "input":
-                edge = ctx.next_functions[i]
+                edge = ctx._edges[i]
             elif is_inexact(array.dtype):  # only floating outputs are on the graph
                 edge = (ctx, i)
         tensors.append(tensor_at(array, edge))
@@ -151,7 +151,7 @@ def _first_order_only(node, grads):
 def _input_stand_ins(node) -> list:
     """A tensor at each input edge of ``node`` that requires grad: what its backward's result depends on."""
     stand_ins = []
-    for edge in node.next_functions:
+    for edge in node._edges:
         if type(edge) is tuple:
             stand_ins.append(attached(np.zeros(()), edge))
         elif edge is not None:

@@ -28,7 +28,7 @@ class Function:
     floating-point outputs are differentiable; integer and boolean outputs never require grad.
     """
 
-    __slots__ = ("next_functions", "needs_input_grad", "_saved_versions", "_saved_sources", "_output_meta",
+    __slots__ = ("_edges", "needs_input_grad", "_saved_versions", "_saved_sources", "_output_meta",
                  "_retained", "_tensor_hooks", "_released", "__dict__")
 
     @staticmethod
@@ -44,6 +44,14 @@ class Function:
 
     def name(self) -> str:
         return type(self).__name__ + "Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's view of where gradients flow: one ``(node, output_nr)`` per input, an ``AccumulateGrad`` node
+        for a leaf that requires grad and ``(None, 0)`` for an input that gets no gradient. (``_edges`` holds the
+        engine's own form: the node's pair, the leaf tensor itself, or None.)"""
+        return tuple(edge if type(edge) is tuple else (None, 0) if edge is None else (AccumulateGrad(edge), 0)
+                     for edge in self._edges)
 
     @classmethod
     def apply(cls, *inputs, **attrs):
@@ -69,7 +77,7 @@ class Function:
     def _link(self, inputs, outputs, results=()) -> None:
         """Make this instance the graph node of ``outputs`` and remember where grads flow. ``results`` are what
         forward returned, before NumPy scalars became the outputs' 0-d arrays."""
-        self.next_functions = tuple(
+        self._edges = tuple(
             (t._grad_fn, t._output_nr) if t._grad_fn is not None else (t if t._requires_grad else None)
             for t in inputs
         )
@@ -117,6 +125,26 @@ class Function:
         """Drop what forward saved, so a finished graph holds no memory."""
         self.__dict__.clear()
         self._released = True
+
+
+class AccumulateGrad:
+    """The node ``next_functions`` shows for a leaf that requires grad, as PyTorch's: its ``variable`` is the leaf,
+    into whose ``.grad`` the engine accumulates."""
+
+    __slots__ = ("variable",)
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "trainer::autograd::AccumulateGrad"
+
+    def __eq__(self, other):
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self):
+        return id(self.variable)
 
 
 def _saved_provenance(saved, inputs, outputs, results):

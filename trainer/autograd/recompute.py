@@ -36,7 +36,7 @@ class _StandIn(Function):
 def input_tensors(ctx, arrays) -> list:
     """``ctx``'s forward inputs ``arrays`` (None for an input not given) as tensors on the graph: an input that
     requires grad continues from where it came from, the others are constants."""
-    return [None if array is None else tensor_at(array, edge) for array, edge in zip(arrays, ctx.next_functions)]
+    return [None if array is None else tensor_at(array, edge) for array, edge in zip(arrays, ctx._edges)]
 
 
 def recompute_backward(ctx, grads, arrays, composite):

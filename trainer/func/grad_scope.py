@@ -59,7 +59,7 @@ class GradScope:
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            for edge in node.next_functions:
+            for edge in node._edges:
                 if type(edge) is tuple:
                     nodes.append(edge[0])
                 elif edge is not None and id(edge) not in self._own_leaves:
