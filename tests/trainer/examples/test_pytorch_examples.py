@@ -55,8 +55,8 @@ def test_mnist_rnn():
     losses_tr, test_tr = tr.main(model_tr)
     assert_close(losses_tr, losses_pt, rtol=2e-3)
     assert_close(test_tr, test_pt, rtol=2e-3)
-    losses, _ = tr.main(tr.Net(), shuffle=True)
-    assert np.mean(losses[-2:]) < np.mean(losses[:2])
+    losses, _ = tr.main(tr.Net(), epochs=6, shuffle=True)  # with dropout: per-batch losses are noisy
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
 
 
 def test_mnist_hogwild_single_worker():
