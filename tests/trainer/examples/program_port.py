@@ -78,3 +78,8 @@ def assert_close(trainer_values, torch_values, rtol=1e-4, atol=1e-5) -> None:
 
 def as_numpy(tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
+
+
+def pair(name: str):
+    """The program ``name`` loaded for torch and for trainer: ``(torch's, trainer's)``."""
+    return load(name, "torch"), load(name, "trainer")

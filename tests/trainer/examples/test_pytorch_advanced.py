@@ -5,32 +5,11 @@ Each program in ``programs/`` is a shortened copy (same code, small generated da
 the same inputs and, for models, the same weights (copied from torch), and must agree.
 """
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location("program_port", Path(__file__).parent / "program_port.py")
-program_port = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(program_port)
-load, copy_weights, assert_close, as_numpy = (program_port.load, program_port.copy_weights, program_port.assert_close,
-                                              program_port.as_numpy)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The programs' models are tiny: PyTorch's second intra-op thread only spins, on cores the test run shares."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def pair(name):
-    return load(name, "torch"), load(name, "trainer")
+from tests.trainer.examples.program_port import as_numpy, assert_close, copy_weights, pair
 
 
 def assert_tensors_close(ours, theirs, rtol=1e-5, atol=1e-6, where="result"):

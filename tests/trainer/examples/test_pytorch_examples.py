@@ -6,21 +6,12 @@ their losses must agree; where a program draws random numbers inside its loop (d
 the trainer run must at least learn.
 """
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location("program_port", Path(__file__).parent / "program_port.py")
-program_port = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(program_port)
-load, copy_weights, without_dropout = program_port.load, program_port.copy_weights, program_port.without_dropout
-assert_close, as_numpy = program_port.assert_close, program_port.as_numpy
-
-
-def pair(name):
-    return load(name, "torch"), load(name, "trainer")
+from tests.trainer.examples import program_port
+from tests.trainer.examples.program_port import as_numpy, assert_close, copy_weights, load, pair, without_dropout
 
 
 def test_port_rewrites_only_import_lines():

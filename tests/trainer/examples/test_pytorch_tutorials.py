@@ -6,34 +6,13 @@ data, a few steps). Where a run is deterministic both libraries start from the s
 must agree; where a program draws random numbers inside its loop the trainer run must at least learn.
 """
 
-import importlib.util
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location("program_port", Path(__file__).parent / "program_port.py")
-program_port = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(program_port)
-load, copy_weights, without_dropout = program_port.load, program_port.copy_weights, program_port.without_dropout
-assert_close, as_numpy = program_port.assert_close, program_port.as_numpy
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The programs' models are tiny: PyTorch's second intra-op thread only spins, on cores the test run shares."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def pair(name):
-    return load(name, "torch"), load(name, "trainer")
+from tests.trainer.examples.program_port import as_numpy, assert_close, copy_weights, load, pair, without_dropout
 
 
 def assert_same_results(ours, theirs, where="result"):
