@@ -20,13 +20,6 @@ COMPUTING = ("add", "sub", "mul", "div", "true_divide", "pow", "matmul", "mm", "
 FACTORIES = ("rand", "randn", "randint", "zeros", "ones", "full", "arange", "linspace", "eye")
 
 
-def _type_name(dtype) -> str:
-    try:
-        return scalar_type_name(dtype)
-    except KeyError:  # PyTorch's names are only needed for the message
-        return str(dtype)
-
-
 def _requires_grad(values) -> bool:
     return any(_requires_grad(v) if isinstance(v, (list, tuple)) else isinstance(v, Tensor) and v.requires_grad
                for v in values)
@@ -35,8 +28,8 @@ def _requires_grad(values) -> bool:
 def write_result(name: str, result: Tensor, out) -> Tensor:
     """Copies ``result`` into ``out`` the way PyTorch's out= variants do, and returns ``out``."""
     if not can_cast(result.dtype, out.dtype):
-        raise RuntimeError(f"result type {_type_name(result.dtype)} can't be cast to the desired output type "
-                           f"{_type_name(out.dtype)}")
+        raise RuntimeError(f"result type {scalar_type_name(result.dtype)} can't be cast to the desired output type "
+                           f"{scalar_type_name(out.dtype)}")
     if out.shape != result.shape:
         if out.numel() != 0:
             warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "

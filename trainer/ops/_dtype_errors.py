@@ -4,7 +4,8 @@ from __future__ import annotations
 
 # the C++ scalar type names PyTorch's messages use
 _SCALAR_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                      "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
+                      "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double",
+                      "bfloat16": "BFloat16", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def scalar_type_name(dtype) -> str:

@@ -3,9 +3,9 @@ order complex numbers lexicographically or round their real part, which PyTorch 
 
 from __future__ import annotations
 
+from trainer import dtypes
 from trainer.backend import device_of
-
-_SCALAR_TYPE_NAMES = {"complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+from trainer.ops._dtype_errors import scalar_type_name
 
 
 def reject_complex(tensor, message: str, error: type[Exception] = NotImplementedError) -> None:
@@ -19,7 +19,7 @@ def reject_complex_kernel(kernel: str, *arrays, hint: str = "complex numbers hav
     """PyTorch's ``"lt_cpu" not implemented for 'ComplexDouble'`` when one of ``arrays`` is complex."""
     for array in arrays:
         if array.dtype.kind == "c":
-            name = _SCALAR_TYPE_NAMES[array.dtype.name]
+            name = scalar_type_name(dtypes.from_numpy(array.dtype))
             raise NotImplementedError(f'"{kernel}_{device_of(array).type}" not implemented for \'{name}\': {hint}')
 
 

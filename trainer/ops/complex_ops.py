@@ -18,6 +18,7 @@ from trainer.autograd.higher_order import graph_tensors
 from trainer.autograd.op import Function
 from trainer.autograd.view_writes import data_address
 from trainer.backend import xp_of
+from trainer.ops._dtype_errors import scalar_type_name
 from trainer.ops._operands import promote, quiet_fp_errors
 from trainer.tensor import Tensor
 
@@ -238,16 +239,10 @@ def _require_same_floating(name, a, b, what) -> None:
     for t in (a, b):
         if not dtypes.is_floating(t._data.dtype) or t.dtype is dtypes.bfloat16:
             raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
-                               f"{_type_name(a)} and {_type_name(b)}")
+                               f"{scalar_type_name(a.dtype)} and {scalar_type_name(b.dtype)}")
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"Expected object of scalar type {_type_name(a)} but got scalar type {_type_name(b)} for "
-                           f"second argument: {name} needs {what} of one dtype")
-
-
-def _type_name(t) -> str:
-    from trainer.ops._dtype_errors import _SCALAR_TYPE_NAMES
-
-    return _SCALAR_TYPE_NAMES.get(t.dtype.name, t.dtype.name)
+        raise RuntimeError(f"Expected object of scalar type {scalar_type_name(a.dtype)} but got scalar type "
+                           f"{scalar_type_name(b.dtype)} for second argument: {name} needs {what} of one dtype")
 
 
 def complex(real, imag):  # noqa: A001 - PyTorch's name
@@ -273,7 +268,7 @@ def view_as_complex(input):
         raise RuntimeError("Tensor must have a last dimension of size 2")
     if input.dtype not in (dtypes.float32, dtypes.float64):
         raise RuntimeError(f"view_as_complex is only supported for float and double tensors, but got a tensor of "
-                           f"scalar type: {_type_name(input)}")
+                           f"scalar type: {scalar_type_name(input.dtype)}")
     _require_complex_layout(input._data)
     return ViewAsComplex.apply(input)._mark_view_of(input)
 
