@@ -21,7 +21,7 @@ class finfo:  # noqa: N801 - PyTorch's name
         if not type.is_floating_point:
             raise TypeError("trainer.finfo() requires a floating point input type. Use trainer.iinfo to handle "
                             f"'{type!r}'")
-        info = ml_dtypes.finfo(type.np)  # NumPy's finfo does not know bfloat16
+        info = array_finfo(type.np)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
         self.max = float(info.max)

@@ -8,10 +8,11 @@ copies of its bfloat16 arrays and rounds what they return back to bfloat16.
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+from trainer import dtypes
+
+BFLOAT16 = dtypes.bfloat16.np
 
 
 def widened(array):

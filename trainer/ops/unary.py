@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 
-import ml_dtypes
-
 from trainer import dtypes
 from trainer.autograd.higher_order import constant_backward, graph_tensors
 from trainer.autograd.op import Function
@@ -19,6 +17,7 @@ from trainer.ops.compare import select_grad, where
 from trainer.ops.complex_checks import reject_complex, reject_complex_kernel
 from trainer.ops.holomorphic import holomorphic
 from trainer.tensor import Tensor
+from trainer.type_info import array_finfo
 
 
 class Abs(Function):
@@ -469,7 +468,7 @@ def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
     if not is_inexact(a._data.dtype):
         return a.clone()  # an integer tensor holds no nan or inf
     if a.dtype is dtypes.bfloat16:  # computed in float32, whose own limits would round to inf
-        limits = ml_dtypes.finfo(a._data.dtype)
+        limits = array_finfo(a._data.dtype)
         posinf, neginf = (limits.max if posinf is None else posinf), (limits.min if neginf is None else neginf)
     return NanToNum.apply(a, nan=float(nan), posinf=None if posinf is None else float(posinf),
                           neginf=None if neginf is None else float(neginf))
