@@ -109,15 +109,19 @@ def _widest(args, kwargs):
 
 
 def _policy(target):
+    """A decorator running its op with autocast off inside, the floating inputs first cast to the dtype
+    ``target(args, kwargs)`` picks; with ``target`` None the inputs stay as given."""
+
     def decorate(op):
         @functools.wraps(op)
         def autocast_op(*args, **kwargs):
             global active
             if not active:
                 return op(*args, **kwargs)
-            to = target(args, kwargs)
-            args = tuple(_cast(a, to) for a in args)
-            kwargs = {k: _cast(v, to) for k, v in kwargs.items()}
+            if target is not None:
+                to = target(args, kwargs)
+                args = tuple(_cast(a, to) for a in args)
+                kwargs = {k: _cast(v, to) for k, v in kwargs.items()}
             active = False
             try:
                 return op(*args, **kwargs)
@@ -132,23 +136,7 @@ def _policy(target):
 lower_precision_fp = _policy(_lower_precision)
 fp32 = _policy(_fp32)
 promote = _policy(_widest)
-
-
-def autocast_excluded(op):
-    """Run ``op`` with autocast off inside and its inputs as given (see the module's docstring)."""
-
-    @functools.wraps(op)
-    def excluded_op(*args, **kwargs):
-        global active
-        if not active:
-            return op(*args, **kwargs)
-        active = False
-        try:
-            return op(*args, **kwargs)
-        finally:
-            active = True
-
-    return excluded_op
+autocast_excluded = _policy(None)  # autocast off inside, inputs as given (see the module's docstring)
 
 
 def fp32_when(condition):
