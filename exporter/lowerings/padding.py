@@ -21,7 +21,19 @@ def pad(g, a, pad, mode="constant", value=0.0):
         return _circular(g, a, begins, ends)
     if mode == "constant":
         return g.op("Pad", a, g.ints(begins + ends), g.like(value, a), mode="constant")
+    if mode != "circular" and min(begins + ends) < 0:
+        return _padded_then_cropped(g, a, begins, ends, mode)
     return g.op("Pad", a, g.ints(begins + ends), mode=_ONNX_MODES[mode])
+
+
+def _padded_then_cropped(g, a, begins, ends, mode):
+    """Reflect and replicate with negative amounts: PyTorch mirrors or repeats at the edges of the whole input and
+    crops afterwards, so pad by the positive amounts first, then slice the negative ones off."""
+    padded = g.op("Pad", a, g.ints([max(p, 0) for p in begins + ends]), mode=_ONNX_MODES[mode])
+    axes = [axis for axis, (before, after) in enumerate(zip(begins, ends)) if min(before, after) < 0]
+    starts = [max(-begins[axis], 0) for axis in axes]
+    stops = [ends[axis] if ends[axis] < 0 else 2**62 for axis in axes]
+    return g.op("Slice", padded, g.ints(starts), g.ints(stops), g.ints(axes))
 
 
 def _circular(g, a, begins, ends):

@@ -40,6 +40,8 @@ MODELS = {
     "pad_1d_modules": lambda: Fn(lambda x: nn.ReflectionPad1d(2)(x.flatten(2))
                                  + nn.ConstantPad1d(2, 0.5)(x.flatten(2))),
     "pad_circular_negative": lambda: Fn(lambda x: F.pad(x, (2, -1, -1, 2), mode="circular")),
+    "pad_reflect_negative": lambda: Fn(lambda x: F.pad(x, (4, -2, -1, 2), mode="reflect")),
+    "pad_replicate_negative": lambda: Fn(lambda x: F.pad(x, (-3, 2, 2, -1), mode="replicate")),
     "pixel_shuffle_roundtrip": lambda: nn.Sequential(nn.PixelShuffle(2), nn.PixelUnshuffle(2)),
     "pixel_unshuffle": lambda: nn.PixelUnshuffle(2),
     "instance_norm_affine": lambda: nn.InstanceNorm2d(4, affine=True),

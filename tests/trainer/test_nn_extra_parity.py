@@ -118,6 +118,10 @@ CASES = {
     "instance_norm": (lambda lib, x, w, b: lib.nn.functional.instance_norm(x, weight=w, bias=b),
                       [(2, 3, 5), (3,), (3,)]),
     "pad_circular_negative": (lambda lib, x: lib.nn.functional.pad(x, (2, -1, -1, 2), mode="circular"), [(2, 4, 5)]),
+    # reflect and replicate mirror or repeat at the edges of the whole input, then crop
+    "pad_reflect_negative": (lambda lib, x: lib.nn.functional.pad(x, (4, -2, -1, 2), mode="reflect"), [(2, 4, 5)]),
+    "pad_replicate_negative": (lambda lib, x: lib.nn.functional.pad(x, (-3, 2, 2, -1), mode="replicate"),
+                               [(2, 4, 5)]),
     "instance_norm_module": (_instance_norm_module, [(2, 3, 4, 3)]),
     "instance_norm_eval_uses_running_stats": (_instance_norm_eval, [(2, 3, 6)]),
     "instance_norm_unbatched": (lambda lib, x: lib.nn.InstanceNorm2d(2)(x), [(2, 3, 4)]),

@@ -3,8 +3,7 @@ circular) and the pixel shuffles.
 
 Every padding mode is, along each padded axis, a gather: output position ``i`` reads input position
 ``source[i]`` (or the fill value where ``source[i] < 0``). Forward gathers axis by axis; backward sums
-each output gradient back into the input position it was read from. Negative pads (constant and circular
-modes) crop.
+each output gradient back into the input position it was read from. Negative pads crop.
 """
 
 from __future__ import annotations
@@ -162,8 +161,6 @@ def _check_non_constant(input, pad, mode, value):
                                   f"length {len(pad)}), got {input.ndim}D input of shape {list(input.shape)}")
     for axis, (before, after) in _axis_pads(input.ndim, pad).items():
         size = input.shape[axis]
-        if min(before, after) < 0 and mode != "circular":
-            raise RuntimeError(f"{mode} padding does not take negative pads, got {list(pad)}")
         if mode == "reflect" and max(before, after) >= size:
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({before}, {after}) at dimension {axis} of input "
