@@ -561,6 +561,8 @@ from trainer.windows import bartlett_window, blackman_window, hamming_window, ha
 
 add_out_arguments(globals())  # PyTorch's out= keyword on the functions bound above
 
+from trainer.kept_elsewhere import __getattr__  # noqa: E402 - torch.onnx / torch.jit: where Sardonyx keeps them
+
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
