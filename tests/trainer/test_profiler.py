@@ -29,8 +29,8 @@ def test_calls_per_op_of_a_model_step():
         _small_step(trainer)
     counts = Counter(event.name for event in prof.events())
     assert counts == {"trainer::Linear": 2, "trainer::Relu": 1, "trainer::Sub": 1, "trainer::Mul": 1,
-                      "trainer::Mean": 1, "LinearBackward": 2, "ReluBackward": 1, "SubBackward": 1,
-                      "MulBackward": 1, "MeanBackward": 1}
+                      "trainer::Mean": 1, "LinearBackward0": 2, "ReluBackward0": 1, "SubBackward0": 1,
+                      "MulBackward0": 1, "MeanBackward0": 1}
     averages = {a.key: a for a in prof.key_averages()}
     assert averages["trainer::Linear"].count == 2
     linear_runs = [e for e in prof.events() if e.name == "trainer::Linear"]
@@ -38,8 +38,8 @@ def test_calls_per_op_of_a_model_step():
     assert averages["trainer::Linear"].cpu_time == pytest.approx(averages["trainer::Linear"].cpu_time_total / 2)
     # backward nodes run in reverse order of their forward ops, after all of them
     names = [e.name for e in prof.events()]
-    assert names.index("MeanBackward") > names.index("trainer::Mean")
-    assert names.index("MeanBackward") < names.index("LinearBackward")
+    assert names.index("MeanBackward0") > names.index("trainer::Mean")
+    assert names.index("MeanBackward0") < names.index("LinearBackward0")
 
 
 def test_record_function_nests_ops_for_totals_and_self_times():
@@ -55,7 +55,7 @@ def test_record_function_nests_ops_for_totals_and_self_times():
     assert outer.cpu_parent is None and inner.cpu_parent is outer
     assert events["trainer::Mul"].cpu_parent is outer
     assert events["trainer::Add"].cpu_parent is inner and events["trainer::Exp"].cpu_parent is inner
-    assert events["trainer::Sum"].cpu_parent is None and events["SumBackward"].cpu_parent is None
+    assert events["trainer::Sum"].cpu_parent is None and events["SumBackward0"].cpu_parent is None
     assert [c.name for c in outer.cpu_children] == ["trainer::Mul", "inner"]
     assert outer.self_cpu_time_total == pytest.approx(outer.cpu_time_total - events["trainer::Mul"].cpu_time_total
                                                       - inner.cpu_time_total)
@@ -85,7 +85,7 @@ def test_backward_nodes_nest_the_ops_of_a_create_graph_pass():
     with profile() as prof:
         y = (x.sin() * x).sum()
         (g,) = trainer.autograd.grad(y, x, create_graph=True)
-    nodes = [e for e in prof.events() if e.name == "SinBackward"]
+    nodes = [e for e in prof.events() if e.name == "SinBackward0"]
     assert len(nodes) == 1 and nodes[0].cpu_children  # the recorded backward ran ops
     assert all(c.name.startswith("trainer::") for c in nodes[0].cpu_children)
 
@@ -263,8 +263,8 @@ def test_legacy_autograd_profiler():
     with trainer.autograd.profiler.profile(record_shapes=True) as prof:
         with trainer.autograd.profiler.record_function("legacy"):
             x.exp().sum().backward()
-    assert [e.name for e in prof.function_events] == ["legacy", "trainer::Exp", "trainer::Sum", "SumBackward",
-                                                       "ExpBackward"]
+    assert [e.name for e in prof.function_events] == ["legacy", "trainer::Exp", "trainer::Sum", "SumBackward0",
+                                                       "ExpBackward0"]
     assert prof.function_events[1].input_shapes == [[2, 2]]
     assert "# of Calls" in prof.table() and prof.self_cpu_time_total > 0
     with pytest.raises(RuntimeError, match="not reentrant"):

@@ -43,7 +43,11 @@ class Function:
         self.saved_tensors = arrays
 
     def name(self) -> str:
-        return type(self).__name__ + "Backward"
+        """PyTorch's name for the node of a built-in op: ``SumBackward0`` (the 0 numbers the op's overload)."""
+        return type(self).__name__ + "Backward0"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
 
     @property
     def next_functions(self) -> tuple:
