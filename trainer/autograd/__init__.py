@@ -1,7 +1,7 @@
 """Define-by-run autograd: op nodes, one reverse pass, grad-mode switches, op and size observers, and the
 user-facing ``Function`` (custom differentiable ops) and ``grad``."""
 
-from trainer.autograd import forward_ad, functional, profiler
+from trainer.autograd import forward_ad, functional, graph, profiler
 from trainer.autograd.anomaly_mode import (
     detect_anomaly,
     is_anomaly_check_nan_enabled,
@@ -28,4 +28,4 @@ __all__ = ["Function", "FunctionCtx", "OpEvent", "Variable", "enable_grad", "gra
            "observe_ops", "observe_sizes", "once_differentiable", "set_grad_enabled"]
 __all__ += ["backward", "detect_anomaly", "functional", "gradcheck", "gradgradcheck", "inference_mode",
             "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "is_inference_mode_enabled", "set_detect_anomaly"]
-__all__ += ["forward_ad", "profiler"]
+__all__ += ["forward_ad", "graph", "profiler"]

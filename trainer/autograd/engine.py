@@ -11,13 +11,50 @@ with grad mode on, so the gradients it returns can be differentiated again.
 
 from __future__ import annotations
 
-from trainer.autograd import anomaly_mode, grad_mode, post_accumulate_grad_hooks, span_observers
+import itertools
+
+from trainer.autograd import anomaly_mode, grad_mode, node_hooks, post_accumulate_grad_hooks, span_observers
+from trainer.autograd.gradient_edge import GradientEdge
+from trainer.autograd.op import AccumulateGrad
 
 GRAPH_FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
     "have already been freed). Saved intermediate values of the graph are freed when you call "
     ".backward(). Specify retain_graph=True if you need to backward through the graph a second time."
 )
+
+
+class Pass:
+    """One backward pass while it runs, for hooks that must know which gradients it will compute
+    (``torch.autograd.graph.register_multi_grad_hook``)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, order, needed, wanted_nodes, wanted_leaves, roots):
+        self.id = next(Pass._ids)
+        self._nodes = order if needed is None else needed | wanted_nodes
+        self._roots = roots
+        self._leaves = wanted_leaves  # ids; None: every leaf the pass reaches, found on the first question
+
+    def runs_hooks_of(self, tensor) -> bool:
+        """Whether this pass computes ``tensor``'s gradient and so runs its hooks."""
+        if tensor._grad_fn is not None:
+            nodes = self._nodes
+            if type(nodes) is list:  # the whole order: made a set on the first question
+                nodes = self._nodes = set(nodes)
+            return tensor._grad_fn in nodes
+        if self._leaves is None:
+            self._leaves = self._reached_leaves()
+        return id(tensor) in self._leaves
+
+    def _reached_leaves(self) -> set:
+        reached = {id(t) for t in self._roots if t._grad_fn is None}
+        for node in self._nodes:
+            reached.update(id(edge) for edge in node._edges if edge is not None and type(edge) is not tuple)
+        return reached
+
+
+running: list[Pass] = []  # the backward passes in progress, innermost last
 
 
 def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, create_graph: bool = False):
@@ -41,47 +78,56 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, cre
     order = _topological_order([n for n in pending])
     wanted = None if inputs is None else [_edge_of(t) for t in inputs]
     wanted_slots = set() if inputs is None else {e for e in wanted if type(e) is tuple}
-    needed = None if inputs is None else _leading_to(order, wanted_slots, {id(t) for t in inputs})
+    wanted_leaves = None if inputs is None else {id(e) for e in wanted if type(e) is not tuple}
+    needed = None if inputs is None else _leading_to(order, wanted_slots, wanted_leaves)
     wanted_nodes = {node for node, _ in wanted_slots}
     captured: dict = {}  # (node, output_nr) of a non-leaf input -> its gradient
-    with grad_mode.set_grad_enabled(create_graph):
-        for node in order:
-            grads = pending.pop(node, None)
-            if grads is None:  # fed only by nodes skipped as leading to no input
-                continue
-            if wanted is not None:
-                # as in PyTorch, a node that runs has its gradients captured before its hooks, one that only
-                # feeds a wanted tensor after them
-                if node not in needed and node in wanted_nodes and node._tensor_hooks is not None:
-                    _run_tensor_hooks(node, grads)
-                for nr, g in enumerate(grads):
-                    if (node, nr) in wanted_slots:
-                        captured[(node, nr)] = g
-                if node not in needed:
+    running.append(Pass(order, needed, wanted_nodes, wanted_leaves, roots))
+    try:
+        with grad_mode.set_grad_enabled(create_graph):
+            for node in order:
+                grads = pending.pop(node, None)
+                if grads is None:  # fed only by nodes skipped as leading to no input
                     continue
-            if node._tensor_hooks is not None:
-                _run_tensor_hooks(node, grads)
-            if node._released:
-                raise RuntimeError(GRAPH_FREED)
-            if node._output_meta is not None:
-                grads = [g if g is not None else _zeros(shape, dtype, xp, create_graph) for g, (shape, dtype, xp) in
-                         zip(grads, node._output_meta)]
-            if node._retained and wanted is None:
-                _store_retained(node, grads)
-            node._check_saved_versions()
-            input_grads = run_node(node, grads)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            for edge, grad in zip(node._edges, input_grads):
-                if edge is not None and grad is not None:
-                    _deliver(pending, leaf_grads, edge, grad)
-            if not retain_graph:
-                node._release()
-    if wanted is None:
-        _accumulate_into_leaves(leaf_grads, root_grads)
-        return None
-    return [captured.get(edge) if type(edge) is tuple else _leaf_gradient(edge, leaf_grads.get(edge))
-            for edge in wanted]
+                if wanted is not None:
+                    # as in PyTorch, a node that runs has its gradients captured before its hooks, one that only
+                    # feeds a wanted tensor after them
+                    if node not in needed and node in wanted_nodes and node._tensor_hooks is not None:
+                        _run_tensor_hooks(node, grads)
+                    for nr, g in enumerate(grads):
+                        if (node, nr) in wanted_slots:
+                            captured[(node, nr)] = g
+                    if node not in needed:
+                        continue
+                if node._tensor_hooks is not None:
+                    _run_tensor_hooks(node, grads)
+                if node._node_hooks is not None:
+                    grads = node_hooks.run_pre(node, grads)
+                if node._released:
+                    raise RuntimeError(GRAPH_FREED)
+                if node._output_meta is not None:
+                    grads = [g if g is not None else _zeros(shape, dtype, xp, create_graph)
+                             for g, (shape, dtype, xp) in zip(grads, node._output_meta)]
+                if node._retained and wanted is None:
+                    _store_retained(node, grads)
+                node._check_saved_versions()
+                input_grads = run_node(node, grads)
+                if type(input_grads) is not tuple:
+                    input_grads = (input_grads,)
+                if node._node_hooks is not None:
+                    input_grads = node_hooks.run_post(node, input_grads, grads)
+                for edge, grad in zip(node._edges, input_grads):
+                    if edge is not None and grad is not None:
+                        _deliver(pending, leaf_grads, edge, grad)
+                if not retain_graph:
+                    node._release()
+        if wanted is None:
+            _accumulate_into_leaves(leaf_grads, root_grads)
+            return None
+        return [captured.get(edge) if type(edge) is tuple else _leaf_gradient(edge, leaf_grads.get(edge))
+                for edge in wanted]
+    finally:
+        running.pop()
 
 
 def _run_array_backward(node, grads):
@@ -170,6 +216,11 @@ def root_gradient(output, gradient, index: int = 0, create_graph: bool = False):
 
 
 def _edge_of(tensor):
+    """Where ``tensor``'s gradient arrives: its node's output slot, or the leaf itself. A ``GradientEdge`` names
+    the same place directly."""
+    if type(tensor) is GradientEdge:
+        node = tensor.node
+        return node.variable if type(node) is AccumulateGrad else (node, tensor.output_nr)
     return (tensor._grad_fn, tensor._output_nr) if tensor._grad_fn is not None else tensor
 
 

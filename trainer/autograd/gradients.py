@@ -4,6 +4,7 @@ accumulated into ``.grad``."""
 from __future__ import annotations
 
 from trainer.autograd import engine
+from trainer.autograd.gradient_edge import GradientEdge
 from trainer.backend import xp_of
 from trainer.tensor import Tensor
 
@@ -17,7 +18,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True (vmap over grad_outputs) is not supported")
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
-    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    inputs = (inputs,) if isinstance(inputs, (Tensor, GradientEdge)) else tuple(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
     grad_outputs = tuple(grad_outputs)
@@ -25,8 +26,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise RuntimeError(f"grad requires one grad_output per output: got {len(grad_outputs)} grad_outputs for "
                            f"{len(outputs)} outputs")
     for t in inputs:
+        if type(t) is GradientEdge:
+            continue
         if not isinstance(t, Tensor):
-            raise TypeError(f"grad expects tensors as inputs, got {type(t).__name__}")
+            raise TypeError(f"grad expects tensors (or GradientEdges) as inputs, got {type(t).__name__}")
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots = [engine.root_gradient(o, g, i, create_graph) for i, (o, g) in enumerate(zip(outputs, grad_outputs))]
@@ -36,6 +39,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     results, taken = [], {id(r._data if create_graph else r) for r in roots}
     for index, (t, g) in enumerate(zip(inputs, found)):
         if g is None:
+            if materialize_grads and type(t) is GradientEdge:
+                raise RuntimeError("materialize_grads cannot be used when the given input is a GradientEdge")
             if materialize_grads:
                 g = xp_of(t._data).zeros_like(t._data)
             elif not allow_unused:
@@ -46,8 +51,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _returned(g, t, taken) -> Tensor:
-    """``g`` (an array, or a tensor under ``create_graph``) as the gradient returned for ``t``: in ``t``'s dtype,
-    never sharing memory with another returned gradient."""
+    """``g`` (an array, or a tensor under ``create_graph``) as the gradient returned for ``t``: in ``t``'s dtype
+    (a ``GradientEdge``'s gradient already has its output's), never sharing memory with another returned
+    gradient."""
+    if type(t) is GradientEdge:
+        t = g if isinstance(g, Tensor) else Tensor._wrap(g)
     if isinstance(g, Tensor):
         if g._data.dtype != t._data.dtype:
             return g.to(t.dtype)

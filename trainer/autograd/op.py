@@ -7,7 +7,7 @@ tensors and, when recording, makes the ``Function`` instance itself the graph no
 
 from __future__ import annotations
 
-from trainer.autograd import anomaly_mode, grad_mode, observe, span_observers
+from trainer.autograd import anomaly_mode, grad_mode, node_hooks, observe, span_observers
 from trainer.backend import xp_of
 from trainer.dtypes import is_inexact
 
@@ -29,7 +29,7 @@ class Function:
     """
 
     __slots__ = ("_edges", "needs_input_grad", "_saved_versions", "_saved_sources", "_output_meta",
-                 "_retained", "_tensor_hooks", "_released", "__dict__")
+                 "_retained", "_tensor_hooks", "_node_hooks", "_metadata", "_released", "__dict__")
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):
@@ -48,6 +48,23 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self):#x}>"
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` runs before this node's backward, after the output tensors' own hooks; a tuple
+        it returns replaces ``grad_outputs``. Returns a handle whose ``remove()`` unregisters it."""
+        return node_hooks.add(self, "pre", hook)
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` runs after this node's backward; a tuple it returns (one entry per
+        input) replaces ``grad_inputs``. Returns a handle whose ``remove()`` unregisters it."""
+        return node_hooks.add(self, "post", hook)
+
+    @property
+    def metadata(self) -> dict:
+        """A dict of the user's own, kept with this node."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     @property
     def next_functions(self) -> tuple:
@@ -88,6 +105,8 @@ class Function:
         self._released = False
         self._retained = None
         self._tensor_hooks = None
+        self._node_hooks = None
+        self._metadata = None
         if anomaly_mode.enabled:  # where this op was called, for the warning if its backward fails
             self._forward_stack = anomaly_mode.forward_stack()
         for nr, out in enumerate(outputs):
