@@ -60,6 +60,8 @@ from trainer.nn.modules.lazy import (
     LazyLinear,
 )
 from trainer.nn.modules.linear import Bilinear, Identity, Linear
+from trainer.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss
+from trainer.nn.modules.linear_cross_entropy_options import LinearCrossEntropyOptions
 from trainer.nn.modules.local_response_norm import CrossMapLRN2d, LocalResponseNorm
 from trainer.nn.modules.loss import (
     BCELoss,
