@@ -222,6 +222,8 @@ BAD_INPUTS = [
     (lambda: F.pixel_shuffle(trainer.zeros(1, 3, 2, 2), 2), RuntimeError, "divisible by the square"),
     (lambda: F.pixel_unshuffle(trainer.zeros(1, 1, 3, 4), 2), RuntimeError, "height to be divisible"),
     (lambda: F.huber_loss(trainer.zeros(2), trainer.zeros(2), delta=0.0), RuntimeError, "delta"),
+    (lambda: F.cross_entropy(trainer.zeros(2, 3), trainer.tensor([0, 1]), label_smoothing=1.5), RuntimeError,
+     "label_smoothing must be between 0.0 and 1.0"),
     (lambda: F.kl_div(trainer.zeros(2), trainer.zeros(2), reduction="avg"), ValueError, "batchmean"),
     (lambda: F.binary_cross_entropy(trainer.zeros(2), trainer.zeros(2), trainer.ones(2, requires_grad=True)),
      RuntimeError, "not differentiable with respect to argument 'weight'"),

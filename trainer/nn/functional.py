@@ -289,7 +289,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     reduction = resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input.ndim == 0:
         raise ValueError("cross_entropy: expected input with at least 1 dimension (classes), got a 0-d tensor")
     if target.dtype.is_floating_point:
