@@ -102,6 +102,7 @@ from trainer.dtypes import (
     short,
     uint8,
 )
+from trainer.fixed_size_nonzero import nonzero_static
 from trainer.frombuffer import frombuffer  # noqa: E402
 from trainer.func import vmap  # noqa: E402
 from trainer.global_settings import (  # noqa: E402
@@ -116,6 +117,7 @@ from trainer.global_settings import (  # noqa: E402
     use_deterministic_algorithms,
 )
 from trainer.layouts import layout, sparse_coo, strided  # noqa: E402
+from trainer.legacy_linalg import cholesky, eig, frobenius_norm, lstsq, lu, matrix_rank, nuclear_norm, qr, solve, symeig
 from trainer.legacy_range import range  # noqa: E402
 from trainer.legacy_tensor_types import (  # noqa: E402
     BoolTensor,
@@ -133,8 +135,22 @@ from trainer.legacy_tensor_types import (  # noqa: E402
 from trainer.linalg import cdist, det, kron, logdet, matrix_power, pinverse, slogdet, tensordot, trace  # noqa: E402
 from trainer.linalg import inv as inverse  # noqa: E402
 from trainer.linalg import legacy_svd as svd  # noqa: E402
+from trainer.low_level_functions import (
+    convolution,
+    grid_sampler_2d,
+    grid_sampler_3d,
+    gru_cell,
+    lstm_cell,
+    native_batch_norm,
+    native_dropout,
+    native_group_norm,
+    native_layer_norm,
+    rnn_relu_cell,
+    rnn_tanh_cell,
+)
 from trainer.lowrank import pca_lowrank, svd_lowrank  # noqa: E402
 from trainer.memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
+from trainer.memory_layout import empty_permuted
 from trainer.ops.activation import log_softmax, softmax  # noqa: E402
 from trainer.ops.aliases import (  # noqa: E402
     absolute,
@@ -557,6 +573,31 @@ from trainer.torch_functional_aliases import (  # noqa: E402
 )
 from trainer.type_info import finfo, iinfo  # noqa: E402
 from trainer.type_promotion import can_cast, result_type
+from trainer.unsafe_splits import unsafe_chunk, unsafe_split, unsafe_split_with_sizes
+from trainer.view_copies import (
+    alias_copy,
+    as_strided_copy,
+    detach_copy,
+    diagonal_copy,
+    expand_copy,
+    indices_copy,
+    narrow_copy,
+    permute_copy,
+    select_copy,
+    slice_copy,
+    split_copy,
+    split_with_sizes_copy,
+    squeeze_copy,
+    t_copy,
+    transpose_copy,
+    unbind_copy,
+    unfold_copy,
+    unsqueeze_copy,
+    values_copy,
+    view_as_complex_copy,
+    view_as_real_copy,
+    view_copy,
+)
 from trainer.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 
 add_out_arguments(globals())  # PyTorch's out= keyword on the functions bound above

@@ -371,10 +371,47 @@ class TensorMethods(CompatMethods):
         return trainer.linalg.pinverse(self, rcond)
 
     def cholesky(self, upper=False):
-        return trainer.linalg.cholesky(self, upper=upper)
+        return trainer.legacy_linalg.cholesky(self, upper)
 
     def qr(self, some=True):
-        return trainer.linalg.qr(self, "reduced" if some else "complete")
+        return trainer.legacy_linalg.qr(self, some)
+
+    # deprecated and removed linear algebra, view copies and layout queries (trainer/legacy_linalg.py, ...)
+    def lu(self, pivot=True, get_infos=False):
+        return trainer.legacy_linalg.lu(self, pivot, get_infos)
+
+    def symeig(self, eigenvectors=False, upper=True):
+        return trainer.legacy_linalg.symeig(self, eigenvectors, upper)
+
+    def eig(self, eigenvectors=False):
+        return trainer.legacy_linalg.eig(self, eigenvectors)
+
+    def lstsq(self, A):  # noqa: N803 - PyTorch's name
+        return trainer.legacy_linalg.lstsq(self, A)
+
+    def solve(self, A):  # noqa: N803 - PyTorch's name
+        return trainer.legacy_linalg.solve(self, A)
+
+    def narrow_copy(self, dim, start, length):
+        return trainer.view_copies.narrow_copy(self, dim, start, length)
+
+    def unsafe_chunk(self, chunks, dim=0):
+        return trainer.unsafe_splits.unsafe_chunk(self, chunks, dim)
+
+    def unsafe_split(self, split_size, dim=0):
+        return trainer.unsafe_splits.unsafe_split(self, split_size, dim)
+
+    def unsafe_split_with_sizes(self, split_sizes, dim=0):
+        return trainer.unsafe_splits.unsafe_split_with_sizes(self, split_sizes, dim)
+
+    def new_empty_strided(self, size, stride, **options):
+        return trainer.memory_layout.new_empty_strided(self, size, stride, **options)
+
+    def nonzero_static(self, *, size, fill_value=-1):
+        return trainer.fixed_size_nonzero.nonzero_static(self, size=size, fill_value=fill_value)
+
+    def dim_order(self, *, ambiguity_check=False):
+        return trainer.memory_layout.dim_order(self, ambiguity_check=ambiguity_check)
 
     def svd(self, some=True, compute_uv=True):
         return trainer.linalg.legacy_svd(self, some, compute_uv)
