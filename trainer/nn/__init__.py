@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's API: modules, layers, losses, ``functional``, ``init``."""
 
-from trainer.nn import attention, functional, init, utils
+from trainer.nn import attention, functional, grad, init, utils
 from trainer.nn.modules.activation import (
     CELU,
     ELU,

@@ -7,6 +7,7 @@ import warnings
 
 from trainer import dtypes
 from trainer.amp import cast_policy
+from trainer.nn import grad  # noqa: F401  (torch.nn.functional.grad is torch.nn.grad)
 from trainer.nn._reduction import legacy_get_string, resolve_reduction
 from trainer.nn.functional_linear_cross_entropy import linear_cross_entropy  # noqa: F401
 from trainer.ops import activation as _activation

@@ -1,4 +1,4 @@
 """Utilities (``trainer.utils.data``, as in PyTorch)."""
 
-from trainer.utils import benchmark, checkpoint, data, dlpack, tensorboard
+from trainer.utils import _pytree, benchmark, checkpoint, data, dlpack, tensorboard
 

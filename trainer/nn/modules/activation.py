@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trainer.nn import functional as F
+from trainer.nn.modules.attention import MultiheadAttention  # noqa: F401  (at PyTorch's path)
 from trainer.nn.modules.module import Module
 
 
@@ -86,8 +87,6 @@ class _Inplace(Module):
         return "inplace=True" if self.inplace else ""
 
 
-class ReLU6(_Inplace):
-    _fn = F.relu6
 
 
 class SELU(_Inplace):
@@ -165,6 +164,16 @@ class Hardtanh(Module):
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``Hardtanh`` between 0 and 6, as PyTorch derives it."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Threshold(Module):

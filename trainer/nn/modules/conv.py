@@ -6,6 +6,7 @@ import math
 
 from trainer import creation
 from trainer.nn import init
+from trainer.nn.modules.deferred_exports import deferred_exports
 from trainer.nn.modules.module import Module
 from trainer.nn.parameter import Parameter
 from trainer.ops import conv as _conv
@@ -185,3 +186,8 @@ class ConvTranspose3d(_ConvTransposeNd):
     """Transposed 3-D convolution over ``(N, C_in, D, H, W)``."""
 
     _n, _function = 3, staticmethod(_conv.conv_transpose3d)
+
+
+__getattr__ = deferred_exports(__name__, dict.fromkeys(
+    ["LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+     "_LazyConvXdMixin"], "trainer.nn.modules.lazy"))

@@ -6,11 +6,8 @@
 from __future__ import annotations
 
 from trainer.nn.modules.module import Module
+from trainer.nn.modules.utils import _ntuple
 from trainer.ops import fractional_pool as _fractional_pool
-
-
-def _ntuple(value, n: int):
-    return tuple(value) if isinstance(value, (list, tuple)) else (value,) * n
 
 
 class _FractionalMaxPoolNd(Module):
@@ -21,14 +18,15 @@ class _FractionalMaxPoolNd(Module):
                  _random_samples=None):
         super().__init__()
         name = type(self).__name__
-        kernels = _ntuple(kernel_size, self._rank)
+        as_tuple = _ntuple(self._rank)
+        kernels = as_tuple(kernel_size)
         if self._rank == 3 and not all(k > 0 for k in kernels):
             raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
         self.kernel_size = kernels
         self.return_indices = return_indices
         self.register_buffer("_random_samples", _random_samples)
-        self.output_size = _ntuple(output_size, self._rank) if output_size is not None else None
-        self.output_ratio = _ntuple(output_ratio, self._rank) if output_ratio is not None else None
+        self.output_size = as_tuple(output_size) if output_size is not None else None
+        self.output_ratio = as_tuple(output_ratio) if output_ratio is not None else None
         if output_size is None and output_ratio is None:
             raise ValueError(f"{name} requires specifying either an output size, or a pooling ratio")
         if output_size is not None and output_ratio is not None:

@@ -7,11 +7,12 @@ evaluation normalises with them instead of the input's.
 
 from __future__ import annotations
 
-from trainer.nn.modules.batchnorm import _BatchNorm
+from trainer.nn.modules.batchnorm import _NormBase
+from trainer.nn.modules.deferred_exports import deferred_exports
 from trainer.ops.layer_norm import instance_norm
 
 
-class _InstanceNorm(_BatchNorm):
+class _InstanceNorm(_NormBase):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device=None, dtype=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
@@ -53,3 +54,7 @@ class InstanceNorm3d(_InstanceNorm):
     """Over ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` inputs."""
 
     _expected_dims = (4, 5)
+
+
+__getattr__ = deferred_exports(__name__, dict.fromkeys(
+    ["LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "_LazyNormBase"], "trainer.nn.modules.lazy"))

@@ -10,7 +10,7 @@ import itertools
 
 from trainer import creation, dtypes
 from trainer.autograd import no_grad
-from trainer.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from trainer.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, _NormBase
 from trainer.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from trainer.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from trainer.nn.modules.linear import Linear
@@ -183,7 +183,7 @@ class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
     cls_to_become = ConvTranspose3d
 
 
-class _LazyNormBase(LazyModuleMixin):
+class _LazyNormBase(LazyModuleMixin, _NormBase):
     """``num_features`` from dim 1 of the first input (as in PyTorch, for unbatched instance-norm input too).
     ``affine`` and ``track_running_stats`` default to ``True`` for every lazy normalisation layer, as in PyTorch."""
 

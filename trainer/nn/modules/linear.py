@@ -7,6 +7,7 @@ import math
 from trainer import creation
 from trainer.nn import functional as F
 from trainer.nn import init
+from trainer.nn.modules.deferred_exports import deferred_exports
 from trainer.nn.modules.module import Module
 from trainer.nn.parameter import Parameter
 
@@ -82,3 +83,6 @@ class Bilinear(Module):
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+__getattr__ = deferred_exports(__name__, {"LazyLinear": "trainer.nn.modules.lazy"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -13,6 +14,26 @@ from trainer import dtypes
 from trainer.autograd import grad_mode, no_grad, op
 from trainer.creation import as_tensor
 from trainer.memory_formats import preserve_format
+from trainer.nn.modules.global_hooks import (  # noqa: F401  (the register_* functions live here in PyTorch)
+    _global_backward_hooks,
+    _global_backward_pre_hooks,
+    _global_buffer_registration_hooks,
+    _global_call_hook_ids,
+    _global_forward_hooks,
+    _global_forward_hooks_always_called,
+    _global_forward_hooks_with_kwargs,
+    _global_forward_pre_hooks,
+    _global_module_registration_hooks,
+    _global_parameter_registration_hooks,
+    register_module_buffer_registration_hook,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+    register_module_full_backward_pre_hook,
+    register_module_module_registration_hook,
+    register_module_parameter_registration_hook,
+    registered,
+)
 from trainer.nn.parameter import Buffer, Parameter
 from trainer.tensor import Tensor, _parse_to
 from trainer.utils.hooks import RemovableHandle
@@ -55,30 +76,62 @@ class Module:
 
     # ----------------------------------------------------------------- calling and hooks
     def __call__(self, *args, **kwargs):
-        for key, hook in tuple(self._forward_pre_hooks.items()):
-            if key in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or _global_call_hook_ids):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        """A call with hooks: the global ones (``register_module_forward_hook`` and friends) run before the module's
+        own; when the call raises, the global forward hooks registered with ``always_call`` still run."""
+        output = None
+        called = set()
+        try:
+            for key, hook in (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()):
+                if key in self._forward_pre_hooks_with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        if not (isinstance(result, tuple) and len(result) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, "
+                                               f"new_kwargs), but got {result}.")
+                        args, kwargs = result
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+            backward_hooks = None
+            if grad_mode._state.enabled and (self._backward_hooks or _global_backward_hooks
+                                             or _global_backward_pre_hooks):
+                backward_hooks = _BackwardHookCall(self, [*_global_backward_hooks.values(),
+                                                          *self._backward_hooks.values()],
+                                                   list(_global_backward_pre_hooks.values()))
+                args = backward_hooks.tap_inputs(args)
+            output = self.forward(*args, **kwargs)
+            for key, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                called.add(key)
+                if key in self._forward_hooks_with_kwargs or key in _global_forward_hooks_with_kwargs:
+                    result = hook(self, args, kwargs, output)
+                else:
+                    result = hook(self, args, output)
                 if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
-                                           f"but got {result}.")
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        backward_hooks = _BackwardHookCall(self) if self._backward_hooks and grad_mode._state.enabled else None
-        if backward_hooks is not None:
-            args = backward_hooks.tap_inputs(args)
-        output = self.forward(*args, **kwargs)
-        for key, hook in tuple(self._forward_hooks.items()):
-            with_kwargs = key in self._forward_hooks_with_kwargs
-            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
-            if result is not None:
-                output = result
-        if backward_hooks is not None:
-            output = backward_hooks.tap_outputs(output)
-        return output
+                    output = result
+            if backward_hooks is not None:
+                output = backward_hooks.tap_outputs(output)
+            return output
+        except Exception:
+            for key, hook in tuple(_global_forward_hooks.items()):
+                if key not in _global_forward_hooks_always_called or key in called:
+                    continue
+                try:
+                    if key in _global_forward_hooks_with_kwargs:
+                        result = hook(self, args, kwargs, output)
+                    else:
+                        result = hook(self, args, output)
+                    if result is not None:
+                        output = result
+                except Exception as exc:
+                    warnings.warn("global module forward hook with ``always_call=True`` raised an exception that "
+                                  f"was silenced as another error was raised in forward: {exc}", stacklevel=2)
+            raise
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
@@ -112,6 +165,8 @@ class Module:
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be created "
                              f"explicitly. To express '{name}' as a function of another Tensor, compute the value in "
                              "the forward() method.")
+        if param is not None:
+            param = registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -125,6 +180,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(trainer.Tensor or None required)")
+        tensor = registered(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -142,7 +198,7 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
-        self._modules[name] = module
+        self._modules[name] = registered(_global_module_registration_hooks, self, name, module)
 
     register_module = add_module
 
@@ -162,12 +218,12 @@ class Module:
             if "_modules" not in self.__dict__:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             _unregister(name, self.__dict__, self._parameters, self._buffers, self._non_persistent_buffers_set)
-            self._modules[name] = value
+            self._modules[name] = registered(_global_module_registration_hooks, self, name, value)
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
                                 "(trainer.nn.Module or None expected)")
-            self._modules[name] = value
+            self._modules[name] = registered(_global_module_registration_hooks, self, name, value)
         elif isinstance(value, Buffer) or name in self.__dict__.get("_buffers", ()):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
@@ -525,8 +581,10 @@ class _BackwardHookCall:
     """One call of a module with full backward hooks: taps the gradients of its outputs (``grad_output``) and
     of its tensor arguments (``grad_input``), then runs the hooks when the latter are known."""
 
-    def __init__(self, module: Module):
+    def __init__(self, module: Module, hooks: list, pre_hooks: list):
         self.module = module
+        self.hooks = hooks  # full backward hooks, the global ones first
+        self.pre_hooks = pre_hooks
         self.n_tensor_args = 0
         self.tapped: list[int] = []  # indices, among the tensor arguments, of those that require grad
         self.grad_output: tuple = ()
@@ -552,10 +610,20 @@ class _BackwardHookCall:
         return type(output)(outputs) if isinstance(output, (tuple, list)) else outputs[0]
 
     def _on_grad_output(self, grads: tuple) -> tuple:
-        self.grad_output = tuple(Tensor._wrap(g) for g in grads)
+        grad_output = tuple(Tensor._wrap(g) for g in grads)
+        replaced = False
+        for hook in self.pre_hooks:
+            result = hook(self.module, grad_output)
+            if result is not None:
+                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if len(result) != len(grad_output):
+                    raise RuntimeError("Backward pre hook returned an invalid number of grad_output, got "
+                                       f"{len(result)}, but expected {len(grad_output)}")
+                grad_output, replaced = result, True
+        self.grad_output = grad_output
         if not self.tapped:  # no argument needs a gradient: the hooks run now, with grad_input all None
             self._run_hooks((None,) * self.n_tensor_args)
-        return grads
+        return tuple(None if g is None else g._data for g in grad_output) if replaced else grads
 
     def _on_grad_input(self, grads: tuple) -> list:
         grad_input = [None] * self.n_tensor_args
@@ -565,7 +633,7 @@ class _BackwardHookCall:
         return [None if grad_input[i] is None else grad_input[i]._data for i in self.tapped]
 
     def _run_hooks(self, grad_input: tuple) -> tuple:
-        for hook in tuple(self.module._backward_hooks.values()):
+        for hook in self.hooks:
             result = hook(self.module, grad_input, self.grad_output)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)

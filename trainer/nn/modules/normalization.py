@@ -5,6 +5,7 @@ from __future__ import annotations
 from trainer import creation
 from trainer.nn import functional as F
 from trainer.nn import init
+from trainer.nn.modules.local_response_norm import CrossMapLRN2d, LocalResponseNorm  # noqa: F401
 from trainer.nn.modules.module import Module
 from trainer.nn.parameter import Parameter
 from trainer.ops.layer_norm import group_norm, layer_norm

@@ -54,49 +54,72 @@ class ConstantPad3d(_ConstantPadNd):
     _dims = 3
 
 
-class ZeroPad1d(_PadNd):
+class _ZeroPadNd:
+    """Constant padding with zeros; put before a ``ConstantPadNd`` class, as PyTorch derives ``ZeroPadNd`` from
+    it."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad1d(_ZeroPadNd, ConstantPad1d):
+    pass
+
+
+class ZeroPad2d(_ZeroPadNd, ConstantPad2d):
+    pass
+
+
+class ZeroPad3d(_ZeroPadNd, ConstantPad3d):
+    pass
+
+
+class _ReflectionPadNd(_PadNd):
+    _mode = "reflect"
+
+
+class ReflectionPad1d(_ReflectionPadNd):
     _dims = 1
 
 
-class ZeroPad2d(_PadNd):
+class ReflectionPad2d(_ReflectionPadNd):
     _dims = 2
 
 
-class ZeroPad3d(_PadNd):
+class ReflectionPad3d(_ReflectionPadNd):
     _dims = 3
 
 
-class ReflectionPad1d(_PadNd):
-    _mode, _dims = "reflect", 1
+class _ReplicationPadNd(_PadNd):
+    _mode = "replicate"
 
 
-class ReflectionPad2d(_PadNd):
-    _mode, _dims = "reflect", 2
+class ReplicationPad1d(_ReplicationPadNd):
+    _dims = 1
 
 
-class ReflectionPad3d(_PadNd):
-    _mode, _dims = "reflect", 3
+class ReplicationPad2d(_ReplicationPadNd):
+    _dims = 2
 
 
-class ReplicationPad1d(_PadNd):
-    _mode, _dims = "replicate", 1
+class ReplicationPad3d(_ReplicationPadNd):
+    _dims = 3
 
 
-class ReplicationPad2d(_PadNd):
-    _mode, _dims = "replicate", 2
+class _CircularPadNd(_PadNd):
+    _mode = "circular"
 
 
-class ReplicationPad3d(_PadNd):
-    _mode, _dims = "replicate", 3
+class CircularPad1d(_CircularPadNd):
+    _dims = 1
 
 
-class CircularPad1d(_PadNd):
-    _mode, _dims = "circular", 1
+class CircularPad2d(_CircularPadNd):
+    _dims = 2
 
 
-class CircularPad2d(_PadNd):
-    _mode, _dims = "circular", 2
-
-
-class CircularPad3d(_PadNd):
-    _mode, _dims = "circular", 3
+class CircularPad3d(_CircularPadNd):
+    _dims = 3

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+# the other pooling layers, kept in modules of their own, at PyTorch's path
+from trainer.nn.modules.fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401
+from trainer.nn.modules.lp_pooling import LPPool1d, LPPool2d, LPPool3d, _LPPoolNd  # noqa: F401
 from trainer.nn.modules.module import Module
+from trainer.nn.modules.unpooling import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, _MaxUnpoolNd  # noqa: F401
+from trainer.nn.modules.utils import _single
 from trainer.ops import pool as _pool
-
-
-def _single(value):
-    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
 class _MaxPoolNd(Module):
@@ -45,24 +46,14 @@ class MaxPool3d(_MaxPoolNd):
     _function = staticmethod(_pool.max_pool3d)
 
 
-class AvgPool1d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
-        super().__init__()
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if stride is not None else kernel_size)
-        self.padding = _single(padding)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-
-    def forward(self, input):
-        return _pool.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad)
+class _AvgPoolNd(Module):
+    """What every average pool shares (PyTorch's base class of them): its repr."""
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class _AvgPoolNd(Module):
+class _DivisorAvgPoolNd(_AvgPoolNd):
     """The 2-D and 3-D average pools, which (unlike the 1-D one) take ``divisor_override``."""
 
     _function: staticmethod
@@ -81,15 +72,26 @@ class _AvgPoolNd(Module):
         return self._function(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                               self.count_include_pad, self.divisor_override)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+class AvgPool1d(_AvgPoolNd):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__()
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input):
+        return _pool.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                self.count_include_pad)
 
 
-class AvgPool2d(_AvgPoolNd):
+class AvgPool2d(_DivisorAvgPoolNd):
     _function = staticmethod(_pool.avg_pool2d)
 
 
-class AvgPool3d(_AvgPoolNd):
+class AvgPool3d(_DivisorAvgPoolNd):
     _function = staticmethod(_pool.avg_pool3d)
 
 

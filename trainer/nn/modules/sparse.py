@@ -5,6 +5,7 @@ from __future__ import annotations
 from trainer import creation
 from trainer.autograd import no_grad
 from trainer.nn import init
+from trainer.nn.modules.embedding_bag import EmbeddingBag  # noqa: F401  (at PyTorch's path)
 from trainer.nn.modules.module import Module
 from trainer.nn.parameter import Parameter
 from trainer.ops.embedding import _check_padding_idx, embedding

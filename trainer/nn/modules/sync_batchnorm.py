@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from trainer.autograd import no_grad
 from trainer.nn.modules.batchnorm import _BatchNorm
-from trainer.nn.modules.instancenorm import _InstanceNorm
 
 
 class SyncBatchNorm(_BatchNorm):
@@ -36,8 +35,7 @@ class SyncBatchNorm(_BatchNorm):
         """``module`` with every ``BatchNorm*d`` inside it replaced, recursively, by a SyncBatchNorm holding the same
         parameter and buffer tensors and the same ``training`` flag; a new layer when ``module`` itself is one."""
         converted = module
-        # trainer's instance norms derive from _BatchNorm; PyTorch's do not, and it leaves them as they are
-        if isinstance(module, _BatchNorm) and not isinstance(module, _InstanceNorm):
+        if isinstance(module, _BatchNorm):
             converted = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                       module.track_running_stats, process_group, bias=module.bias is not None)
             if module.affine:

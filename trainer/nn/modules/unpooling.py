@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from trainer.nn.modules.module import Module
+from trainer.nn.modules.utils import _ntuple
 from trainer.ops import unpool
-
-
-def _tuple(value, n):
-    return tuple(value) if isinstance(value, (list, tuple)) else (value,) * n
 
 
 class _MaxUnpoolNd(Module):
@@ -16,9 +13,10 @@ class _MaxUnpoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _tuple(kernel_size, self._rank)
-        self.stride = _tuple(stride if stride is not None else kernel_size, self._rank)
-        self.padding = _tuple(padding, self._rank)
+        as_tuple = _ntuple(self._rank)
+        self.kernel_size = as_tuple(kernel_size)
+        self.stride = as_tuple(stride if stride is not None else kernel_size)
+        self.padding = as_tuple(padding)
 
     def forward(self, input, indices, output_size=None):
         return self._function(input, indices, self.kernel_size, self.stride, self.padding, output_size)
