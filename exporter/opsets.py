@@ -26,10 +26,15 @@ def newest_opset() -> int:
 
 
 def _runtime_accepts(onnxruntime, opset: int) -> bool:
-    """Whether ONNX Runtime loads a one-node model stamped with ``opset`` (it refuses opsets it does not know)."""
+    """Whether ONNX Runtime loads a small model stamped with ``opset`` (it refuses opsets it does not know). The
+    probe holds a QuantizeLinear / DequantizeLinear pair beside Relu: ONNX Runtime has known an opset before it
+    had those two kernels at that opset's version."""
     x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", [x], [y])
+    scale = helper.make_tensor("scale", onnx.TensorProto.FLOAT, [], [0.5])
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("QuantizeLinear", ["r", "scale"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "scale"], ["y"])]
+    graph = helper.make_graph(nodes, "probe", [x], [y], initializer=[scale])
     model = make_model(graph, opset)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 4

@@ -19,6 +19,8 @@ from exporter.opsets import make_model
 
 # a folded value may be a little larger than its inputs (a Concat of shapes), never much larger (an Expand)
 _FOLD_GROWTH_LIMIT = 1024
+# a quantized weight stays int8 and is dequantized in the graph: the QDQ form int8 runtimes look for
+_KEPT_UNFOLDED = frozenset({"DequantizeLinear"})
 
 
 class GraphState:
@@ -96,7 +98,7 @@ def _fold_evaluable(state: GraphState) -> bool:
     changed = False
     for node in list(state.nodes):
         inputs = [i for i in node.input if i]
-        if not inputs or not all(i in state.initializers for i in inputs):
+        if not inputs or not all(i in state.initializers for i in inputs) or node.op_type in _KEPT_UNFOLDED:
             continue
         arrays = [state.initializers[i] for i in inputs]
         results = _evaluate(node, state)

@@ -244,6 +244,7 @@ from trainer.ops.elementwise import (  # noqa: E402
     sinc,
     xlogy,
 )
+from trainer.ops.fake_quantize import fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine
 from trainer.ops.gradient import gradient  # noqa: E402
 from trainer.ops.histogram import histogram  # noqa: E402
 from trainer.ops.histogramdd import histogramdd  # noqa: E402
@@ -504,6 +505,17 @@ from trainer.ops.views import (  # noqa: E402
     vsplit,
 )
 from trainer.out_argument import add_out_arguments  # noqa: E402
+from trainer.quantized_types import (  # noqa: E402
+    per_channel_affine,
+    per_channel_affine_float_qparams,
+    per_channel_symmetric,
+    per_tensor_affine,
+    per_tensor_symmetric,
+    qint8,
+    qint32,
+    qscheme,
+    quint8,
+)
 from trainer.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
@@ -628,5 +640,8 @@ def get_device(input: Tensor) -> int:
 def is_inference(input: Tensor) -> bool:
     return input.is_inference()
 
+
+# quantization-aware training reads nn and the ops above
+from trainer import ao, quantization  # noqa: E402
 
 __version__ = "0.1.0"

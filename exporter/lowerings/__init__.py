@@ -32,6 +32,7 @@ from exporter.lowerings import (  # the families register themselves on import
     conv,
     embedding,
     embedding_bag,
+    fake_quantize,
     filtered_resize,
     fourier,
     grid_sample,
