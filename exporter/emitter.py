@@ -62,6 +62,10 @@ class Emitter:
         names = self._tracer.builder.node(op_type, inputs, outputs, self.scope, attrs)
         return names[0] if outputs == 1 else tuple(names)
 
+    def fresh(self, base: str) -> str:
+        """A name unused anywhere in the graph, for a value inside a subgraph (a Scan or Loop body)."""
+        return self._tracer.builder.fresh(base)
+
     def const(self, value, dtype=None) -> str:
         return self._tracer.builder.constant(np.asarray(value, dtype=dtype))
 

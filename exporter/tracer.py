@@ -19,6 +19,7 @@ from exporter.errors import ExportError, UnsupportedOpError
 from exporter.graph import GraphBuilder
 from exporter.lowerings import LOWERINGS
 from exporter.lowerings.complex_pairs import COMPLEX_LOWERINGS
+from exporter.no_onnx_operator import WHY_NOT
 from exporter.symbolic import SymInt, contains_symbolic
 from trainer.autograd import no_grad, observe_ops, observe_sizes
 
@@ -140,6 +141,8 @@ class Tracer:
                                          f"(real, imag) pairs through {len(COMPLEX_LOWERINGS)} ops (see "
                                          "exporter.lowerings.complex_pairs). Take .real, .imag, .abs() or "
                                          "torch.view_as_real of the value before that step.")
+        if lowering is None and event.op in WHY_NOT:
+            raise UnsupportedOpError(f"trainer op {event.op} ({where}) has no ONNX lowering: {WHY_NOT[event.op]}")
         if lowering is None:
             raise UnsupportedOpError(f"trainer op {event.op} ({where}) has no ONNX lowering; the exporter lowers "
                                      f"{len(LOWERINGS)} ops (see exporter.lowerings). Rewrite that step with "

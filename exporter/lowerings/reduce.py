@@ -1,7 +1,7 @@
 """Reductions: ReduceSum/Mean/Prod/Max/Min, max/min along a dim with their indices, ArgMax/ArgMin, all/any,
 var and std, logsumexp, norms, CumSum, count_nonzero, nansum and nanmean.
 
-cumprod and median have no lowering: ONNX has CumProd only from opset 26, and no median op.
+cumprod is in ``cumulative_product`` (a Scan below opset 26), median and mode in ``order_statistics``.
 """
 
 import numpy as np

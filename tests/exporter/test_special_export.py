@@ -34,8 +34,7 @@ def test_function_exports_and_matches(name, runtime, roundtrip):
 @pytest.mark.parametrize("name,fn", [("LGamma", trainer.lgamma), ("Digamma", trainer.digamma),
                                      ("ErfInv", lambda x: (x.tanh()).erfinv()), ("I0", trainer.i0),
                                      ("Ndtri", lambda x: trainer.special.ndtri(x.sigmoid())),
-                                     ("CumExtreme", lambda x: x.cummax(1).values),
-                                     ("Mode", lambda x: x.mode(1).values)])
+                                     ("CumExtreme", lambda x: x.cummax(1).values)])
 def test_ops_without_an_onnx_lowering_are_reported(name, fn, tmp_path):
     with pytest.raises(UnsupportedOpError, match=f"trainer op {name} .* has no ONNX lowering"):
         export(Fn(fn).eval(), trainer.randn(2, 3), tmp_path / "model.onnx")
