@@ -103,6 +103,7 @@ from trainer.dtypes import (
     uint8,
 )
 from trainer.fixed_size_nonzero import nonzero_static
+from trainer.from_file import from_file  # noqa: E402
 from trainer.frombuffer import frombuffer  # noqa: E402
 from trainer.func import vmap  # noqa: E402
 from trainer.global_settings import (  # noqa: E402
@@ -119,6 +120,20 @@ from trainer.global_settings import (  # noqa: E402
 from trainer.layouts import layout, sparse_coo, strided  # noqa: E402
 from trainer.legacy_linalg import cholesky, eig, frobenius_norm, lstsq, lu, matrix_rank, nuclear_norm, qr, solve, symeig
 from trainer.legacy_range import range  # noqa: E402
+from trainer.legacy_storage_types import (  # noqa: E402
+    BFloat16Storage,
+    BoolStorage,
+    ByteStorage,
+    CharStorage,
+    ComplexDoubleStorage,
+    ComplexFloatStorage,
+    DoubleStorage,
+    FloatStorage,
+    HalfStorage,
+    IntStorage,
+    LongStorage,
+    ShortStorage,
+)
 from trainer.legacy_tensor_types import (  # noqa: E402
     BoolTensor,
     ByteTensor,
@@ -521,6 +536,7 @@ from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
 from trainer.sparse import mm as spmm  # noqa: E402
 from trainer.sparse_tensor import sparse_coo_tensor  # noqa: E402
+from trainer.storage import TypedStorage, UntypedStorage  # noqa: E402
 from trainer.tensor import Size, Tensor
 from trainer.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 from trainer.torch_functional_aliases import (  # noqa: E402

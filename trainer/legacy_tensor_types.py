@@ -144,5 +144,5 @@ def set_default_tensor_type(t) -> None:
 
 
 def is_storage(obj) -> bool:
-    """False for everything: trainer has no separate storage objects (a tensor owns its array)."""
-    return False
+    """Whether ``obj`` is a storage (``trainer.UntypedStorage``, ``trainer.TypedStorage``)."""
+    return trainer.storage.is_storage(obj)

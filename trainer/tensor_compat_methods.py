@@ -12,7 +12,7 @@ import numpy as np
 
 import trainer  # trainer.ops is looked up at call time: it loads after this module
 from trainer.autograd import post_accumulate_grad_hooks
-from trainer.backend import cupy_available, xp_of
+from trainer.backend import cupy_available
 from trainer.layouts import strided
 from trainer.legacy_tensor_types import legacy_new, tensor_type
 
@@ -30,28 +30,11 @@ class CompatMethods:
         """Where this tensor starts in its storage, in elements."""
         return trainer.ops.as_strided.storage_offset(self._data)
 
-    def resize_(self, *sizes):
-        """Give this tensor the shape ``sizes``, reading its storage as C-contiguous from where it starts; the
-        storage grows (keeping its values, new elements uninitialised) when it is too small."""
-        if self.requires_grad:
-            raise RuntimeError("cannot resize variables that require grad")
-        shape = _size_tuple(sizes)
-        if any(s < 0 for s in shape):
-            raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
-        numel = int(np.prod(shape, dtype=np.int64))
-        flat, start = trainer.ops.as_strided.storage_of(self._data)
-        if start + numel <= flat.size:
-            self._data = flat[start:start + numel].reshape(shape)
-        else:
-            grown = xp_of(self._data).empty(numel, self._data.dtype)
-            kept = flat[start:]
-            grown[:kept.size] = kept
-            self._data = grown.reshape(shape)
-        self._version_counter.value += 1
-        return self
+    def resize_(self, *sizes, memory_format=None):
+        return trainer.tensor_storage.resize_(self, *sizes, memory_format=memory_format)
 
-    def resize_as_(self, other):
-        return self.resize_(other.shape)
+    def resize_as_(self, the_template, memory_format=None):
+        return trainer.tensor_storage.resize_as_(self, the_template, memory_format=memory_format)
 
     # ----------------------------------------------------------------- legacy forms
     def new(self, *args, device=None):
@@ -168,9 +151,3 @@ def _map_in_place(self, name, fn, others):
     self._data[...] = np.asarray(values, dtype=self._data.dtype).reshape(self._data.shape)
     self._version_counter.value += 1
     return self
-
-
-def _size_tuple(sizes) -> tuple:
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = sizes[0]
-    return tuple(int(s) for s in sizes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import trainer  # trainer.ops is looked up at call time: it loads after this module
+from trainer import tensor_storage
 from trainer.backend import cuda_context, to_device, xp_of
 from trainer.tensor_compat_methods import CompatMethods
 from trainer.type_info import array_finfo
@@ -921,6 +922,10 @@ class TensorMethods(CompatMethods):
         if dim is None:
             return strides
         return strides[trainer.ops._operands.normalize_dim(dim, self.ndim)]
+
+    untyped_storage, storage, _typed_storage = (tensor_storage.untyped_storage, tensor_storage.storage,
+                                                tensor_storage._typed_storage)
+    set_, is_set_to = tensor_storage.set_, tensor_storage.is_set_to
 
     def data_ptr(self) -> int:
         """The address of the first element."""
