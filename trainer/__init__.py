@@ -13,6 +13,7 @@ from trainer import (
     cuda,
     data,
     distributions,
+    dtype_views,
     dtypes,
     fft,
     func,

@@ -566,7 +566,11 @@ class TensorMethods(CompatMethods):
     def reshape(self, *shape):
         return trainer.ops.shape.reshape(self, *shape)
 
-    def view(self, *shape):
+    def view(self, *shape, dtype=None):
+        if dtype is None and len(shape) == 1 and isinstance(shape[0], trainer.dtype):
+            dtype, shape = shape[0], ()
+        if dtype is not None:
+            return trainer.dtype_views.view_as_dtype(self, dtype)
         return trainer.ops.shape.view(self, *shape)
 
     def view_as(self, other):
