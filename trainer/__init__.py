@@ -16,6 +16,7 @@ from trainer import (
     dtype_views,
     dtypes,
     fft,
+    foreach,
     func,
     linalg,
     nn,
@@ -45,6 +46,7 @@ from trainer.amp.autocast_mode import (  # noqa: E402
     set_autocast_dtype,
     set_autocast_enabled,
 )
+from trainer.assertions import _assert
 from trainer.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled
@@ -630,6 +632,7 @@ from trainer.view_copies import (
 from trainer.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 
 add_out_arguments(globals())  # PyTorch's out= keyword on the functions bound above
+globals().update(foreach.FUNCTIONS)  # torch._foreach_add, _foreach_mul_, ...
 
 from trainer.kept_elsewhere import __getattr__  # noqa: E402 - torch.onnx / torch.jit: where Sardonyx keeps them
 
