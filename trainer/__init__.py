@@ -5,6 +5,7 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 
 import trainer.backends as backends
 import trainer.testing as testing
+from trainer import float_errors  # noqa: F401 - before any op runs: NumPy's float warnings, silenced
 from trainer import (
     accelerator,
     amp,

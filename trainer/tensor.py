@@ -240,7 +240,8 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+            count = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {count} is ambiguous")
         return bool(self.item())
 
     def __format__(self, format_spec):
@@ -455,8 +456,10 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
         otherwise rebound so that backward sees the new op (PyTorch's rebase of history)."""
         if result._data.dtype != self._data.dtype:
             if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
-                raise RuntimeError(f"result type {dtypes.from_numpy(result._data.dtype).name} can't be cast to the "
-                                   f"desired output type {self.dtype.name}")
+                from trainer.ops._dtype_errors import scalar_type_name  # the ops load after this module
+
+                raise RuntimeError(f"result type {scalar_type_name(dtypes.from_numpy(result._data.dtype))} can't be "
+                                   f"cast to the desired output type {scalar_type_name(self.dtype)}")
         if result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                                f"{list(result.shape)}")

@@ -1,9 +1,13 @@
 """Bad input raises an exception whose message says what was wrong: shapes, dtypes, indices, dims."""
 
+import importlib
 import importlib.util
 import operator
+import warnings
 
+import numpy as np
 import pytest
+import torch
 
 import trainer
 from trainer.ops.linalg import linear
@@ -178,7 +182,7 @@ def test_other_bad_arguments():
         zeros(2, 3).expand(4, 3, 2)
     with pytest.raises(RuntimeError, match=r"split_sizes to sum exactly to 3"):
         zeros(2, 3).split([1, 1], dim=1)
-    with pytest.raises(RuntimeError, match="result type float32 can't be cast to the desired output type int64"):
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
         trainer.tensor([1, 2]).mul_(1.5)
     with pytest.raises(RuntimeError, match="rounding_mode"):
         zeros(2).div(1, rounding_mode="round")
@@ -200,3 +204,30 @@ def test_assigning_a_grad_of_the_wrong_shape_or_dtype_says_what_was_expected():
         param.grad = trainer.zeros(3, dtype=trainer.float64)
     with pytest.raises(TypeError, match="must be a Tensor or None"):
         param.grad = [0.0, 0.0, 0.0]
+
+
+def _message(call) -> str:
+    try:
+        call()
+    except RuntimeError as error:
+        return str(error)
+    raise AssertionError("no RuntimeError raised")
+
+
+@pytest.mark.parametrize("shape", [(2,), (0,)])
+def test_truth_value_of_a_tensor_without_exactly_one_element_raises_like_torch(shape):
+    assert _message(lambda: bool(trainer.zeros(*shape))) == _message(lambda: bool(torch.zeros(*shape)))
+
+
+def test_float_errors_in_ops_are_silent_as_in_torch():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # every warning shown, then trainer's own filter in front of that
+        importlib.reload(trainer.float_errors)
+        quotient = trainer.tensor([0.0, 1.0]) / 0
+        power = trainer.tensor([0.0, 2.0]) ** -1
+        log = trainer.log(trainer.zeros(1))
+        np.divide(np.ones(1), 0)  # the user's own NumPy code still warns
+    np.testing.assert_array_equal(quotient.numpy(), [np.nan, np.inf])
+    np.testing.assert_array_equal(power.numpy(), [np.inf, 0.5])
+    np.testing.assert_array_equal(log.numpy(), [-np.inf])
+    assert [str(w.message) for w in caught] == ["divide by zero encountered in divide"]
