@@ -12,6 +12,16 @@ from trainer.ao.quantization.fake_quantize import (
     enable_fake_quant,
     enable_observer,
 )
+from trainer.ao.quantization.fixed_qparams import (
+    FixedQParamsFakeQuantize,
+    FixedQParamsObserver,
+    default_fixed_qparams_range_0to1_fake_quant,
+    default_fixed_qparams_range_0to1_observer,
+    default_fixed_qparams_range_neg1to1_fake_quant,
+    default_fixed_qparams_range_neg1to1_observer,
+)
+from trainer.ao.quantization.fuse_modules import fuse_known_modules, fuse_modules, fuse_modules_qat
+from trainer.ao.quantization.fuser_method_mappings import get_fuser_method
 from trainer.ao.quantization.observer import (
     MinMaxObserver,
     MovingAverageMinMaxObserver,
@@ -24,18 +34,34 @@ from trainer.ao.quantization.observer import (
     default_weight_observer,
 )
 from trainer.ao.quantization.qconfig import QConfig, default_qat_qconfig, get_default_qat_qconfig
+from trainer.ao.quantization.quantization_mappings import (
+    get_default_qat_module_mappings,
+    get_default_qconfig_propagation_list,
+)
+from trainer.ao.quantization.quantize import add_quant_dequant, prepare, prepare_qat, propagate_qconfig_, swap_module
+from trainer.ao.quantization.stubs import DeQuantStub, QuantStub, QuantWrapper
 
 __all__ = [
+    "DeQuantStub",
     "FakeQuantize",
     "FakeQuantizeBase",
+    "FixedQParamsFakeQuantize",
+    "FixedQParamsObserver",
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
     "MovingAveragePerChannelMinMaxObserver",
     "ObserverBase",
     "PerChannelMinMaxObserver",
     "QConfig",
+    "QuantStub",
+    "QuantWrapper",
     "UniformQuantizationObserverBase",
+    "add_quant_dequant",
     "default_fake_quant",
+    "default_fixed_qparams_range_0to1_fake_quant",
+    "default_fixed_qparams_range_0to1_observer",
+    "default_fixed_qparams_range_neg1to1_fake_quant",
+    "default_fixed_qparams_range_neg1to1_observer",
     "default_observer",
     "default_per_channel_weight_fake_quant",
     "default_per_channel_weight_observer",
@@ -46,5 +72,15 @@ __all__ = [
     "disable_observer",
     "enable_fake_quant",
     "enable_observer",
+    "fuse_known_modules",
+    "fuse_modules",
+    "fuse_modules_qat",
+    "get_default_qat_module_mappings",
     "get_default_qat_qconfig",
+    "get_default_qconfig_propagation_list",
+    "get_fuser_method",
+    "prepare",
+    "prepare_qat",
+    "propagate_qconfig_",
+    "swap_module",
 ]
