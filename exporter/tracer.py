@@ -5,6 +5,12 @@ parameter/buffer (an initializer named by its ``state_dict`` key). A tensor it h
 made inside ``forward`` (``zeros``, a Python number promoted to a tensor): a constant. Ops whose
 inputs are all constants are not lowered at all; their outputs stay constants, so a zero initial
 state or a mask built from ``arange`` arrives at the next lowering as a value it can inspect.
+
+Values are found by array: a tensor's value is that of the array it holds, so ``.detach()``, ``.data`` and the
+aliases in-place methods make all find it. In-place writes arrive through trainer's write hook and are lowered by
+``exporter.in_place``: the tensor written to (or, for a view, the tensor whose storage it lies in) gets a new
+value, and views over that storage are re-read from it when next used. A constant written from traced values
+becomes a traced value; one written from constants stays a constant, read by value at each use.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 
 import numpy as np
 
+from exporter import in_place
 from exporter.complex_values import as_real_pairs, involves_complex, refuse_complex_input
 from exporter.emitter import Emitter
 from exporter.errors import ExportError, UnsupportedOpError
@@ -22,6 +29,8 @@ from exporter.lowerings.complex_pairs import COMPLEX_LOWERINGS
 from exporter.no_onnx_operator import WHY_NOT
 from exporter.symbolic import SymInt, contains_symbolic
 from trainer.autograd import no_grad, observe_ops, observe_sizes
+from trainer.autograd.write_observers import observe_writes
+from trainer.tensor import Tensor
 
 
 class Tracer:
@@ -30,8 +39,12 @@ class Tracer:
         self.opset = opset
         self.builder = GraphBuilder()
         self.meta: dict[str, tuple[tuple, np.dtype]] = {}  # value name -> (traced shape, dtype)
-        self._values: dict[int, tuple] = {}  # id(tensor) -> (tensor, name, version counter, its value then)
-        self._arrays: dict[int, tuple] = {}  # id(array) -> (array, name)
+        self._values: dict[int, tuple] = {}  # id(tensor) -> (tensor, array, version counter, value, writes seen)
+        self._arrays: dict[int, tuple] = {}  # id(array) -> (array, name, writes into its storage when named)
+        self._links: dict[int, in_place.ViewLink] = {}  # id(view array) -> how an op made it from its parent
+        self._writes: dict[int, int] = {}  # id(storage root array) -> traced writes into that storage
+        self._followed: set[int] = set()  # id(storage root array) of each storage holding a traced value
+        self._announced: dict[int, list] = {}  # id(version counter) -> [counter, traced writes that bumped it]
         self._params: dict[int, tuple] = {}  # id(tensor) and id(array) -> (object, state_dict key)
         self._dims_cache: dict[tuple, str] = {}
         self._scopes: list[str] = [""]
@@ -46,44 +59,79 @@ class Tracer:
         self._register(tensor, name)
 
     def _register(self, tensor, name: str) -> None:
-        counter = tensor._version_counter
-        self._values[id(tensor)] = (tensor, name, counter, counter.value)
-        self._arrays[id(tensor._data)] = (tensor._data, name)
-        self.meta[name] = (tuple(tensor._data.shape), np.dtype(tensor._data.dtype))
+        array, counter = tensor._data, tensor._version_counter
+        root = self._root_of(array)[0]
+        self._arrays[id(array)] = (array, name, self._writes.get(id(root), 0))
+        self._followed.add(id(root))
+        self._values[id(tensor)] = (tensor, array, counter, counter.value, self._traced_bumps(counter))
+        self.meta[name] = (tuple(array.shape), np.dtype(array.dtype))
 
-    def traced_name(self, tensor) -> str | None:
-        """The value of a tensor computed from the inputs (not a parameter or constant), if it is one."""
-        entry = self._values.get(id(tensor))
-        if entry is None:
-            return None
-        _, name, counter, version = entry
-        if tensor._version_counter is not counter:
-            # a view's op hands it its base's counter after the op ran: count from there
-            self._values[id(tensor)] = (tensor, name, tensor._version_counter, tensor._version_counter.value)
-        elif counter.value != version:
-            raise ExportError(f"a tensor of shape {list(tensor._data.shape)} was modified in place while tracing "
-                              f"(in module '{self.scope or '<root>'}'); export records ops, not writes into "
-                              "storage: use the out-of-place form (x = x + y instead of x += y)")
+    def _root_of(self, array) -> tuple:
+        """The array whose storage ``array`` lies in, as far as traced view ops tell, and the links down to it."""
+        chain = []
+        while (link := self._links.get(id(array))) is not None and link.array is array:
+            chain.append(link)
+            array = link.parent
+        return array, chain[::-1]
+
+    def _traced_name(self, array) -> str | None:
+        """The current value of ``array`` if it holds one computed from the inputs (not a parameter or constant):
+        a view over storage written since it was named is re-read from the new value of that storage."""
+        entry = self._arrays.get(id(array))
+        entry = entry if entry is not None and entry[0] is array else None
+        link = self._links.get(id(array))
+        if link is None or link.array is not array:
+            return entry[1] if entry else None
+        writes = self._writes.get(id(self._root_of(array)[0]), 0)
+        if entry is not None and entry[2] == writes:
+            return entry[1]
+        parent = self._traced_name(link.parent)
+        if parent is None:  # storage never written from a traced value: what the op gave is still right
+            return entry[1] if entry else None
+        name = in_place.replay(Emitter(self, link.op, self.scope), link, parent)
+        self._arrays[id(array)] = (array, name, writes)
         return name
 
+    def _traced_bumps(self, counter) -> int:
+        entry = self._announced.get(id(counter))
+        return entry[1] if entry is not None else 0
+
+    def _check_version(self, tensor) -> None:
+        """Refuse a tensor whose storage changed by a write the exporter did not see (its version counter moved
+        further than the traced writes account for)."""
+        entry = self._values.get(id(tensor))
+        if entry is None or entry[0] is not tensor:
+            return
+        _, array, counter, version, bumps = entry
+        if tensor._version_counter is not counter or (tensor._data is not array
+                                                      and self._traced_name(tensor._data) is not None):
+            # a view's op hands it its base's counter after the op ran, and an in-place view op (t_, squeeze_)
+            # gives it the array of that op's output, whose value is traced: count from here
+            counter = tensor._version_counter
+            self._values[id(tensor)] = (tensor, tensor._data, counter, counter.value, self._traced_bumps(counter))
+        elif counter.value - version != self._traced_bumps(counter) - bumps:
+            raise ExportError(f"a tensor of shape {list(tensor._data.shape)} was modified in place while tracing "
+                              f"(in module '{self.scope or '<root>'}') by a write the exporter cannot follow: one "
+                              "made while autograd records (inside torch.enable_grad()) or straight into its memory "
+                              "(through .numpy() or a resize). Use trainer's in-place methods under no_grad, or the "
+                              "out-of-place form (x = x + y instead of x += y)")
+
     def name_of(self, tensor) -> str:
-        name = self.traced_name(tensor)
+        self._check_version(tensor)
+        name = self._traced_name(tensor._data)
         if name is not None:
             return name
         param = self._params.get(id(tensor)) or self._params.get(id(tensor._data))
         if param is not None:
             return self._initializer(param[1], tensor._data)
-        entry = self._arrays.get(id(tensor._data))
-        if entry is not None:  # .detach() / .data of a traced tensor: the same storage
-            return entry[1]
         return self._constant(tensor._data)
 
     def name_of_array(self, array) -> str:
-        entry = self._arrays.get(id(array))
-        if entry is not None and entry[0] is array:
-            return entry[1]
+        name = self._traced_name(array)
+        if name is not None:
+            return name
         param = self._params.get(id(array))
-        if param is not None:
+        if param is not None and param[0] is array:
             return self._initializer(param[1], array)
         return self._constant(array)
 
@@ -94,7 +142,7 @@ class Tracer:
         return key
 
     def _constant(self, array) -> str:
-        host = _to_host(array)
+        host = np.array(_to_host(array))  # a copy: the tensor may be written in place after this use
         # complex values as real pairs; one that shares a name with an equal real array is still read right, since
         # each use records the meaning (shape, dtype) its op sees
         name = self.builder.constant(as_real_pairs(host))
@@ -102,16 +150,16 @@ class Tracer:
         return name
 
     def is_constant(self, tensor) -> bool:
-        if id(tensor) in self._values or id(tensor) in self._params or id(tensor._data) in self._params:
+        self._check_version(tensor)
+        if id(tensor) in self._params or id(tensor._data) in self._params:
             return False
-        return id(tensor._data) not in self._arrays
+        return self._traced_name(tensor._data) is None
 
     # ----------------------------------------------------------------- sizes
     def on_sizes(self, tensor, sizes: tuple) -> tuple:
-        entry = self._values.get(id(tensor))
-        if entry is None or entry[0] is not tensor:
+        name = self._traced_name(tensor._data)
+        if name is None:
             return sizes
-        name = entry[1]
         return tuple(SymInt(s, ("dim", name, axis)) for axis, s in enumerate(sizes))
 
     def runtime_dims(self, g: Emitter, name: str, axes: tuple) -> str:
@@ -129,6 +177,7 @@ class Tracer:
         return self._scopes[-1]
 
     def on_op(self, event) -> None:
+        self._link_views(event)
         if all(self.is_constant(t) for t in event.inputs) and not contains_symbolic(event.attrs):
             return
         lowering = LOWERINGS.get(event.op)
@@ -157,6 +206,56 @@ class Tracer:
         for tensor, name in zip(event.outputs, outputs):
             self._register(tensor, name)
 
+    def _link_views(self, event) -> None:
+        """Remember each output that is a view into its input's storage (also among constants: a constant may
+        later be written from a traced value through such a view)."""
+        if len(event.inputs) != 1:
+            return
+        parent = event.inputs[0]._data
+        for index, out in enumerate(event.outputs):
+            link = in_place.view_link(event.op, event.attrs, index, parent, out._data)
+            if link is not None:
+                self._links[id(out._data)] = link
+
+    # ----------------------------------------------------------------- in-place writes
+    def on_write(self, tensor, key, value) -> None:
+        """``tensor[key] = value`` is about to happen (``key`` None: every element): give the storage it lies in
+        its new value."""
+        target = tensor._data
+        root, chain = self._root_of(target)
+        constant_value = not isinstance(value, Tensor) or self.is_constant(value)
+        if constant_value and id(root) not in self._followed and not self._key_is_traced(key):
+            self._announce(tensor)  # a constant written from constants stays a constant, read at each use
+            return
+        if isinstance(value, Tensor) and in_place.writes_itself(target, key, value._data):
+            self._announce(tensor)
+            return
+        if np.dtype(target.dtype).kind == "c":
+            raise UnsupportedOpError(f"an in-place write into a complex tensor (in module '{self.scope or '<root>'}') "
+                                     "has no ONNX lowering: build the new value out of place (trainer.complex(re, im))")
+        g = Emitter(self, "InPlaceWrite", self.scope)
+        current = self.name_of(tensor)
+        source = self.name_of(value) if isinstance(value, Tensor) else self._constant(np.asarray(value, target.dtype))
+        new_target = in_place.written(g, current, key, in_place.cast_to(g, source, target.dtype))
+        new_root = new_target
+        if chain:
+            new_root = in_place.written_through(g, self.name_of_array(root), chain, new_target)
+        writes = self._writes[id(root)] = self._writes.get(id(root), 0) + 1
+        self._arrays[id(root)] = (root, new_root, writes)
+        self._arrays[id(target)] = (target, new_target, writes)
+        self._followed.add(id(root))
+        self._announce(tensor)
+
+    def _announce(self, tensor) -> None:
+        """Count the version bump the write is about to make, so that ``_check_version`` expects it."""
+        counter = tensor._version_counter
+        self._announced.setdefault(id(counter), [counter, 0])[1] += 1
+
+    def _key_is_traced(self, key) -> bool:
+        items = key if isinstance(key, tuple) else (key,)
+        return contains_symbolic(items) or any(
+            hasattr(k, "shape") and hasattr(k, "dtype") and self._traced_name(k) is not None for k in items)
+
     @contextlib.contextmanager
     def tracing(self):
         """Observe ops and sizes, and follow which module is running, inside the block."""
@@ -169,7 +268,7 @@ class Tracer:
                 handles.append(module.register_forward_pre_hook(lambda m, args, path=path: self._scopes.append(path)))
                 handles.append(module.register_forward_hook(leave))
         try:
-            with no_grad(), observe_ops(self.on_op), observe_sizes(self.on_sizes):
+            with no_grad(), observe_ops(self.on_op), observe_sizes(self.on_sizes), observe_writes(self.on_write):
                 yield
         finally:
             for handle in handles:

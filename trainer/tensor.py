@@ -11,7 +11,7 @@ import numpy as np
 
 import trainer  # trainer.ops and trainer.creation are looked up at call time: they load after this module
 from trainer import dtypes, memory_formats
-from trainer.autograd import grad_mode, observe
+from trainer.autograd import grad_mode, observe, write_observers
 from trainer.backend import as_device, device_of, to_device, xp_of
 from trainer.tensor_complex_methods import ComplexMethods
 from trainer.tensor_elementwise import ElementwiseMethods
@@ -464,6 +464,8 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                                f"{list(result.shape)}")
         if result._grad_fn is None:
+            if write_observers.observers:
+                write_observers.notify_write(self, None, result)
             self._data[...] = result._data
             self._version_counter.value += 1
         else:
@@ -527,6 +529,8 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
         self._check_inplace()
         if grad_mode._state.enabled and (self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)):
             return self._overwrite(value)
+        if write_observers.observers:
+            write_observers.notify_write(self, None, value)
         if isinstance(value, Tensor):
             value = value.item()
         self._data[...] = value
@@ -538,6 +542,8 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
         src = src if isinstance(src, Tensor) else trainer.creation.as_tensor(src)
         if grad_mode._state.enabled and (self._requires_grad or src._requires_grad):
             return self._overwrite(src.to(device=self.device, dtype=self.dtype))
+        if write_observers.observers:
+            write_observers.notify_write(self, None, src)
         array = to_device(src._data, self.device)
         xp = xp_of(self._data)
         self._data[...] = xp.broadcast_to(array, self._data.shape).astype(self._data.dtype, copy=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.autograd import grad_mode
+from trainer.autograd import grad_mode, write_observers
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
 from trainer.backend import to_device, xp_of
@@ -318,6 +318,8 @@ def setitem(a, key, value) -> None:
     if recording:
         a._assign(IndexPut.apply(a, value, key=key))
     else:
+        if write_observers.observers:
+            write_observers.notify_write(a, key, value)
         try:
             a._data[key] = value._data
         except (ValueError, IndexError) as exc:
