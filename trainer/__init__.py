@@ -5,7 +5,6 @@ Programs written for PyTorch run after changing ``import torch`` to ``import tra
 
 import trainer.backends as backends
 import trainer.testing as testing
-from trainer import float_errors  # noqa: F401 - before any op runs: NumPy's float warnings, silenced
 from trainer import (
     accelerator,
     amp,
@@ -17,6 +16,7 @@ from trainer import (
     dtype_views,
     dtypes,
     fft,
+    float_errors,  # NumPy's float warnings silenced where trainer raises them, as PyTorch is silent
     foreach,
     func,
     linalg,
