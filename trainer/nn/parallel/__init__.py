@@ -2,5 +2,6 @@
 accelerator is present."""
 
 from trainer.nn.parallel.data_parallel import DataParallel
+from trainer.nn.parallel.distributed import DistributedDataParallel
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "DistributedDataParallel"]

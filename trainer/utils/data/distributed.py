@@ -1,13 +1,14 @@
 """``DistributedSampler``: the share of a dataset's indices that one of ``num_replicas`` training processes visits.
 
-trainer has no process groups, so the replica count and this process's rank must be given; where PyTorch would
-read them from the default process group, trainer raises PyTorch's error for a group that was never initialised.
+``num_replicas`` and ``rank`` default to the default process group's size and this process's rank in it; without
+an initialised group they must be given, and leaving them out raises PyTorch's error for a group never initialised.
 """
 
 from __future__ import annotations
 
 import math
 
+from trainer import distributed
 from trainer.creation import randperm
 from trainer.random import Generator
 from trainer.utils.data.sampler import Sampler
@@ -25,9 +26,12 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
                  seed: int = 0, drop_last: bool = False):
         if num_replicas is None or rank is None:
-            raise ValueError("Default process group has not been initialized, and trainer has no process groups: "
-                             "pass num_replicas (the number of training processes) and rank (this process's index "
-                             "among them) to DistributedSampler")
+            if not distributed.is_initialized():
+                raise ValueError("Default process group has not been initialized, please make sure to call "
+                                 "init_process_group, or pass num_replicas (the number of training processes) and "
+                                 "rank (this process's index among them) to DistributedSampler")
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset
