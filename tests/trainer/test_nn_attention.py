@@ -106,6 +106,8 @@ def test_causal_bias_materialises_like_torch(variant, size):
     assert (ours.variant.name, ours.seq_len_q, ours.seq_len_kv) == (theirs.variant.name, *size)
     mask = ours._materialize()
     assert mask.dtype == trainer.bool
+    assert isinstance(ours, trainer.Tensor) and isinstance(theirs, torch.Tensor)
+    assert (ours.dtype, list(ours.shape)) == (trainer.bool, list(theirs.shape))
     np.testing.assert_array_equal(np.asarray(mask), theirs._materialize().numpy())
     assert repr(ours) == repr(theirs)
 

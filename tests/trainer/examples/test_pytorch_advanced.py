@@ -170,9 +170,6 @@ def causal_inputs():
     return float32(rng, 2, 3, 2, 4), float32(rng, 2, 3, 6, 4), float32(rng, 2, 3, 6, 4)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="trainer's CausalBias is not a Tensor subclass: the tutorial's "
-                          "assert issubclass(type(upper_left_bias), torch.Tensor) fails")
 def test_scaled_dot_product_attention_causal_biases():
     pt, tr = pair("scaled_dot_product_attention")
     assert_tensors_close(tr.causal_biases(*causal_inputs()), pt.causal_biases(*causal_inputs()))

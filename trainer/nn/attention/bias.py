@@ -1,8 +1,8 @@
 """Causal biases for ``F.scaled_dot_product_attention``, as in ``torch.nn.attention.bias``.
 
-A ``CausalBias`` describes a triangular boolean mask by its variant and the two sequence lengths; trainer's
-``scaled_dot_product_attention`` materialises it when it is passed as ``attn_mask``. Unlike PyTorch's, it is not a
-``Tensor`` subclass: trainer has no ``__torch_function__`` dispatch, so the attention op recognises it directly.
+A ``CausalBias`` is, as in PyTorch, a ``Tensor`` subclass: the triangular boolean mask of its variant and two
+sequence lengths. ``scaled_dot_product_attention`` recognises it when it is passed as ``attn_mask`` (trainer has no
+``__torch_function__`` dispatch) and reads the mask on the query's device.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from enum import IntEnum, auto
 from trainer import dtypes
 from trainer.creation import ones
 from trainer.ops.shape import tril
+from trainer.tensor import Tensor
 
 __all__ = ["causal_upper_left", "causal_lower_right", "CausalVariant", "CausalBias"]
 
@@ -29,9 +30,12 @@ class CausalVariant(IntEnum):
     LOWER_RIGHT = auto()
 
 
-class CausalBias:
+class CausalBias(Tensor):
     """A causal (triangular) attention mask of one ``CausalVariant``, made by ``causal_upper_left`` or
-    ``causal_lower_right`` and passed to ``F.scaled_dot_product_attention`` as ``attn_mask``."""
+    ``causal_lower_right`` and passed to ``F.scaled_dot_product_attention`` as ``attn_mask``: a boolean
+    ``(seq_len_q, seq_len_kv)`` tensor, True where a query may attend."""
+
+    __slots__ = ("variant", "seq_len_q", "seq_len_kv")
 
     def __init__(self, variant: CausalVariant, seq_len_q: int, seq_len_kv: int):
         if not isinstance(variant, CausalVariant):
@@ -42,9 +46,10 @@ class CausalBias:
         if seq_len_q > seq_len_kv and variant == CausalVariant.LOWER_RIGHT:
             warnings.warn("Lower right causal bias will produce NaNs in the output when seq_len_q > seq_len_kv!",
                           stacklevel=2)
+        self._init(self._materialize()._data)
 
-    def _materialize(self, device=None):
-        """The boolean ``(seq_len_q, seq_len_kv)`` mask, True where a query may attend (on the CPU by default)."""
+    def _materialize(self, device=None) -> Tensor:
+        """The mask as a plain boolean tensor (on the CPU by default)."""
         grid = ones(self.seq_len_q, self.seq_len_kv, dtype=dtypes.bool, device=device or "cpu")
         if self.variant == CausalVariant.UPPER_LEFT:
             return tril(grid)
