@@ -80,3 +80,5 @@ def check_a_backend_is_enabled() -> None:
         raise RuntimeError("No viable backend for scaled_dot_product_attention was found. This is likely due to "
                            "turning off both the math kernel and the fused kernels: enable at least one backend, "
                            "e.g. with sdpa_kernel(SDPBackend.MATH)")
+
+from trainer.nn.attention import bias  # noqa: E402 - torch.nn.attention.bias: the causal biases (they need the classes above)
