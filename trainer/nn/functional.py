@@ -10,6 +10,7 @@ from trainer.amp import cast_policy
 from trainer.nn import grad  # noqa: F401  (torch.nn.functional.grad is torch.nn.grad)
 from trainer.nn._reduction import legacy_get_string, resolve_reduction
 from trainer.nn.functional_linear_cross_entropy import linear_cross_entropy  # noqa: F401
+from trainer.nn.functional_relu import relu  # noqa: F401
 from trainer.ops import activation as _activation
 from trainer.ops import loss as _loss
 
@@ -91,7 +92,7 @@ from trainer.ops.pool_forms import (  # noqa: F401
 )
 from trainer.ops.rrelu import rrelu, rrelu_  # noqa: F401
 from trainer.ops.sliding_blocks import fold, unfold  # noqa: F401
-from trainer.ops.unary import relu, sigmoid, tanh  # noqa: F401
+from trainer.ops.unary import sigmoid, tanh  # noqa: F401
 from trainer.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
 from trainer.ops.upsample import interpolate  # noqa: F401
 from trainer.ops.upsample_aliases import upsample, upsample_bilinear, upsample_nearest  # noqa: F401
