@@ -123,7 +123,9 @@ def normalize_dims(dim, ndim: int) -> tuple[int, ...] | None:
 
 def quiet_fp_errors(xp):
     """Silence NumPy's floating-point warnings where PyTorch quietly returns inf or nan (log(0), var of one value,
-    a series that overflows where its function does)."""
+    a series that overflows where its function does). ``trainer.float_errors`` already silences the ones raised by
+    trainer's own ufunc calls; this block also covers those raised inside NumPy's Python code (``var``, ``mean``),
+    which that filter, keyed on the calling module, does not see."""
     if hasattr(xp, "errstate"):
         return xp.errstate(all="ignore")
     return contextlib.nullcontext()
