@@ -267,6 +267,7 @@ from trainer.ops.elementwise import (  # noqa: E402
     xlogy,
 )
 from trainer.ops.fake_quantize import fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine
+from trainer.ops.fused_moving_avg_obs_fake_quant import fused_moving_avg_obs_fake_quant  # noqa: E402
 from trainer.ops.gradient import gradient  # noqa: E402
 from trainer.ops.histogram import histogram  # noqa: E402
 from trainer.ops.histogramdd import histogramdd  # noqa: E402

@@ -31,10 +31,10 @@ class TutorialModel(nn.Module):
         return self.dequant(self.fc(x.flatten(1)))
 
 
-def _prepared_and_trained():
+def _prepared_and_trained(version):
     trainer.manual_seed(0)
     model = TutorialModel().train()
-    model.qconfig = tq.get_default_qat_qconfig("x86")
+    model.qconfig = tq.get_default_qat_qconfig("x86", version)  # 1 (the default): the fused fake-quant modules
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the observers' reduce_range warning
         model = tq.prepare_qat(tq.fuse_modules_qat(model, [["conv", "bn", "relu"]]))
@@ -50,9 +50,10 @@ def _prepared_and_trained():
     return model.eval()
 
 
+@pytest.mark.parametrize("version", [0, 1])
 @pytest.mark.parametrize("runtime", ["onnxruntime", "serving"])
-def test_prepared_model_exports_as_qdq_and_runs_like_the_trainer(tmp_path, runtime):
-    model = _prepared_and_trained()
+def test_prepared_model_exports_as_qdq_and_runs_like_the_trainer(tmp_path, runtime, version):
+    model = _prepared_and_trained(version)
     path = tmp_path / "qat.onnx"
     proto = export(model, trainer.randn(2, 3, 5, 5), path, dynamic_axes={"input": {0: "batch"}})
     onnx.checker.check_model(proto, full_check=True)

@@ -4,8 +4,8 @@ model (QuantStub, conv + bn + relu, linear, DeQuantStub) built with the same wei
 frozen midway, as the tutorial does) gives the same losses, outputs, module structure and state_dict; the other
 fusions, the eval-mode fusion, the fixed-grid activations and the errors match too.
 
-PyTorch 2.13's ``get_default_qat_qconfig`` defaults to ``version=1`` (a fused observer module trainer does not
-have), so both sides ask for ``version=0``, the same grids from ``FakeQuantize``."""
+Both sides ask for ``version=0`` here, the separate observers in ``FakeQuantize``; test_fused_fake_quant.py runs the
+tutorial with the default ``version=1`` (the fused ``FusedMovingAvgObsFakeQuantize``)."""
 
 import re
 import warnings

@@ -21,6 +21,14 @@ from trainer.ao.quantization.fixed_qparams import (
     default_fixed_qparams_range_neg1to1_observer,
 )
 from trainer.ao.quantization.fuse_modules import fuse_known_modules, fuse_modules, fuse_modules_qat
+from trainer.ao.quantization.fused_fake_quantize import (
+    FusedMovingAvgObsFakeQuantize,
+    default_fused_act_fake_quant,
+    default_fused_per_channel_wt_fake_quant,
+    default_fused_wt_fake_quant,
+    fused_per_channel_wt_fake_quant_range_neg_127_to_127,
+    fused_wt_fake_quant_range_neg_127_to_127,
+)
 from trainer.ao.quantization.fuser_method_mappings import get_fuser_method
 from trainer.ao.quantization.observer import (
     MinMaxObserver,
@@ -33,7 +41,14 @@ from trainer.ao.quantization.observer import (
     default_per_channel_weight_observer,
     default_weight_observer,
 )
-from trainer.ao.quantization.qconfig import QConfig, default_qat_qconfig, get_default_qat_qconfig
+from trainer.ao.quantization.qconfig import (
+    QConfig,
+    default_per_channel_symmetric_qnnpack_qat_qconfig,
+    default_qat_qconfig,
+    default_qat_qconfig_v2,
+    default_symmetric_qnnpack_qat_qconfig,
+    get_default_qat_qconfig,
+)
 from trainer.ao.quantization.quantization_mappings import (
     get_default_qat_module_mappings,
     get_default_qconfig_propagation_list,
@@ -47,6 +62,7 @@ __all__ = [
     "FakeQuantizeBase",
     "FixedQParamsFakeQuantize",
     "FixedQParamsObserver",
+    "FusedMovingAvgObsFakeQuantize",
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
     "MovingAveragePerChannelMinMaxObserver",
@@ -62,6 +78,9 @@ __all__ = [
     "default_fixed_qparams_range_0to1_observer",
     "default_fixed_qparams_range_neg1to1_fake_quant",
     "default_fixed_qparams_range_neg1to1_observer",
+    "default_fused_act_fake_quant",
+    "default_fused_per_channel_wt_fake_quant",
+    "default_fused_wt_fake_quant",
     "default_observer",
     "default_per_channel_weight_fake_quant",
     "default_per_channel_weight_observer",
@@ -75,6 +94,8 @@ __all__ = [
     "fuse_known_modules",
     "fuse_modules",
     "fuse_modules_qat",
+    "fused_per_channel_wt_fake_quant_range_neg_127_to_127",
+    "fused_wt_fake_quant_range_neg_127_to_127",
     "get_default_qat_module_mappings",
     "get_default_qat_qconfig",
     "get_default_qconfig_propagation_list",

@@ -12,10 +12,10 @@ from trainer import quantized_types as qt
 from trainer.ao.quantization.observer import (
     MovingAverageMinMaxObserver,
     MovingAveragePerChannelMinMaxObserver,
-    _store,
     _with_args,
 )
 from trainer.nn.modules.module import Module
+from trainer.ops.buffer_writes import overwrite
 from trainer.ops.fake_quantize import fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine
 
 _PER_TENSOR = (qt.per_tensor_affine, qt.per_tensor_symmetric)
@@ -90,8 +90,8 @@ class FakeQuantize(FakeQuantizeBase):
         if int(self.observer_enabled._data[0]) == 1:
             self.activation_post_process(X.detach())
             scale, zero_point = self.calculate_qparams()
-            _store(self.scale, scale._data)
-            _store(self.zero_point, zero_point._data)
+            overwrite(self.scale, scale._data)
+            overwrite(self.zero_point, zero_point._data)
         if int(self.fake_quant_enabled._data[0]) == 1:
             if self.is_per_channel:
                 return fake_quantize_per_channel_affine(X, self.scale, self.zero_point, self.ch_axis,

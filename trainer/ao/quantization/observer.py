@@ -18,6 +18,7 @@ from trainer import dtypes
 from trainer import quantized_types as qt
 from trainer.backend import xp_of
 from trainer.nn.modules.module import Module
+from trainer.ops.buffer_writes import overwrite
 from trainer.tensor import Tensor
 
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
@@ -159,8 +160,8 @@ class MinMaxObserver(UniformQuantizationObserverBase):
             return x_orig
         lo, hi = _extremes(x_orig, self.min_val)
         xp = xp_of(lo)
-        _store(self.min_val, xp.minimum(lo, self.min_val._data))
-        _store(self.max_val, xp.maximum(hi, self.max_val._data))
+        overwrite(self.min_val, xp.minimum(lo, self.min_val._data))
+        overwrite(self.max_val, xp.maximum(hi, self.max_val._data))
         return x_orig
 
     def calculate_qparams(self):
@@ -171,8 +172,8 @@ class MinMaxObserver(UniformQuantizationObserverBase):
 
     def reset_min_max_vals(self):
         """Forget what was seen."""
-        _store(self.min_val, np.float32(np.inf))
-        _store(self.max_val, np.float32(-np.inf))
+        overwrite(self.min_val, np.float32(np.inf))
+        overwrite(self.max_val, np.float32(-np.inf))
 
 
 class MovingAverageMinMaxObserver(MinMaxObserver):
@@ -199,8 +200,8 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
         if not (running_lo == np.inf and running_hi == -np.inf):
             lo = _moved(running_lo, lo, self.averaging_constant)
             hi = _moved(running_hi, hi, self.averaging_constant)
-        _store(self.min_val, lo)
-        _store(self.max_val, hi)
+        overwrite(self.min_val, lo)
+        overwrite(self.max_val, hi)
         return x_orig
 
 
@@ -231,8 +232,8 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
         if self.min_val.numel() and self.max_val.numel():
             xp = xp_of(lo)
             lo, hi = xp.minimum(lo, self.min_val._data), xp.maximum(hi, self.max_val._data)
-        _store(self.min_val, lo)
-        _store(self.max_val, hi)
+        overwrite(self.min_val, lo)
+        overwrite(self.max_val, hi)
         return x_orig
 
     def calculate_qparams(self):
@@ -283,8 +284,8 @@ class MovingAveragePerChannelMinMaxObserver(PerChannelMinMaxObserver):
         if self.min_val.numel() and self.max_val.numel():
             lo = _moved(self.min_val._data, lo, self.averaging_constant)
             hi = _moved(self.max_val._data, hi, self.averaging_constant)
-        _store(self.min_val, lo)
-        _store(self.max_val, hi)
+        overwrite(self.min_val, lo)
+        overwrite(self.max_val, hi)
         return x_orig
 
 
@@ -354,15 +355,6 @@ def _moved(running, current, averaging_constant):
     """``running + c * (current - running)``, each step rounded to the running values' dtype, as PyTorch's."""
     dtype = running.dtype.type
     return running + dtype(averaging_constant) * (current - running)
-
-
-def _store(buffer: Tensor, values) -> None:
-    """Write ``values`` into ``buffer`` in place, taking their shape (PyTorch's ``resize_`` then ``copy_``)."""
-    values = xp_of(buffer._data).asarray(values, dtype=buffer._data.dtype)
-    if tuple(buffer.shape) != values.shape:
-        buffer.resize_(values.shape)
-    buffer._data[...] = values
-    buffer._version_counter.value += 1
 
 
 default_observer = MinMaxObserver.with_args(quant_min=0, quant_max=127)

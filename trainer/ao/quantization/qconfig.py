@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from trainer import quantized_types as qt
 from trainer.ao.quantization.fake_quantize import (
     FakeQuantize,
     default_fake_quant,
     default_per_channel_weight_fake_quant,
     default_weight_fake_quant,
+)
+from trainer.ao.quantization.fused_fake_quantize import (
+    FusedMovingAvgObsFakeQuantize,
+    default_fused_act_fake_quant,
+    default_fused_per_channel_wt_fake_quant,
+    default_fused_wt_fake_quant,
+    fused_per_channel_wt_fake_quant_range_neg_127_to_127,
+    fused_wt_fake_quant_range_neg_127_to_127,
 )
 from trainer.ao.quantization.observer import MovingAverageMinMaxObserver
 from trainer.nn.modules.module import Module
@@ -31,20 +40,38 @@ class QConfig(namedtuple("QConfig", ["activation", "weight"])):
 
 
 default_qat_qconfig = QConfig(activation=default_fake_quant, weight=default_weight_fake_quant)
+# the fused version of ``default_qat_qconfig``
+default_qat_qconfig_v2 = QConfig(activation=default_fused_act_fake_quant, weight=default_fused_wt_fake_quant)
 
 
-def get_default_qat_qconfig(backend="x86", version=0):
+def get_default_qat_qconfig(backend="x86", version=1):
     """The QAT configuration PyTorch recommends for ``backend`` (``x86``, ``fbgemm``, ``qnnpack``, ``onednn``):
     8-bit activations (7-bit on x86/fbgemm, whose kernels could overflow otherwise) and 8-bit symmetric weights,
-    per channel except on qnnpack."""
+    per channel except on qnnpack. ``version=1`` (the default) builds the fused ``FusedMovingAvgObsFakeQuantize``
+    modules, ``version=0`` separate observers in ``FakeQuantize``."""
     if backend not in _QAT_BACKENDS:
         raise AssertionError(f"backend: {backend} not supported. backend must be one of {_QAT_BACKENDS}")
-    if version != 0:
-        raise NotImplementedError(f"get_default_qat_qconfig(version={version}) needs the fused observer and fake "
-                                  "quantization module (FusedMovingAvgObsFakeQuantize), which trainer does not "
-                                  "have; pass version=0 for the same grids from FakeQuantize")
+    if version not in (0, 1):
+        raise AssertionError(f"Version number: {version} in get_default_qat_qconfig is not supported. Version number "
+                             "must be 0 or 1")
     reduce_range = backend in ("x86", "fbgemm")
-    activation = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-                                        **({} if backend == "onednn" else {"reduce_range": reduce_range}))
-    weight = default_weight_fake_quant if backend == "qnnpack" else default_per_channel_weight_fake_quant
+    fake_quantize = FakeQuantize if version == 0 else FusedMovingAvgObsFakeQuantize
+    activation = fake_quantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
+                                         **({} if backend == "onednn" else {"reduce_range": reduce_range}))
+    if version == 0:
+        weight = default_weight_fake_quant if backend == "qnnpack" else default_per_channel_weight_fake_quant
+    else:
+        weight = default_fused_wt_fake_quant if backend == "qnnpack" else default_fused_per_channel_wt_fake_quant
     return QConfig(activation=activation, weight=weight)
+
+
+def _symmetric_qnnpack_activation():
+    """Signed 8-bit activations for qnnpack's symmetric configurations (``eps`` keeps scales XNNPACK accepts)."""
+    return FusedMovingAvgObsFakeQuantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=-128,
+                                                   quant_max=127, dtype=qt.qint8, reduce_range=False, eps=2**-12)
+
+
+default_symmetric_qnnpack_qat_qconfig = QConfig(activation=_symmetric_qnnpack_activation(),
+                                                weight=fused_wt_fake_quant_range_neg_127_to_127)
+default_per_channel_symmetric_qnnpack_qat_qconfig = QConfig(
+    activation=_symmetric_qnnpack_activation(), weight=fused_per_channel_wt_fake_quant_range_neg_127_to_127)
