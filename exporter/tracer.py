@@ -2,7 +2,9 @@
 
 Every tensor the tracer has seen maps to an ONNX value: a graph input, an op's output, or a
 parameter/buffer (an initializer named by its ``state_dict`` key). A tensor it has not seen was
-made inside ``forward`` (``zeros``, a Python number promoted to a tensor): a constant. Ops whose
+made inside ``forward`` (``zeros``, a Python number promoted to a tensor): a constant, unless a factory made it
+from sizes read from traced tensors (``zeros(x.size(0), 4)``, ``arange(T)``, ``zeros_like(x)``): that one is built
+in the graph by ``exporter.factories`` and followed as a traced value. Ops whose
 inputs are all constants are not lowered at all; their outputs stay constants, so a zero initial
 state or a mask built from ``arange`` arrives at the next lowering as a value it can inspect.
 
@@ -19,7 +21,7 @@ import contextlib
 
 import numpy as np
 
-from exporter import in_place
+from exporter import factories, in_place
 from exporter.complex_values import as_real_pairs, involves_complex, refuse_complex_input
 from exporter.emitter import Emitter
 from exporter.errors import ExportError, UnsupportedOpError
@@ -29,6 +31,7 @@ from exporter.lowerings.complex_pairs import COMPLEX_LOWERINGS
 from exporter.no_onnx_operator import WHY_NOT
 from exporter.symbolic import SymInt, contains_symbolic
 from trainer.autograd import no_grad, observe_ops, observe_sizes
+from trainer.autograd.factory_observers import observe_factories
 from trainer.autograd.write_observers import observe_writes
 from trainer.tensor import Tensor
 
@@ -217,6 +220,19 @@ class Tracer:
             if link is not None:
                 self._links[id(out._data)] = link
 
+    # ----------------------------------------------------------------- factories
+    def on_factory(self, event) -> None:
+        """A tensor a factory made (``zeros(x.size(0), H)``, ``zeros_like(x)``, ``arange(T)``): a constant, unless its
+        sizes were read from traced tensors or it is made like a traced value; then it is built in the graph (see
+        ``exporter.factories``) and followed as a traced value."""
+        tensors = {key: value for key, value in event.arguments.items() if isinstance(value, Tensor)}
+        traced = any(self._traced_name(t._data) is not None for t in tensors.values())
+        if not traced and not contains_symbolic(event.arguments):
+            return
+        g = Emitter(self, event.name, self.scope)
+        values = {key: self.name_of(t) for key, t in tensors.items()}
+        self._register(event.result, factories.lowered(g, event, values))
+
     # ----------------------------------------------------------------- in-place writes
     def on_write(self, tensor, key, value) -> None:
         """``tensor[key] = value`` is about to happen (``key`` None: every element): give the storage it lies in
@@ -268,7 +284,8 @@ class Tracer:
                 handles.append(module.register_forward_pre_hook(lambda m, args, path=path: self._scopes.append(path)))
                 handles.append(module.register_forward_hook(leave))
         try:
-            with no_grad(), observe_ops(self.on_op), observe_sizes(self.on_sizes), observe_writes(self.on_write):
+            with (no_grad(), observe_ops(self.on_op), observe_sizes(self.on_sizes), observe_writes(self.on_write),
+                  observe_factories(self.on_factory)):
                 yield
         finally:
             for handle in handles:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer import dtypes
+from trainer.autograd.factory_observers import reported_factory
 from trainer.backend import as_device, cuda_context, get_xp, to_device
 from trainer.complex_random import complex_draw
 from trainer.default_device import default_device
@@ -120,19 +121,23 @@ def _filled(fill, size, dtype, device, requires_grad, default=None):
         return _finish(fill(xp, _sizes(size), dt.np), requires_grad)
 
 
+@reported_factory
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _filled(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
 
 
+@reported_factory
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
 
 
+@reported_factory
 def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=contiguous_format) -> Tensor:
     check_memory_format(memory_format, "empty")
     return _filled(lambda xp, s, d: empty_in_format(xp, s, d, memory_format), size, dtype, device, requires_grad)
 
 
+@reported_factory
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     default = dtypes.scalar_dtype(fill_value) if dtype is None else None
     return _filled(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device, requires_grad, default)
@@ -145,23 +150,28 @@ def _like(fn, like: Tensor, dtype, device, requires_grad, *args, memory_format=p
     return laid_out_like(out, like, memory_format, f"{fn.__name__}_like")
 
 
+@reported_factory
 def zeros_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
     return _like(zeros, t, dtype, device, requires_grad, t.shape, memory_format=memory_format)
 
 
+@reported_factory
 def ones_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
     return _like(ones, t, dtype, device, requires_grad, t.shape, memory_format=memory_format)
 
 
+@reported_factory
 def empty_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
     return _like(empty, t, dtype, device, requires_grad, t.shape, memory_format=memory_format)
 
 
+@reported_factory
 def full_like(t, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=preserve_format) -> Tensor:
     return laid_out_like(full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
                               requires_grad=requires_grad), t, memory_format, "full_like")
 
 
+@reported_factory
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
@@ -179,6 +189,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
         return _finish(xp.linspace(start, end, int(steps)).astype(dt.np), requires_grad)
 
 
+@reported_factory
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     dev, xp, dt = _target(device, dtype)
     with cuda_context(dev):
@@ -212,16 +223,19 @@ def _float_draw(method):
     return draw
 
 
+@reported_factory
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1)."""
     return _random(_float_draw("random"), size, generator, dtype, device, requires_grad)
 
 
+@reported_factory
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples."""
     return _random(_float_draw("standard_normal"), size, generator, dtype, device, requires_grad)
 
 
+@reported_factory
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Integers drawn uniformly from [low, high); ``randint(high, size)`` draws from [0, high)."""
     if size is None and isinstance(high, (tuple, list)):
@@ -236,17 +250,20 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
                    requires_grad, dtypes.int64)
 
 
+@reported_factory
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of 0..n-1."""
     return _random(lambda rng, shape, dt: rng.permutation(n), (), generator, dtype, device, requires_grad,
                    dtypes.int64)
 
 
+@reported_factory
 def rand_like(t, *, dtype=None, device=None, memory_format=preserve_format) -> Tensor:
     return laid_out_like(rand(t.shape, dtype=dtype or t.dtype, device=device or t.device), t, memory_format,
                          "rand_like")
 
 
+@reported_factory
 def randn_like(t, *, dtype=None, device=None, memory_format=preserve_format) -> Tensor:
     return laid_out_like(randn(t.shape, dtype=dtype or t.dtype, device=device or t.device), t, memory_format,
                          "randn_like")
