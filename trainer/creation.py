@@ -139,6 +139,10 @@ def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=con
 
 @reported_factory
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if isinstance(fill_value, Tensor):  # a 0-dim tensor outside autograd stands for its number, as in PyTorch
+        if fill_value.ndim != 0 or fill_value.requires_grad:
+            raise TypeError("full(): argument 'fill_value' (position 2) must be Number, not Tensor")
+        fill_value = fill_value.item()
     default = dtypes.scalar_dtype(fill_value) if dtype is None else None
     return _filled(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device, requires_grad, default)
 

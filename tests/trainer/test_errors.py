@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import trainer
+from tests.trainer.test_ops_parity import assert_raises_like_torch
 from trainer.ops.linalg import linear
 
 
@@ -231,3 +232,16 @@ def test_float_errors_in_ops_are_silent_as_in_torch():
     np.testing.assert_array_equal(power.numpy(), [np.inf, 0.5])
     np.testing.assert_array_equal(log.numpy(), [-np.inf])
     assert [str(w.message) for w in caught] == ["divide by zero encountered in divide"]
+
+
+@pytest.mark.parametrize("fill", [lambda lib: lib.tensor(1.5), lambda lib: lib.tensor(2),
+                                  lambda lib: lib.tensor(True), lambda lib: lib.tensor(0.5, dtype=lib.float64)])
+def test_full_takes_a_zero_dim_tensor_as_its_number(fill):
+    ours, theirs = trainer.full((2, 3), fill(trainer)), torch.full((2, 3), fill(torch))
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("fill", [lambda lib: lib.tensor([1.0, 2.0]), lambda lib: lib.tensor(1.0, requires_grad=True)])
+def test_full_refuses_other_tensors_like_torch(fill):
+    assert_raises_like_torch(lambda lib: lib.full((2,), fill(lib)), TypeError, "must be Number, not Tensor")
