@@ -55,6 +55,7 @@ class _Version:
 class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, SparseLayoutMethods):
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter",
                  "_retains_grad", "_hooks", "_view_base", "_views", "__weakref__")
+    __array_priority__ = 1000  # as PyTorch's: ``np.float64(2) * t`` is ``t.__rmul__``, a Tensor, not an ndarray
 
     def __init__(self, *args, requires_grad: bool = False):
         """``torch.Tensor(data)`` (default float dtype) or ``torch.Tensor(*sizes)`` (uninitialised)."""

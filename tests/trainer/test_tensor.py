@@ -419,3 +419,11 @@ def test_python_numbers_go_straight_to_the_requested_dtype():
     for make in (trainer.tensor, trainer.as_tensor):
         values = make([1e-300, 0.1, 2**60 + 1], dtype=trainer.float64).numpy()
         np.testing.assert_array_equal(values, np.array([1e-300, 0.1, 2**60 + 1], np.float64))
+
+
+@pytest.mark.parametrize("op", [operator.add, operator.mul, operator.sub, operator.truediv])
+@pytest.mark.parametrize("array", [np.ones(3), np.arange(3, dtype=np.float32) + 1, np.arange(3) + 1])
+def test_a_numpy_array_operand_acts_as_its_tensor_as_in_torch(op, array):
+    ours, theirs = op(trainer.ones(3) * 2, array), op(torch.ones(3) * 2, array)
+    assert isinstance(ours, trainer.Tensor) and str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy())

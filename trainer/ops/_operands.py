@@ -19,10 +19,19 @@ def scalar_tensor(value, like: Tensor, dtype: dtypes.dtype) -> Tensor:
     return Tensor._wrap(xp_of(like._data).asarray(value, dtype=dtype.np))
 
 
+def _with_arrays_as_tensors(operands) -> tuple:
+    """``operands`` with each NumPy array as a tensor, all in NumPy's result dtype: PyTorch hands ``t + array`` to
+    NumPy, whose promotion then decides (a float32 tensor plus an int64 array is float64)."""
+    target = np.result_type(*(o._data if isinstance(o, Tensor) else o for o in operands))
+    return tuple(Tensor._wrap(o.astype(target)) if type(o) is np.ndarray
+                 else o.to(dtypes.from_numpy(target)) if isinstance(o, Tensor) else o for o in operands)
+
+
 def promote(*operands, min_category_float: bool = False) -> tuple[Tensor, ...]:
     """Tensors of PyTorch's result dtype for ``operands`` (tensors and Python numbers), on one device.
 
-    ``min_category_float`` lifts integer results to the default float (true division, ``exp``).
+    ``min_category_float`` lifts integer results to the default float (true division, ``exp``). A NumPy array
+    takes part as a tensor, in NumPy's result dtype (``_with_arrays_as_tensors``).
     """
     tensors = [o for o in operands if isinstance(o, Tensor)]
     if not tensors:
@@ -32,6 +41,8 @@ def promote(*operands, min_category_float: bool = False) -> tuple[Tensor, ...]:
         target = dtypes.from_numpy(first._data.dtype)
     else:
         for o in operands:
+            if type(o) is np.ndarray:  # off the fast path: only mixed operands come here
+                return promote(*_with_arrays_as_tensors(operands), min_category_float=min_category_float)
             if not isinstance(o, (Tensor, *_SCALARS)):
                 raise TypeError(f"unsupported operand type {type(o).__name__}; expected a Tensor or a number")
         target = dtypes.result_type([(dtypes.from_numpy(t._data.dtype), t._data.ndim) for t in tensors],
