@@ -563,7 +563,12 @@ class TensorMethods(CompatMethods):
         return trainer.ops.sort.kthvalue(self, k, dim, keepdim)
 
     # shape
-    def reshape(self, *shape):
+    def reshape(self, *shape, **kwargs):
+        if kwargs:  # PyTorch also takes ``t.reshape(shape=(...))`` (DiT's unpatchify calls it so)
+            if shape or set(kwargs) != {"shape"}:
+                raise TypeError(f"reshape() takes the sizes either positionally or as shape=(...), got sizes {shape} "
+                                f"and keywords {sorted(kwargs)}")
+            shape = (kwargs["shape"],)
         return trainer.ops.shape.reshape(self, *shape)
 
     def view(self, *shape, dtype=None):
