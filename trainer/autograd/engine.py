@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import itertools
 
-from trainer.autograd import anomaly_mode, grad_mode, node_hooks, post_accumulate_grad_hooks, span_observers
+from trainer.autograd import (
+    anomaly_mode,
+    grad_mode,
+    node_hooks,
+    post_accumulate_grad_hooks,
+    saved_tensors_hooks,
+    span_observers,
+)
 from trainer.autograd.gradient_edge import GradientEdge
 from trainer.autograd.op import AccumulateGrad
 
@@ -111,6 +118,8 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None, cre
                 if node._retained and wanted is None:
                     _store_retained(node, grads)
                 node._check_saved_versions()
+                if node._packed is not None:
+                    saved_tensors_hooks.unpack(node)
                 input_grads = run_node(node, grads)
                 if type(input_grads) is not tuple:
                     input_grads = (input_grads,)

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from trainer import dtypes
-from trainer.autograd import engine, grad_mode, higher_order, op
+from trainer.autograd import engine, grad_mode, higher_order, op, saved_tensors_hooks
 from trainer.backend import device_of
 
 
@@ -24,6 +24,7 @@ class FunctionCtx(op.Function):
     ``needs_input_grad`` (one bool per input of ``forward``)."""
 
     _forward_cls = None  # the user's Function subclass, set on each generated Backward class
+    _packs_on_link = False  # ``_link`` below packs, once the saved outputs are detached
 
     def save_for_backward(self, *tensors) -> None:
         from trainer.tensor import Tensor
@@ -42,6 +43,10 @@ class FunctionCtx(op.Function):
             raise RuntimeError(engine.GRAPH_FREED)
         self._check_saved_versions()
         return self.__dict__.get("_to_save", ())
+
+    def _saved_entries(self) -> list:
+        """What saved-tensor hooks pack: the tensors given to ``save_for_backward``, not the user's attributes."""
+        return ["_to_save"] if "_to_save" in self.__dict__ else []
 
     def mark_non_differentiable(self, *tensors) -> None:
         """Outputs that never require grad (indices, masks); their gradients arrive as zeros."""
@@ -165,6 +170,8 @@ def _link(ctx, inputs, results) -> None:
                                       for t in ctx._to_save)
         ctx._to_save = tuple(t if nr is None else t.detach() for t, nr in zip(ctx._to_save, ctx._saved_output_nrs))
     ctx._saved_versions = saved_versions  # the internal link reads saved arrays; ours are saved tensors
+    if saved_tensors_hooks.stack:
+        saved_tensors_hooks.pack(ctx)
     marked = ctx.__dict__.get("_non_differentiable", ())
     for t in outputs:
         if id(t) in marked:

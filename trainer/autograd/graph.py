@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from trainer.autograd import engine
 from trainer.autograd.gradient_edge import GradientEdge, get_gradient_edge
 from trainer.autograd.op import AccumulateGrad, Function
+from trainer.autograd.saved_tensors_hooks import disable_saved_tensors_hooks, save_on_cpu, saved_tensors_hooks
 
 
 class Node(abc.ABC):
@@ -79,4 +80,5 @@ def register_multi_grad_hook(tensors: Sequence, fn: Callable, *, mode: str = "al
     return _MultiHandle(t.register_hook(collector(i)) for i, t in enumerate(tensors) if t.requires_grad)
 
 
-__all__ = ["GradientEdge", "Node", "get_gradient_edge", "increment_version", "register_multi_grad_hook"]
+__all__ = ["GradientEdge", "Node", "disable_saved_tensors_hooks", "get_gradient_edge", "increment_version",
+           "register_multi_grad_hook", "save_on_cpu", "saved_tensors_hooks"]

@@ -7,7 +7,7 @@ tensors and, when recording, makes the ``Function`` instance itself the graph no
 
 from __future__ import annotations
 
-from trainer.autograd import anomaly_mode, grad_mode, node_hooks, observe, span_observers
+from trainer.autograd import anomaly_mode, grad_mode, node_hooks, observe, saved_tensors_hooks, span_observers
 from trainer.backend import xp_of
 from trainer.dtypes import is_inexact
 
@@ -29,7 +29,8 @@ class Function:
     """
 
     __slots__ = ("_edges", "needs_input_grad", "_saved_versions", "_saved_sources", "_output_meta",
-                 "_retained", "_tensor_hooks", "_node_hooks", "_metadata", "_released", "__dict__")
+                 "_retained", "_tensor_hooks", "_node_hooks", "_metadata", "_packed", "_released", "__dict__")
+    _packs_on_link = True  # a custom Function's ctx packs once its own link has settled what it saves
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):
@@ -119,6 +120,14 @@ class Function:
         saved = self.__dict__.get("saved_tensors")
         provenance = _saved_provenance(saved, inputs, outputs, results) if saved else ((), ())
         self._saved_versions, self._saved_sources = provenance
+        self._packed = None
+        if saved_tensors_hooks.stack and self._packs_on_link:
+            saved_tensors_hooks.pack(self)
+
+    def _saved_entries(self) -> list:
+        """The attributes holding what backward needs: ``saved_tensors`` and every array kept on the node."""
+        return [key for key, value in self.__dict__.items()
+                if key == "saved_tensors" or saved_tensors_hooks.is_array(value)]
 
     def _hooks_of(self, output_nr: int) -> dict:
         """The gradient hooks (handle id -> hook) registered on output ``output_nr`` of this node."""
