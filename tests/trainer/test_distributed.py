@@ -15,10 +15,10 @@ from tests.trainer import distributed_workers as workers
 from tests.trainer.test_ops_parity import assert_raises_like_torch
 
 
-def _run_two_ranks(fn, args, nprocs):
-    """Fork rather than spawn: the children start with trainer (and torch) already imported, which keeps this file
-    fast; test_multiprocessing.py covers the spawn start method."""
-    trainer.multiprocessing.start_processes(fn, args, nprocs, start_method="fork")
+def _run_two_ranks(fn, args, nprocs, start_method="fork"):
+    """Fork by default: the children start with trainer already imported, which keeps this file fast;
+    test_multiprocessing.py covers the spawn start method."""
+    trainer.multiprocessing.start_processes(fn, args, nprocs, start_method=start_method)
 
 
 def test_tcp_store_operations_and_timeout():
@@ -125,8 +125,9 @@ def _final_parameters(directory, lib_name):
 
 def test_ddp_matches_single_process_training_and_torch_gloo(tmp_path):
     for lib_name in ("trainer", "torch"):
-        _run_two_ranks(workers.ddp_training,
-                       args=(lib_name, f"tcp://127.0.0.1:{workers.free_port()}", str(tmp_path)), nprocs=2)
+        # torch's ranks are spawned: a fork of a process whose torch already ran its OpenMP pool can hang in it
+        _run_two_ranks(workers.ddp_training, args=(lib_name, f"tcp://127.0.0.1:{workers.free_port()}", str(tmp_path)),
+                       nprocs=2, start_method="fork" if lib_name == "trainer" else "spawn")
     ours, theirs = _final_parameters(tmp_path, "trainer"), _final_parameters(tmp_path, "torch")
     for a, b in zip(ours[0], ours[1], strict=True):
         np.testing.assert_array_equal(a, b)  # bit-identical on both ranks
