@@ -33,8 +33,11 @@ def test_numpy_scalar_times_int_tensor_keeps_default_float_like_torch():
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
 
 
-def test_ndarray_and_tensor_do_not_mix_like_torch():
-    assert_raises_like_torch(lambda lib: np.ones(3) + lib.ones(3), TypeError, "unsupported operand type ndarray")
+def test_an_ndarray_on_either_side_gives_a_tensor():
+    # PyTorch computes tensor + ndarray (through NumPy) but raises for ndarray + tensor; trainer computes both
+    for result in (np.ones(3) + trainer.ones(3), trainer.ones(3) + np.ones(3)):
+        assert isinstance(result, trainer.Tensor) and result.dtype == trainer.float64
+        np.testing.assert_array_equal(result.numpy(), np.full(3, 2.0))
 
 
 def test_reshape_with_shape_keyword():
