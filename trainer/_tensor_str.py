@@ -15,6 +15,7 @@ import numpy as np
 
 from trainer import dtypes
 from trainer.backend import xp_of
+from trainer.meta_tensor_str import meta_suffixes
 
 
 @dataclasses.dataclass
@@ -168,6 +169,8 @@ def _add_suffixes(text, suffixes, indent) -> str:
 def tensor_repr(t) -> str:
     """``repr(t)``: ``tensor(<values>, <suffixes>)`` with the device, a dtype other than the defaults, and the
     autograd state as suffixes, laid out as PyTorch lays them out."""
+    if t.device.type == "meta":
+        return _add_suffixes("tensor(..., device='meta'", meta_suffixes(t), len("tensor("))
     array = t._data if xp_of(t._data) is np else t._data.get()
     prefix = "tensor("
     indent = len(prefix)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.meta_arrays import MetaArray, meta_xp
+
 _CUDA_INSTALL_HINT = (
     "CuPy is not installed, so CUDA devices are unavailable. Install the CUDA extra that matches "
     "your toolkit: pip install 'sardonyx[cuda12]' or pip install 'sardonyx[cuda13]'."
@@ -46,8 +48,8 @@ class device:
         if not isinstance(type, str):
             raise TypeError(f"device() expects a string such as 'cpu' or 'cuda:0', got {type!r}")
         kind, _, idx = type.partition(":")
-        if kind not in ("cpu", "cuda"):
-            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if kind not in ("cpu", "cuda", "meta"):
+            raise RuntimeError(f"Expected one of cpu, cuda, meta device type at start of device string: {type}")
         if idx:
             if index is not None:
                 raise RuntimeError(f"device string {type!r} already has an index; do not pass index too")
@@ -72,8 +74,20 @@ class device:
     def __hash__(self):
         return hash((self.type, self.index))
 
+    def __enter__(self):  # ``with device("meta"):`` makes it the factories' default device, as PyTorch's does
+        from trainer.device_context import enter_device
+
+        return enter_device(self)
+
+    def __exit__(self, *exc):
+        from trainer.device_context import exit_device
+
+        exit_device()
+        return False
+
 
 CPU = device("cpu")
+META = device("meta")
 
 
 def as_device(spec) -> device:
@@ -91,6 +105,8 @@ def get_xp(dev: device):
     """The array module for a device; raises a clear error when CUDA cannot be used."""
     if dev.type == "cpu":
         return np
+    if dev.type == "meta":
+        return meta_xp
     cupy = _cupy()
     count = cupy.cuda.runtime.getDeviceCount()
     index = dev.index or 0
@@ -103,6 +119,8 @@ def xp_of(array):
     """The array module an array belongs to (the ``cupy.get_array_module`` idiom without CuPy)."""
     if isinstance(array, (np.ndarray, np.generic)):
         return np
+    if type(array) is MetaArray:
+        return meta_xp
     module = getattr(array, "array_module", None)  # a storage made of arrays (sparse COO): the module of those
     return module if module is not None else _cupy().get_array_module(array)
 
@@ -110,14 +128,16 @@ def xp_of(array):
 def device_of(array) -> device:
     if isinstance(array, (np.ndarray, np.generic)):
         return CPU
+    if type(array) is MetaArray:
+        return META
     if getattr(array, "array_module", None) is not None:  # a storage made of arrays (sparse COO)
         return device_of(array.values)
     return device("cuda", array.device.id)
 
 
 def cuda_context(dev: device):
-    """A context manager that makes ``dev`` current for CuPy allocations (no-op on the CPU)."""
-    if dev.type == "cpu":
+    """A context manager that makes ``dev`` current for CuPy allocations (no-op on the CPU and the meta device)."""
+    if dev.type != "cuda":
         return _NullContext()
     return _cupy().cuda.Device(dev.index or 0)
 
@@ -134,6 +154,8 @@ def to_device(array, dev: device):
     """Copy ``array`` to ``dev``; returns ``array`` itself when it is already there."""
     if device_of(array) == dev:
         return array
+    if dev.type == "meta":  # only the shape and dtype go there
+        return MetaArray(array.shape, array.dtype)
     if dev.type == "cpu":
         return array.get()
     cupy = get_xp(dev)

@@ -13,6 +13,7 @@ import contextlib
 import numpy as np
 
 from trainer.backend import as_device, device, get_xp
+from trainer.meta_arrays import MetaRandomSource
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default seed, so unseeded runs also start the same way
 _WORD = np.dtype("<u8")  # the state's layout: little-endian 64-bit words, seen as bytes
@@ -36,6 +37,8 @@ class Generator:
         self._rng = self._make(self._seed)
 
     def _make(self, seed: int):
+        if self.device.type == "meta":
+            return MetaRandomSource(seed)  # draws without values, so that init fills of meta tensors cost nothing
         xp = get_xp(self.device)
         if xp is np:
             return np.random.Generator(np.random.PCG64(seed))

@@ -212,8 +212,8 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if xp_of(self._data) is not np:
             if not force:
-                raise TypeError("can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to "
-                                "host memory first.")
+                raise TypeError(f"can't convert {self.device.type} tensor to numpy. Use Tensor.cpu() to copy the "
+                                "tensor to host memory first.")
             return self._data.get()
         return self._data
 
@@ -717,7 +717,7 @@ def _dim(dim: int, ndim: int) -> int:
 
 def _resolve_device(spec):
     dev = as_device(spec)
-    return dev if dev.type == "cpu" or dev.index is not None else as_device(f"cuda:{_current_cuda_index()}")
+    return dev if dev.type != "cuda" or dev.index is not None else as_device(f"cuda:{_current_cuda_index()}")
 
 
 def _current_cuda_index() -> int:

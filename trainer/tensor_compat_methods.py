@@ -1,7 +1,7 @@
 """``CompatMethods``, the ``Tensor`` methods PyTorch scripts call that are about storage, legacy forms or tensor
 kinds trainer does not have: ``as_strided``, ``storage_offset``, ``new``, ``type``, ``resize_``,
-``apply_``/``map_``/``map2_``, the always-False kind flags (``is_sparse``, ``is_meta``, ...), ``layout``, pinned
-and shared memory and ``register_post_accumulate_grad_hook``.
+``apply_``/``map_``/``map2_``, the always-False kind flags (``is_sparse``, ``is_quantized``, ...), ``is_meta``,
+``layout``, pinned and shared memory and ``register_post_accumulate_grad_hook``.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ class CompatMethods:
 
     @property
     def is_meta(self) -> bool:
-        """False: trainer has no meta (data-less) tensors."""
-        return False
+        """Whether the tensor is on the meta device (a shape and a dtype, no data)."""
+        return self.device.type == "meta"
 
     @property
     def is_mkldnn(self) -> bool:

@@ -1042,6 +1042,8 @@ def _largest_exact_integer(dt) -> int:
 def _random_fill(t, generator, draw):
     """Overwrite ``t`` with ``draw(rng, shape, float_kind)`` through ``copy_``, which casts to ``t``'s dtype, bumps
     its version and refuses leaves that require grad. Floats are drawn in float64 only for float64 tensors."""
+    if t.is_meta:  # no values to draw, as in PyTorch
+        return t
     kind = np.float64 if t._data.dtype == np.float64 else np.float32
     with cuda_context(t.device):
         array = draw(trainer.creation._generator(generator, t.device).rng, t._data.shape, kind)

@@ -63,6 +63,8 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
     """Normal samples redrawn until they fall in [a, b]."""
+    if tensor.is_meta:  # no values to fill, as in PyTorch
+        return tensor
     rng = _rng(tensor, generator)
     xp = xp_of(tensor._data)
     values = rng.normal(mean, std, tensor.shape)
@@ -125,6 +127,8 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: st
 def orthogonal_(tensor, gain: float = 1.0, generator=None):
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.is_meta:  # no values to fill, as in PyTorch
+        return tensor
     xp = xp_of(tensor._data)
     rows, cols = tensor.shape[0], tensor.numel() // tensor.shape[0]
     flat = _rng(tensor, generator).normal(0.0, 1.0, (rows, cols))
@@ -142,6 +146,8 @@ def dirac_(tensor, groups: int = 1):
     ``d`` through at the kernel's centre, so the layer keeps as many input channels as it can."""
     if tensor.ndim not in (3, 4, 5):
         raise ValueError(f"Only tensors with 3, 4, or 5 dimensions are supported, got {tensor.ndim} dimensions")
+    if tensor.is_meta:  # no values to fill, as in PyTorch
+        return tensor
     out_channels, in_channels = tensor.shape[:2]
     if out_channels % groups != 0:
         raise ValueError(f"dim 0 must be divisible by groups, got size {out_channels} and groups={groups}")
@@ -159,6 +165,8 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
     """Normal(0, ``std``) values with ``ceil(sparsity * rows)`` of each column's entries, chosen at random, zeroed."""
     if tensor.ndim != 2:
         raise ValueError(f"Only tensors with 2 dimensions are supported, got {tensor.ndim} dimensions")
+    if tensor.is_meta:  # no values to fill, as in PyTorch
+        return tensor
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
     rng = _rng(tensor, generator)

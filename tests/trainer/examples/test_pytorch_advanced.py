@@ -116,8 +116,6 @@ def test_ensembling_stack_module_state_and_vmap(capsys):
     assert_tensors_close(ours, pt.main(models_pt, data, stateless_device="cpu"), atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="trainer has no 'meta' device: base_model.to('meta') raises")
 def test_ensembling_meta_base_model():
     pt, tr, models_pt, models_tr, data = ensembles(np.random.default_rng(6))
     assert_tensors_close(tr.main(models_tr, data), pt.main(models_pt, data), atol=1e-5)

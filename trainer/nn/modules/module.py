@@ -14,6 +14,7 @@ from trainer import dtypes
 from trainer.autograd import grad_mode, no_grad, op
 from trainer.creation import as_tensor
 from trainer.memory_formats import preserve_format
+from trainer.nn.modules import module_to_empty
 from trainer.nn.modules.global_hooks import (  # noqa: F401  (the register_* functions live here in PyTorch)
     _global_backward_hooks,
     _global_backward_pre_hooks,
@@ -381,10 +382,10 @@ class Module:
                 param.grad.zero_()
 
     # ----------------------------------------------------------------- device and dtype
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Module:
         """Convert every parameter and buffer with ``fn``. Parameters keep their identity (their array is
         swapped) so that an optimizer built before ``.to()`` still updates the model's weights."""
-        for module in self.children():
+        for module in self.children() if recurse else ():
             module._apply(fn)
         with no_grad():
             for param in self._parameters.values():
@@ -407,6 +408,8 @@ class Module:
         layout = kwargs.get("memory_format", preserve_format)  # as in PyTorch, applied to 4-D and 5-D tensors only
         return self._apply(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None,
                                           memory_format=layout if t.dim() in (4, 5) else preserve_format))
+
+    to_empty = module_to_empty.to_empty
 
     def cuda(self, device=None) -> Module:
         return self._apply(lambda t: t.cuda(device))
