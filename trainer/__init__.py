@@ -528,6 +528,13 @@ from trainer.ops.views import (  # noqa: E402
     vsplit,
 )
 from trainer.out_argument import add_out_arguments  # noqa: E402
+from trainer.quantized_tensor import (  # noqa: E402
+    _make_per_channel_quantized_tensor,
+    _make_per_tensor_quantized_tensor,
+    dequantize,
+    quantize_per_channel,
+    quantize_per_tensor,
+)
 from trainer.quantized_types import (  # noqa: E402
     per_channel_affine,
     per_channel_affine_float_qparams,

@@ -2,8 +2,8 @@
 (``trainer.per_tensor_affine`` ...), as markers that quantization-aware training's observers and fake-quantize
 modules read.
 
-trainer has no quantized tensors: these dtypes name the integer grid a fake-quantized value lives on and never
-hold data, so they stay out of ``trainer.dtypes`` (no tensor can be made of them) and are not ``trainer.dtype``s.
+Only ``trainer.quantized_tensor`` makes tensors of these dtypes (integers plus scale and zero point), so they stay
+out of ``trainer.dtypes`` and are not ``trainer.dtype``s.
 """
 
 from __future__ import annotations

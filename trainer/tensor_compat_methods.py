@@ -1,6 +1,6 @@
 """``CompatMethods``, the ``Tensor`` methods PyTorch scripts call that are about storage, legacy forms or tensor
-kinds trainer does not have: ``as_strided``, ``storage_offset``, ``new``, ``type``, ``resize_``,
-``apply_``/``map_``/``map2_``, the always-False kind flags (``is_sparse``, ``is_quantized``, ...), ``is_meta``,
+kinds: ``as_strided``, ``storage_offset``, ``new``, ``type``, ``resize_``, ``apply_``/``map_``/``map2_``, the kind
+flags (``is_sparse``, ``is_quantized``, ... are False here and True on their subclasses), ``is_meta``,
 ``layout``, pinned and shared memory and ``register_post_accumulate_grad_hook``.
 """
 
@@ -57,15 +57,15 @@ class CompatMethods:
         """``self[i] = callable(self[i], x[i], y[i])``, ``x`` and ``y`` broadcast to this tensor's shape."""
         return _map_in_place(self, "map2_", callable, (x, y))
 
-    # ----------------------------------------------------------------- kinds of tensor trainer does not have
+    # ----------------------------------------------------------------- kinds of tensor
     @property
     def is_sparse(self) -> bool:
-        """False: every trainer tensor is dense."""
+        """False for a dense tensor (``SparseTensor`` says True)."""
         return False
 
     @property
     def is_quantized(self) -> bool:
-        """False: trainer has no quantized tensors."""
+        """False for a float or integer tensor (``QuantizedTensor`` says True)."""
         return False
 
     @property

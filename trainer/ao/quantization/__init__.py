@@ -1,6 +1,11 @@
 """Quantization-aware training's building blocks, as ``torch.ao.quantization``: observers, fake-quantize modules and
 ``QConfig``. The fake-quantized graphs export to ONNX as QuantizeLinear/DequantizeLinear pairs."""
 
+from trainer.ao.quantization.convert import (
+    convert,
+    get_default_static_quant_module_mappings,
+    get_static_quant_module_class,
+)
 from trainer.ao.quantization.fake_quantize import (
     FakeQuantize,
     FakeQuantizeBase,
@@ -73,6 +78,7 @@ __all__ = [
     "QuantWrapper",
     "UniformQuantizationObserverBase",
     "add_quant_dequant",
+    "convert",
     "default_fake_quant",
     "default_fixed_qparams_range_0to1_fake_quant",
     "default_fixed_qparams_range_0to1_observer",
@@ -99,7 +105,9 @@ __all__ = [
     "get_default_qat_module_mappings",
     "get_default_qat_qconfig",
     "get_default_qconfig_propagation_list",
+    "get_default_static_quant_module_mappings",
     "get_fuser_method",
+    "get_static_quant_module_class",
     "prepare",
     "prepare_qat",
     "propagate_qconfig_",

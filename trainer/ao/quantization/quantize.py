@@ -4,8 +4,8 @@ versions (fake-quantized weights) and gives each quantizable leaf an ``activatio
 module, run on its output by a forward hook registered first (on its input by a pre-hook when the activation
 observer keeps no memory); ``prepare`` does the second part alone (observers for post-training calibration).
 
-``convert`` (swapping to int8 kernels) is not here: trainer has no quantized tensors. A prepared model exports to
-ONNX as QuantizeLinear/DequantizeLinear pairs instead."""
+``convert`` (swapping to int8 modules) lives in ``convert.py``. A prepared model exports to ONNX as
+QuantizeLinear/DequantizeLinear pairs; converted models do not export."""
 
 from __future__ import annotations
 

@@ -1,0 +1,9 @@
+"""``torch.ao.nn.quantized``: the int8 layers ``convert`` swaps in for prepared float and QAT layers (static
+quantization: quint8 activations, qint8 weights, fbgemm's arithmetic), and ``Quantize``/``DeQuantize`` at the
+edges of the quantized region."""
+
+from trainer.ao.nn.quantized.conv import Conv1d, Conv2d, Conv3d
+from trainer.ao.nn.quantized.linear import Linear, LinearPackedParams
+from trainer.ao.nn.quantized.stubs import DeQuantize, Quantize
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "DeQuantize", "Linear", "LinearPackedParams", "Quantize"]

@@ -1,0 +1,62 @@
+"""What the quantized layers share: quantizing a float weight with its observer's grid (``_quantize_weight``, with
+the clamping to a narrower observer range PyTorch applies) and PyTorch's printing that hides the packed-parameter
+child."""
+
+from __future__ import annotations
+
+import trainer
+from trainer import quantized_types as qt
+from trainer.nn.modules.module import _addindent
+
+__all__ = ["_hide_packed_params_repr", "_quantize_weight"]
+
+_PER_TENSOR = (qt.per_tensor_symmetric, qt.per_tensor_affine)
+_PER_CHANNEL = (qt.per_channel_symmetric, qt.per_channel_affine)
+
+
+def _weight_observer(observer):
+    """The observer itself, or the one inside a fake-quantize module."""
+    return getattr(observer, "activation_post_process", observer)
+
+
+def _quantize_weight(float_wt, observer):
+    """``float_wt`` quantized (qint8) on the grid ``observer`` (or a fake-quantize module) computes, clamped to the
+    observer's ``[quant_min, quant_max]`` where that is narrower than the dtype's range."""
+    wt_scale, wt_zp = observer.calculate_qparams()
+    if observer.qscheme in _PER_TENSOR:
+        qweight = trainer.quantize_per_tensor(float_wt, float(wt_scale), int(wt_zp), qt.qint8)
+    elif observer.qscheme in _PER_CHANNEL:
+        qweight = trainer.quantize_per_channel(float_wt, wt_scale.double(), wt_zp.long(), observer.ch_axis, qt.qint8)
+    elif observer.qscheme == qt.per_channel_affine_float_qparams:
+        qweight = trainer.quantize_per_channel(float_wt, wt_scale.float(), wt_zp.float(), observer.ch_axis,
+                                               observer.dtype)
+    else:
+        raise ValueError(f"Unexpected qscheme {observer.qscheme!r}")
+    return _clamp_weights(qweight, observer)
+
+
+def _clamp_weights(qweight, observer):
+    inner = _weight_observer(observer)
+    qdtype = qweight.dtype
+    if inner.quant_min <= qdtype.min and inner.quant_max >= qdtype.max:
+        return qweight
+    data = qweight._data
+    xp = trainer.backend.xp_of(data.int_repr)
+    clamped = xp.clip(data.int_repr, inner.quant_min, inner.quant_max).astype(data.int_repr.dtype)
+    return trainer.Tensor._wrap(data.with_int_repr(clamped))
+
+
+def _hide_packed_params_repr(module, params_type) -> str:
+    """``Module.__repr__`` without the children of type ``params_type`` (the packed weights print in the layer's own
+    line instead)."""
+    extra = module.extra_repr()
+    extra_lines = extra.split("\n") if extra else []
+    child_lines = [f"({name}): {_addindent(repr(child), 2)}" for name, child in module._modules.items()
+                   if not isinstance(child, params_type)]
+    lines = extra_lines + child_lines
+    body = ""
+    if len(extra_lines) == 1 and not child_lines:
+        body = extra_lines[0]
+    elif lines:
+        body = "\n  " + "\n  ".join(lines) + "\n"
+    return f"{module._get_name()}({body})"
