@@ -546,9 +546,13 @@ class Module:
         return ""
 
     def __repr__(self):
+        return self._repr_with(self._modules.items())
+
+    def _repr_with(self, children) -> str:
+        """PyTorch's module print: the ``extra_repr`` settings, then each ``(name, child)`` of ``children``."""
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): {_addindent(repr(module), 2)}" for name, module in self._modules.items()]
+        child_lines = [f"({name}): {_addindent(repr(module), 2)}" for name, module in children]
         lines = extra_lines + child_lines
         body = ""
         if len(extra_lines) == 1 and not child_lines:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import trainer
 from trainer import quantized_types as qt
-from trainer.nn.modules.module import _addindent
 
 __all__ = ["_hide_packed_params_repr", "_quantize_weight"]
 
@@ -49,14 +48,5 @@ def _clamp_weights(qweight, observer):
 def _hide_packed_params_repr(module, params_type) -> str:
     """``Module.__repr__`` without the children of type ``params_type`` (the packed weights print in the layer's own
     line instead)."""
-    extra = module.extra_repr()
-    extra_lines = extra.split("\n") if extra else []
-    child_lines = [f"({name}): {_addindent(repr(child), 2)}" for name, child in module._modules.items()
-                   if not isinstance(child, params_type)]
-    lines = extra_lines + child_lines
-    body = ""
-    if len(extra_lines) == 1 and not child_lines:
-        body = extra_lines[0]
-    elif lines:
-        body = "\n  " + "\n  ".join(lines) + "\n"
-    return f"{module._get_name()}({body})"
+    return module._repr_with((name, child) for name, child in module._modules.items()
+                             if not isinstance(child, params_type))
