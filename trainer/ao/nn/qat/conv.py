@@ -57,17 +57,23 @@ class _ConvNd:
     def to_float(self):
         """The float convolution (followed by a ReLU in the fused container, for the fused QAT modules) with a copy
         of the parameters."""
-        conv = self._FLOAT_CONV_MODULE(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                                       self.padding, self.dilation, self.groups, self.bias is not None,
-                                       self.padding_mode)
-        conv.weight = Parameter(self.weight.detach())
-        if self.bias is not None:
-            conv.bias = Parameter(self.bias.detach())
+        conv = float_copy(self)
         if isinstance(self, _FusedModule):
             fused = self._FLOAT_MODULE(conv, self._FLOAT_RELU_MODULE())
             fused.train(self.training)
             return fused
         return conv
+
+
+def float_copy(qat_conv):
+    """The float convolution of ``qat_conv``'s settings holding copies of its weight and bias."""
+    conv = qat_conv._FLOAT_CONV_MODULE(qat_conv.in_channels, qat_conv.out_channels, qat_conv.kernel_size,
+                                       qat_conv.stride, qat_conv.padding, qat_conv.dilation, qat_conv.groups,
+                                       qat_conv.bias is not None, qat_conv.padding_mode)
+    conv.weight = Parameter(qat_conv.weight.detach())
+    if qat_conv.bias is not None:
+        conv.bias = Parameter(qat_conv.bias.detach())
+    return conv
 
 
 class Conv1d(_ConvNd, float_conv.Conv1d):

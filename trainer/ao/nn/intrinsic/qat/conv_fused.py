@@ -154,12 +154,7 @@ class _ConvBnNd(_BnStatsSwitch, float_conv._ConvNd, nni._FusedModule):
     def to_float(self):
         """The float convolution with the batch norm folded in (running statistics), followed by a ReLU in a
         ``ConvReLU`` container for the ReLU variants."""
-        conv = self._FLOAT_CONV_MODULE(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                                       self.padding, self.dilation, self.groups, self.bias is not None,
-                                       self.padding_mode)
-        conv.weight = Parameter(self.weight.detach())
-        if self.bias is not None:
-            conv.bias = Parameter(self.bias.detach())
+        conv = nnqat.float_copy(self)
         conv.weight, conv.bias = fuse_conv_bn_weights(conv.weight, conv.bias, self.bn.running_mean,
                                                       self.bn.running_var, self.bn.eps, self.bn.weight, self.bn.bias)
         if self._FLOAT_RELU_MODULE is not None:
