@@ -46,6 +46,16 @@ class Emitter:
             return self._tracer.builder.initializers[name]
         return None
 
+    def packed_layout(self, name: str):
+        """The ``PackedLayout`` of ``name`` if it stands for a packed sequence's data (see
+        ``exporter.lowerings.packed_sequence``), else None."""
+        return self._tracer.packed.get(name)
+
+    def mark_packed(self, name: str, layout) -> str:
+        """Note that ``name`` stands for a packed sequence's data, laid out as ``layout`` says."""
+        self._tracer.packed[name] = layout
+        return name
+
     def value_of_array(self, array) -> str:
         """The value holding ``array`` (an index array trainer unwrapped from a tensor), or a new constant."""
         return self._tracer.name_of_array(array)

@@ -121,7 +121,7 @@ def _graph_state(tracer, args, input_names, outputs, output_names, axes, opset) 
     infos = [_value_info(name, t._data.dtype, t._data.shape, axes.get(name, {})) for t, name in zip(args, input_names)]
     # each output is an Identity of its value; the identity pass then renames the value itself where it can
     for tensor, name in zip(outputs, output_names):
-        tracer.builder.node("Identity", [tracer.name_of(tensor)], 1, "", {},
+        tracer.builder.node("Identity", [tracer.output_name_of(tensor, name)], 1, "", {},
                             output_names=[tracer.builder.reserve(name)])
     return passes.GraphState(tracer.builder, infos, list(output_names), opset)
 

@@ -28,6 +28,7 @@ from exporter.errors import ExportError, UnsupportedOpError
 from exporter.graph import GraphBuilder
 from exporter.lowerings import LOWERINGS
 from exporter.lowerings.complex_pairs import COMPLEX_LOWERINGS
+from exporter.lowerings.packed_sequence import packed_lowering, refusal
 from exporter.no_onnx_operator import WHY_NOT
 from exporter.symbolic import SymInt, contains_symbolic
 from trainer.autograd import no_grad, observe_ops, observe_sizes
@@ -51,6 +52,7 @@ class Tracer:
         self._params: dict[int, tuple] = {}  # id(tensor) and id(array) -> (object, state_dict key)
         self._dims_cache: dict[tuple, str] = {}
         self._scopes: list[str] = [""]
+        self.packed: dict[str, tuple] = {}  # value name -> PackedLayout, where it stands for a packed sequence's data
         for key, tensor in _named_state(model):
             self._params.setdefault(id(tensor), (tensor, key))
             self._params.setdefault(id(tensor._data), (tensor._data, key))
@@ -152,6 +154,17 @@ class Tracer:
         self.meta[name] = (tuple(host.shape), np.dtype(host.dtype))
         return name
 
+    def output_name_of(self, tensor, output: str) -> str:
+        """The value of the model's output ``output``; a packed sequence's data has none."""
+        name = self.name_of(tensor)
+        if name in self.packed:
+            raise refusal(f"the model's output {output!r}", f"in module '{self.scope or '<root>'}'")
+        return name
+
+    def _refuse_packed(self, tensors, what: str) -> None:
+        if self.packed and any(self._traced_name(t._data) in self.packed for t in tensors):
+            raise refusal(what, f"in module '{self.scope or '<root>'}'")
+
     def is_constant(self, tensor) -> bool:
         self._check_version(tensor)
         if id(tensor) in self._params or id(tensor._data) in self._params:
@@ -163,6 +176,8 @@ class Tracer:
         name = self._traced_name(tensor._data)
         if name is None:
             return sizes
+        if name in self.packed:  # held padded (T, B, *): its axis k >= 1 is axis k + 1 there; its total is not held
+            return (sizes[0], *(SymInt(s, ("dim", name, axis + 1)) for axis, s in enumerate(sizes[1:], 1)))
         return tuple(SymInt(s, ("dim", name, axis)) for axis, s in enumerate(sizes))
 
     def runtime_dims(self, g: Emitter, name: str, axes: tuple) -> str:
@@ -193,6 +208,8 @@ class Tracer:
                                          f"(real, imag) pairs through {len(COMPLEX_LOWERINGS)} ops (see "
                                          "exporter.lowerings.complex_pairs). Take .real, .imag, .abs() or "
                                          "torch.view_as_real of the value before that step.")
+        if self.packed and any(self._traced_name(t._data) in self.packed for t in event.inputs):
+            lowering = packed_lowering(event.op, where)  # a packed sequence's data has lowerings of its own
         if lowering is None and event.op in WHY_NOT:
             raise UnsupportedOpError(f"trainer op {event.op} ({where}) has no ONNX lowering: {WHY_NOT[event.op]}")
         if lowering is None:
@@ -229,6 +246,7 @@ class Tracer:
         traced = any(self._traced_name(t._data) is not None for t in tensors.values())
         if not traced and not contains_symbolic(event.arguments):
             return
+        self._refuse_packed(tensors.values(), f"trainer.{event.name}")
         g = Emitter(self, event.name, self.scope)
         values = {key: self.name_of(t) for key, t in tensors.items()}
         self._register(event.result, factories.lowered(g, event, values))
@@ -237,6 +255,7 @@ class Tracer:
     def on_write(self, tensor, key, value) -> None:
         """``tensor[key] = value`` is about to happen (``key`` None: every element): give the storage it lies in
         its new value."""
+        self._refuse_packed([tensor, *([value] if isinstance(value, Tensor) else [])], "an in-place write")
         target = tensor._data
         root, chain = self._root_of(target)
         constant_value = not isinstance(value, Tensor) or self.is_constant(value)

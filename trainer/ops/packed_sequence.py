@@ -8,10 +8,13 @@ row-major order is the packed order: each direction is one boolean-mask copy, an
 backward is the other direction with zeros where the padding was.
 
 ``batch_sizes`` is a tuple of ints, read on the host like PyTorch's CPU ``batch_sizes`` tensor.
-These ops have no ONNX lowering on purpose: see ``exporter.lowerings.packed_sequence``.
+An exporter does not keep this layout (it depends on the lengths' values): it lowers these ops, and the packed
+recurrent ops between them, on the padded batch and its lengths (see ``exporter.lowerings.packed_sequence``).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from trainer.autograd.higher_order import linear_backward
 from trainer.autograd.op import Function
@@ -53,23 +56,28 @@ class PackPaddedSequence(Function):
 
 
 class PadPackedSequence(Function):
-    """(total, *) packed -> (total_length, B, *) padded with ``padding_value``, time-major."""
+    """(total, *) packed -> (total_length, B, *) padded with ``padding_value``, time-major, and the sequences'
+    lengths (B,), a CPU int64 array as PyTorch's. ``total_length`` None pads to the longest sequence; it stays
+    None in the attributes so that an observer of ops can tell a fixed length from the longest one. The lengths
+    are an output, not a constant made after the op, so that an observer sees where they come from."""
 
     @staticmethod
     def forward(ctx, data, *, batch_sizes, total_length, padding_value):
         xp = xp_of(data)
         batch = batch_sizes[0]
-        mask = _data_mask(xp, batch_sizes, total_length, batch)
-        out = xp.full((total_length, batch, *data.shape[1:]), padding_value, dtype=data.dtype)
+        steps = len(batch_sizes) if total_length is None else total_length
+        mask = _data_mask(xp, batch_sizes, steps, batch)
+        out = xp.full((steps, batch, *data.shape[1:]), padding_value, dtype=data.dtype)
         out[mask] = data
         ctx.mask = mask
-        return out
+        sizes = np.asarray(batch_sizes)  # host values, as PyTorch's CPU batch_sizes
+        return out, (sizes[:, None] > np.arange(batch)).sum(axis=0).astype(np.int64)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, _):
         return g[ctx.mask]
 
     @staticmethod
-    def backward_graph(ctx, g):  # linear in g; the adjoint scatters back into the padded shape
+    def backward_graph(ctx, g, _):  # linear in g; the adjoint scatters back into the padded shape
         mask, shape = ctx.mask, tuple(g.shape)
         return linear_backward(ctx, g, lambda v: _scattered(v, mask, shape))

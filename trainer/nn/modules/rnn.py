@@ -211,11 +211,13 @@ class RNNBase(Module):
         final states back, as PyTorch does."""
         data, batch_sizes, sorted_indices, unsorted_indices = input
         lstm = self.mode == "LSTM"
-        if hx is None:
+        given = hx is not None
+        if not given:
             zeros = [self._zeros(data, batch_sizes) for _ in range(2 if lstm else 1)]
             hx = tuple(zeros) if lstm else zeros[0]
         self.check_forward_args(data, hx, batch_sizes)  # before permuting, which would fail on a wrong batch
-        hx = self.permute_hidden(hx, sorted_indices)
+        if given:  # zeros need no permuting (as in PyTorch): they stay a constant an exporter can recognise
+            hx = self.permute_hidden(hx, sorted_indices)
         output, states = self._layers(data, list(hx) if lstm else [hx], tuple(batch_sizes.tolist()))
         hidden = tuple(states) if lstm else states[0]
         packed = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)

@@ -111,7 +111,8 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """The inverse of ``permutation`` (None stays None)."""
     if permutation is None:
         return None
-    positions = creation.arange(permutation.numel(), device=permutation.device)
+    # size(0), not numel(): a read size, which an exporter follows to the permutation's length at run time
+    positions = creation.arange(permutation.size(0), device=permutation.device)
     return creation.empty_like(permutation).scatter_(0, permutation, positions)
 
 
@@ -176,14 +177,11 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
         if not isinstance(total_length, int) or isinstance(total_length, bool):
             raise TypeError("pad_packed_sequence(): argument 'total_length' must be int, not "
                             f"{type(total_length).__name__}")
-        max_seq_length = total_length
     batch_sizes = tuple(sequence.batch_sizes.tolist())
-    padded = PadPackedSequence.apply(sequence.data, batch_sizes=batch_sizes, total_length=max_seq_length,
-                                     padding_value=padding_value)
+    padded, lengths = PadPackedSequence.apply(sequence.data, batch_sizes=batch_sizes, total_length=total_length,
+                                              padding_value=padding_value)
     if batch_first:
         padded = padded.transpose(0, 1)
-    sizes_host = np.asarray(batch_sizes)  # host values, as PyTorch's CPU batch_sizes
-    lengths = creation.tensor((sizes_host[:, None] > np.arange(batch_sizes[0])).sum(axis=0), dtype=dtypes.int64)
     if sequence.unsorted_indices is not None:
         return (padded.index_select(0 if batch_first else 1, sequence.unsorted_indices),
                 lengths[sequence.unsorted_indices.cpu()])
