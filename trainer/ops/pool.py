@@ -366,6 +366,11 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if input.is_quantized:  # PyTorch's quantized kernel: the integers pooled on the input's grid
+        from trainer.ao.nn.quantized import functional as quantized_functional
+
+        return quantized_functional.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                                               return_indices)
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -425,6 +430,10 @@ def adaptive_avg_pool1d(input, output_size):
 
 
 def adaptive_avg_pool2d(input, output_size):
+    if input.is_quantized:  # PyTorch's quantized kernel: the integers averaged on the input's grid
+        from trainer.ao.nn.quantized import functional as quantized_functional
+
+        return quantized_functional.adaptive_avg_pool2d(input, output_size)
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
 
 

@@ -430,6 +430,10 @@ def sigmoid(a):
 
 
 def relu(a):
+    if a.is_quantized:  # PyTorch's quantized kernel: the integers clamped at the zero point
+        from trainer.ao.nn.quantized import functional as quantized_functional
+
+        return quantized_functional.relu(a)
     reject_complex(a, "clamp is not supported for complex types")
     return Relu.apply(a)
 

@@ -6,6 +6,11 @@ from trainer.ao.quantization.convert import (
     get_default_static_quant_module_mappings,
     get_static_quant_module_class,
 )
+from trainer.ao.quantization.dynamic_qconfig import (
+    default_dynamic_qconfig,
+    float16_dynamic_qconfig,
+    per_channel_dynamic_qconfig,
+)
 from trainer.ao.quantization.fake_quantize import (
     FakeQuantize,
     FakeQuantizeBase,
@@ -46,6 +51,7 @@ from trainer.ao.quantization.observer import (
     default_per_channel_weight_observer,
     default_weight_observer,
 )
+from trainer.ao.quantization.placeholder_observer import PlaceholderObserver, default_dynamic_quant_observer
 from trainer.ao.quantization.qconfig import (
     QConfig,
     default_per_channel_symmetric_qnnpack_qat_qconfig,
@@ -59,9 +65,17 @@ from trainer.ao.quantization.quantization_mappings import (
     get_default_qconfig_propagation_list,
 )
 from trainer.ao.quantization.quantize import add_quant_dequant, prepare, prepare_qat, propagate_qconfig_, swap_module
+from trainer.ao.quantization.quantize_dynamic import get_default_dynamic_quant_module_mappings, quantize_dynamic
 from trainer.ao.quantization.stubs import DeQuantStub, QuantStub, QuantWrapper
 
 __all__ = [
+    "quantize_dynamic",
+    "get_default_dynamic_quant_module_mappings",
+    "per_channel_dynamic_qconfig",
+    "float16_dynamic_qconfig",
+    "default_dynamic_quant_observer",
+    "default_dynamic_qconfig",
+    "PlaceholderObserver",
     "DeQuantStub",
     "FakeQuantize",
     "FakeQuantizeBase",

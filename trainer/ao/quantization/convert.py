@@ -3,8 +3,9 @@
 lists is swapped for its int8 version (``from_float``), then the qconfigs and observers are removed.
 
 The default mapping is PyTorch's ``DEFAULT_STATIC_QUANT_MODULE_MAPPINGS`` restricted to the int8 modules trainer has:
-the stubs, Linear, Conv1d/2d/3d and their QAT and fused forms. Dynamic quantization, FX mode and the quantized
-activations, normalisations, embeddings and recurrent layers are not there."""
+the stubs, Linear, Conv1d/2d/3d and their QAT and fused forms, ReLU6, Hardswish, ELU, LeakyReLU and
+FloatFunctional. FX mode and the quantized normalisations, embeddings and recurrent layers are not there (dynamic
+quantization's mapping is in ``quantize_dynamic.py``)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     nn.Conv3d: nnq.Conv3d,
     NonDynamicallyQuantizableLinear: nnq.Linear,
     nn.Linear: nnq.Linear,
+    nn.ReLU6: nnq.ReLU6,
+    nn.Hardswish: nnq.Hardswish,
+    nn.ELU: nnq.ELU,
+    nn.LeakyReLU: nnq.LeakyReLU,
+    nnq.FloatFunctional: nnq.QFunctional,
     # intrinsic modules
     nni.ConvReLU1d: nniq.ConvReLU1d,
     nni.ConvReLU2d: nniq.ConvReLU2d,

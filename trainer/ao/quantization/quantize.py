@@ -15,6 +15,7 @@ import warnings
 
 from trainer import nn
 from trainer.ao.nn.intrinsic.fused import _FusedModule
+from trainer.ao.nn.quantized.functional_modules import FloatFunctional, QFunctional
 from trainer.ao.quantization.observer import PerChannelMinMaxObserver
 from trainer.ao.quantization.quantization_mappings import (
     _get_special_act_post_process,
@@ -119,15 +120,16 @@ def _add_observer_(module, qconfig_propagation_list=None, non_leaf_module_list=N
     def insert_activation_post_process(m, special_act_post_process=None):
         if needs_observation(m) and not isinstance(m, DeQuantStub):
             make = m.qconfig.activation if special_act_post_process is None else special_act_post_process
-            activation = make()
-            if device is not None:
-                activation.to(device)
-            m.add_module("activation_post_process", activation)
+            m.add_module("activation_post_process", make_activation_observer(m.qconfig, device, make))
             _register_activation_post_process_hook(m, pre_hook=_activation_is_memoryless(m.qconfig))
 
     for name, child in module.named_children():
         child_type = type_before_parametrizations(child)
         if child_type is nn.Dropout:
+            continue
+        if isinstance(child, (FloatFunctional, QFunctional)):  # its ops run the observer themselves
+            if needs_observation(child):
+                child.activation_post_process = make_activation_observer(child.qconfig, device)
             continue
         if isinstance(child, _FusedModule) or (non_leaf_module_list is not None
                                                and child_type in non_leaf_module_list):
@@ -151,6 +153,14 @@ def _add_observer_(module, qconfig_propagation_list=None, non_leaf_module_list=N
         qconfig_propagation_list
     if quantizable and (_has_no_children_ignoring_parametrizations(module) or hasattr(module, "weight_fake_quant")):
         insert_activation_post_process(module)
+
+
+def make_activation_observer(qconfig, device, make=None):
+    """A new activation observer from ``qconfig`` (or from ``make``), on ``device``."""
+    activation = (qconfig.activation if make is None else make)()
+    if device is not None:
+        activation.to(device)
+    return activation
 
 
 def add_quant_dequant(module):

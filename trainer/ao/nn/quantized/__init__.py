@@ -2,8 +2,12 @@
 quantization: quint8 activations, qint8 weights, fbgemm's arithmetic), and ``Quantize``/``DeQuantize`` at the
 edges of the quantized region."""
 
+from trainer.ao.nn.quantized import dynamic, functional  # noqa: E402 - builds on Linear above
+from trainer.ao.nn.quantized.activation import ELU, Hardswish, LeakyReLU, ReLU6
 from trainer.ao.nn.quantized.conv import Conv1d, Conv2d, Conv3d
+from trainer.ao.nn.quantized.functional_modules import FloatFunctional, QFunctional
 from trainer.ao.nn.quantized.linear import Linear, LinearPackedParams
 from trainer.ao.nn.quantized.stubs import DeQuantize, Quantize
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "DeQuantize", "Linear", "LinearPackedParams", "Quantize"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "DeQuantize", "ELU", "FloatFunctional", "Hardswish", "LeakyReLU", "Linear",
+           "LinearPackedParams", "QFunctional", "Quantize", "ReLU6"]

@@ -10,6 +10,7 @@ from trainer import dtypes
 from trainer import quantized_types as qt
 from trainer.ao.nn.intrinsic import fused as nni
 from trainer.ao.nn.intrinsic.qat.linear_fused import LinearBn1d as QATLinearBn1d
+from trainer.ao.nn.quantized.dynamic_kernels import round_weight_to_float16
 from trainer.ao.nn.quantized.kernels import quantized_linear
 from trainer.ao.nn.quantized.utils import _hide_packed_params_repr, _quantize_weight
 from trainer.nn.modules.attention import NonDynamicallyQuantizableLinear
@@ -29,14 +30,19 @@ class LinearPackedParams(Module):
 
     def __init__(self, dtype=qt.qint8):
         super().__init__()
-        if dtype is not qt.qint8:
-            raise RuntimeError(f"Unsupported dtype on quantized linear: {dtype!r} (trainer has static int8 layers "
-                               "only; dynamic float16 packing is left out)")
+        if dtype is not qt.qint8 and dtype is not dtypes.float16:
+            raise RuntimeError(f"Unsupported dtype on quantized linear: {dtype!r} (expected trainer.qint8, or "
+                               "trainer.float16 for dynamic quantization)")
         self.dtype = dtype
-        self.set_weight_bias(trainer._make_per_tensor_quantized_tensor(trainer.zeros(1, 1, dtype=dtypes.int8), 1.0,
-                                                                       0), None)
+        if dtype is qt.qint8:
+            weight = trainer._make_per_tensor_quantized_tensor(trainer.zeros(1, 1, dtype=dtypes.int8), 1.0, 0)
+        else:
+            weight = trainer.zeros(1, 1)
+        self.set_weight_bias(weight, None)
 
     def set_weight_bias(self, weight, bias) -> None:
+        if self.dtype is dtypes.float16:  # fbgemm packs float16 weights: unpacking gives the rounded values
+            weight = round_weight_to_float16(weight)
         self._packed_params = (weight, bias)
 
     def _weight_bias(self):
@@ -73,8 +79,11 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         bias = trainer.zeros(out_features) if bias_ else None
-        qweight = trainer._make_per_tensor_quantized_tensor(
-            trainer.zeros(out_features, in_features, dtype=dtypes.int8), 1.0, 0)
+        if dtype is dtypes.float16:  # dynamic quantization's float16 weights
+            qweight = trainer.zeros(out_features, in_features)
+        else:
+            qweight = trainer._make_per_tensor_quantized_tensor(
+                trainer.zeros(out_features, in_features, dtype=dtypes.int8), 1.0, 0)
         self._packed_params = LinearPackedParams(dtype)
         self._packed_params.set_weight_bias(qweight, bias)
         self.scale = 1.0
