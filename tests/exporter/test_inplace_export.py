@@ -8,19 +8,11 @@ import pytest
 import trainer
 from exporter import export
 from exporter.errors import ExportError
+from tests.exporter.function_module import Fn
 from trainer import nn
 from trainer.nn import functional as F
 
 BATCHES = [{0: 1}, {0: 6}]
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 def _iadd(x):

@@ -10,7 +10,7 @@ from trainer import quantized_types as qt
 from trainer.ao.nn.intrinsic import fused as nni
 from trainer.ao.nn.intrinsic.qat import conv_fused as nniqat
 from trainer.ao.nn.quantized.kernels import quantized_conv
-from trainer.ao.nn.quantized.utils import _quantize_weight
+from trainer.ao.nn.quantized.utils import _quantize_weight, load_output_grid, save_output_grid
 from trainer.nn.modules import conv as float_conv
 from trainer.nn.modules.module import Module
 from trainer.nn.utils.fusion import fuse_conv_bn_weights
@@ -102,14 +102,12 @@ class _ConvNd(Module):
         w, b = self._weight_and_bias
         destination[prefix + "weight"] = w
         destination[prefix + "bias"] = b
-        destination[prefix + "scale"] = trainer.tensor(self.scale)
-        destination[prefix + "zero_point"] = trainer.tensor(self.zero_point)
+        save_output_grid(self, destination, prefix)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
         self.set_weight_bias(state_dict.pop(prefix + "weight"), state_dict.pop(prefix + "bias"))
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
+        load_output_grid(self, state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
                                       error_msgs)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import trainer
 from trainer.ao.nn.quantized import functional as qF
+from trainer.ao.nn.quantized.utils import load_output_grid, save_output_grid
 from trainer.nn.modules.linear import Identity
 from trainer.nn.modules.module import Module
 
@@ -56,13 +57,11 @@ class QFunctional(Module):
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = trainer.tensor(self.scale)
-        destination[prefix + "zero_point"] = trainer.tensor(self.zero_point)
+        save_output_grid(self, destination, prefix)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
+        load_output_grid(self, state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
                                       error_msgs)
 

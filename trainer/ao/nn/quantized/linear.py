@@ -12,7 +12,7 @@ from trainer.ao.nn.intrinsic import fused as nni
 from trainer.ao.nn.intrinsic.qat.linear_fused import LinearBn1d as QATLinearBn1d
 from trainer.ao.nn.quantized.dynamic_kernels import round_weight_to_float16
 from trainer.ao.nn.quantized.kernels import quantized_linear
-from trainer.ao.nn.quantized.utils import _hide_packed_params_repr, _quantize_weight
+from trainer.ao.nn.quantized.utils import _hide_packed_params_repr, _quantize_weight, load_output_grid, save_output_grid
 from trainer.nn.modules.attention import NonDynamicallyQuantizableLinear
 from trainer.nn.modules.linear import Linear as FloatLinear
 from trainer.nn.modules.module import Module
@@ -105,13 +105,11 @@ class Linear(Module):
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = trainer.tensor(self.scale)
-        destination[prefix + "zero_point"] = trainer.tensor(self.zero_point)
+        save_output_grid(self, destination, prefix)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
+        load_output_grid(self, state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
                                       error_msgs)
 

@@ -50,3 +50,15 @@ def _hide_packed_params_repr(module, params_type) -> str:
     line instead)."""
     return module._repr_with((name, child) for name, child in module._modules.items()
                              if not isinstance(child, params_type))
+
+
+def save_output_grid(module, destination, prefix) -> None:
+    """Put the layer's output grid (``scale``, ``zero_point``) in a state dict, as PyTorch's quantized layers do."""
+    destination[prefix + "scale"] = trainer.tensor(module.scale)
+    destination[prefix + "zero_point"] = trainer.tensor(module.zero_point)
+
+
+def load_output_grid(module, state_dict, prefix) -> None:
+    """Take the layer's output grid out of a state dict (the inverse of ``save_output_grid``)."""
+    module.scale = float(state_dict.pop(prefix + "scale"))
+    module.zero_point = int(state_dict.pop(prefix + "zero_point"))
