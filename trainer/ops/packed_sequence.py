@@ -74,10 +74,10 @@ class PadPackedSequence(Function):
         return out, (sizes[:, None] > np.arange(batch)).sum(axis=0).astype(np.int64)
 
     @staticmethod
-    def backward(ctx, g, _):
+    def backward(ctx, g, _lengths=None):  # the lengths (integers) carry no gradient
         return g[ctx.mask]
 
     @staticmethod
-    def backward_graph(ctx, g, _):  # linear in g; the adjoint scatters back into the padded shape
+    def backward_graph(ctx, g, _lengths=None):  # linear in g; the adjoint scatters back into the padded shape
         mask, shape = ctx.mask, tuple(g.shape)
         return linear_backward(ctx, g, lambda v: _scattered(v, mask, shape))
