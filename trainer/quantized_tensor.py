@@ -108,6 +108,20 @@ class QuantizedTensor(Tensor):
     def contiguous(self, memory_format=None) -> QuantizedTensor:
         return self
 
+    def _assign(self, result) -> QuantizedTensor:
+        """Where an in-place op (``relu_``, ``F.relu(x, inplace=True)``) leaves its result: the integers written into
+        this tensor's own (so views see them), on the grid, which PyTorch's quantized in-place kernels keep."""
+        data, new = self._data, result._data
+        if not isinstance(new, QuantizedArray) or new.qdtype is not data.qdtype or new.shape != data.shape:
+            raise RuntimeError(f"an in-place op on a {data.qdtype!r} tensor of shape {list(data.shape)} must produce "
+                               f"the same dtype and shape, got {result.dtype!r} of shape {list(result.shape)}")
+        if new.axis != data.axis or not _same_grid(new, data):
+            raise RuntimeError("an in-place op on a quantized tensor must keep its scale and zero point; use the "
+                               "out-of-place op, which returns a tensor on the new grid")
+        data.int_repr[...] = new.int_repr
+        self._version_counter.value += 1
+        return self
+
     # ------------------------------------------------------------- reshaping (the integers move, qparams stay)
     def reshape(self, *shape) -> QuantizedTensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -199,6 +213,12 @@ def _make_per_channel_quantized_tensor(input, scale, zero_point, axis: int) -> Q
     qdtype = _qdtype_of_integers(input)
     scale_array, point_array = _channel_qparams(input, scale, zero_point, axis)
     return Tensor._wrap(QuantizedArray(input._data.copy(), qdtype, scale_array, point_array, axis))
+
+
+def _same_grid(a: QuantizedArray, b: QuantizedArray) -> bool:
+    xp = xp_of(a.int_repr)
+    return bool(xp.all(xp.asarray(a.scale) == xp.asarray(b.scale))
+                and xp.all(xp.asarray(a.zero_point) == xp.asarray(b.zero_point)))
 
 
 def _check_quantized_dtype(dtype) -> qt.QuantizedDtype:

@@ -1,9 +1,12 @@
 """Quantized ops and modules against PyTorch (x86 engine) on the same quantized inputs: ``relu``, ``max_pool2d``,
 ``adaptive_avg_pool2d``, reshaping, ``QFunctional``'s ops, the quantized ``ReLU6``/``Hardswish``/``ELU``/``LeakyReLU``,
-and a ResNet-style block with a ``FloatFunctional`` add prepared, calibrated and converted. Integer representations
+a ResNet-style block with a ``FloatFunctional`` add prepared, calibrated and converted, the quantized batch norms
+(``BatchNorm2d/3d``, ``BNReLU2d/3d``; exact), ``flatten`` and in-place ``relu``, and a conv-bn-relu model whose first
+batch norm stays unfused. Integer representations
 and grids are PyTorch's exactly, except ``hardswish``, ``add`` and ``leaky_relu``, within 1 (PyTorch's vector and
 scalar loops round differently)."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -182,3 +185,159 @@ def test_bad_arguments_raise_like_torch():
                              "not intended to use the 'forward'")
     assert_raises_like_torch(lambda lib: lib.nn.functional.max_pool2d(per_channel(lib).reshape(1, 1, 2, 3), 1),
                              RuntimeError, "per-channel")
+
+
+# ----------------------------------------------------------------- batch norm, flatten, in-place relu
+def _bn_stats(channels, seed):
+    rng = np.random.default_rng(seed)
+    weight, bias, mean = (rng.standard_normal(channels).astype(np.float32) for _ in range(3))
+    return weight, bias, mean, rng.uniform(0.2, 3.0, channels).astype(np.float32)
+
+
+def _static_qconfig(lib):
+    q = lib.ao.quantization  # PyTorch's default_qconfig, built from parts trainer has
+    return q.QConfig(activation=q.MinMaxObserver.with_args(reduce_range=True), weight=q.default_weight_observer)
+
+
+def _quantized_bn(lib, module_path, channels, scale, zero_point, seed):
+    module = functools.reduce(getattr, module_path.split("."), lib.ao.nn)(channels, eps=1e-3)
+    weight, bias, mean, var = _bn_stats(channels, seed)
+    module.load_state_dict({**module.state_dict(), "weight": lib.tensor(weight), "bias": lib.tensor(bias),
+                            "running_mean": lib.tensor(mean), "running_var": lib.tensor(var),
+                            "scale": lib.tensor(scale), "zero_point": lib.tensor(zero_point)})
+    return module
+
+
+@pytest.mark.parametrize("module_path, spatial", [("quantized.BatchNorm2d", (5, 6)),
+                                                  ("quantized.BatchNorm3d", (3, 4, 5)),
+                                                  ("intrinsic.quantized.BNReLU2d", (5, 6)),
+                                                  ("intrinsic.quantized.BNReLU3d", (3, 4, 5))])
+@pytest.mark.parametrize("channels", [3, 40])  # PyTorch's scalar loop, and its vector loop with a scalar tail
+@pytest.mark.parametrize("dtype, zero_point, out_zero_point", [("quint8", 70, 128), ("qint8", -5, 3)])
+def test_quantized_batch_norm_modules(module_path, spatial, channels, dtype, zero_point, out_zero_point):
+    for seed in range(2):
+        expected_x, x = _quantized((2, channels) + spatial, 0.04, zero_point, seed, dtype)
+        modules = [_quantized_bn(lib, module_path, channels, 0.03, out_zero_point, seed) for lib in (torch, trainer)]
+        _assert_same(modules[1](x), modules[0](expected_x))
+    assert repr(modules[1]) == repr(modules[0])
+    assert list(modules[1].state_dict()) == list(modules[0].state_dict())
+
+
+def test_quantized_batch_norm_from_float():
+    torch.manual_seed(0)
+    for fused in (False, True):
+        results = []
+        for lib in (torch, trainer):
+            bn = lib.nn.BatchNorm2d(4)
+            weight, bias, mean, var = _bn_stats(4, 1)
+            bn.load_state_dict({"weight": lib.tensor(weight), "bias": lib.tensor(bias), "running_mean":
+                                lib.tensor(mean), "running_var": lib.tensor(var), "num_batches_tracked":
+                                lib.tensor(3)})
+            mod = lib.ao.nn.intrinsic.BNReLU2d(bn, lib.nn.ReLU()) if fused else bn
+            mod.qconfig = _static_qconfig(lib)
+            mod.activation_post_process = mod.qconfig.activation()
+            mod.activation_post_process(lib.tensor(np.linspace(-3, 4, 50, dtype=np.float32)))
+            cls = lib.ao.nn.intrinsic.quantized.BNReLU2d if fused else lib.ao.nn.quantized.BatchNorm2d
+            results.append((cls.from_float(mod.eval()), lib))
+        (expected, _), (got, _) = results
+        assert float(got.scale) == pytest.approx(float(expected.scale)) and int(got.zero_point) == int(
+            expected.zero_point)
+        np.testing.assert_array_equal(got.running_var.numpy(), expected.running_var.numpy())
+        expected_x, x = _quantized((2, 4, 3, 3), 0.05, 60, 2)
+        _assert_same(got(x), expected(expected_x))
+
+
+def test_quantized_batch_norm_bad_arguments_raise_like_torch():
+    def bn2d(lib, x):
+        return lib.ao.nn.quantized.BatchNorm2d(3)(x)
+
+    assert_raises_like_torch(lambda lib: bn2d(lib, lib.randn(2, 3, 4, 4)), NotImplementedError,
+                             "quantized::batch_norm2d")
+    assert_raises_like_torch(lambda lib: bn2d(lib, lib.quantize_per_tensor(lib.randn(2, 3, 4), 0.1, 3, lib.quint8)),
+                             RuntimeError, "Expecting the input tensor of rank 4.")
+    assert_raises_like_torch(lambda lib: bn2d(lib, lib.quantize_per_tensor(lib.randn(2, 2, 4, 4), 0.1, 3,
+                                                                           lib.quint8)),
+                             RuntimeError, "Expect weight size to match C")
+    assert_raises_like_torch(lambda lib: lib.ao.nn.intrinsic.quantized.BNReLU3d(3)(
+        lib.quantize_per_tensor(lib.randn(2, 3, 4, 4), 0.1, 3, lib.quint8)), ValueError, "(N, C, D, H, W)")
+
+
+@pytest.mark.parametrize("args", [(), (1,), (1, 2), (0, -2), (2, 2)])
+def test_flatten_function_on_quantized(args):
+    expected_x, x = _quantized((2, 3, 4, 5), 0.04, 70)
+    _assert_same(trainer.flatten(x, *args), torch.flatten(expected_x, *args))
+
+
+@pytest.mark.parametrize("name", ["F.relu inplace", "nn.ReLU inplace", "relu_", "torch.relu_"])
+@pytest.mark.parametrize("dtype, zero_point", [("quint8", 70), ("qint8", -5)])
+def test_in_place_relu_on_quantized(name, dtype, zero_point):
+    ops = {"F.relu inplace": lambda lib, x: lib.nn.functional.relu(x, inplace=True),
+           "nn.ReLU inplace": lambda lib, x: lib.nn.ReLU(inplace=True)(x),
+           "relu_": lambda lib, x: x.relu_(), "torch.relu_": lambda lib, x: lib.relu_(x)}
+    expected_x, x = _quantized((2, 3, 4, 5), 0.04, zero_point, dtype=dtype)
+    expected, got = ops[name](torch, expected_x), ops[name](trainer, x)
+    _assert_same(got, expected)
+    if name != "nn.ReLU inplace":  # trainer's activation modules compute out of place (see the report)
+        assert got is x
+        _assert_same(x, expected_x)
+
+
+def test_in_place_relu_writes_through_a_view():
+    expected_x, x = _quantized((2, 3, 4), 0.04, 70)
+    for lib, tensor in ((torch, expected_x), (trainer, x)):
+        lib.nn.functional.relu(tensor.view(6, 4), inplace=True)
+    _assert_same(x, expected_x)
+    assert int(x.int_repr().min()) == 70
+
+
+def _conv_bn_relu(lib):
+    nn = lib.nn
+
+    class ConvBnReLU(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = lib.ao.quantization.QuantStub(), lib.ao.quantization.DeQuantStub()
+            self.conv, self.bn, self.relu = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True)
+            self.bn2, self.relu2 = nn.BatchNorm2d(4), nn.ReLU()
+
+        def forward(self, x):
+            y = self.relu(self.bn(self.conv(self.quant(x))))
+            return self.dequant(lib.flatten(self.relu2(self.bn2(y)), 1))
+
+    return ConvBnReLU()
+
+
+def test_conv_bn_relu_with_unfused_batch_norm_prepared_calibrated_converted():
+    torch.manual_seed(0)
+    models = {"torch": _conv_bn_relu(torch), "trainer": _conv_bn_relu(trainer)}
+    rng = np.random.default_rng(0)
+    with torch.no_grad():  # statistics that make the batch norms do something
+        for bn in (models["torch"].bn, models["torch"].bn2):
+            bn.running_mean.copy_(torch.tensor(0.2 * rng.standard_normal(4).astype(np.float32)))
+            bn.running_var.copy_(torch.tensor(rng.uniform(0.05, 0.5, 4).astype(np.float32)))
+            bn.weight.copy_(torch.tensor(rng.uniform(0.5, 1.5, 4).astype(np.float32)))
+            bn.bias.copy_(torch.tensor(0.2 * rng.standard_normal(4).astype(np.float32)))
+    _same_weights(models["torch"], models["trainer"])
+    batches = [rng.standard_normal((2, 3, 6, 6)).astype(np.float32) for _ in range(3)]
+    converted = {}
+    for lib in (torch, trainer):
+        q = lib.ao.quantization
+        model = q.fuse_modules(models[lib.__name__].eval(), [["bn2", "relu2"]])  # bn stays unfused
+        model.qconfig = _static_qconfig(lib)
+        prepared = q.prepare(model)
+        with lib.no_grad():
+            for batch in batches:
+                prepared(lib.tensor(batch))
+        converted[lib.__name__] = q.convert(prepared)
+    expected, got = converted["torch"], converted["trainer"]
+    assert type(got.bn).__name__ == "BatchNorm2d" and got.bn._get_name() == "QuantizedBatchNorm2d"
+    assert type(got.bn2).__name__ == "BNReLU2d"
+    assert _structure(got) == _structure(expected)
+    assert list(got.state_dict()) == list(expected.state_dict())
+    step = float(expected.bn2.scale)
+    for batch in batches:
+        # the same integers (DeQuantize's float32 rounding may differ in the last bit)
+        mine, want = got(trainer.tensor(batch)).numpy(), expected(torch.tensor(batch)).numpy()
+        np.testing.assert_array_equal(np.rint(mine / step), np.rint(want / step))
+        np.testing.assert_allclose(mine, want, rtol=1e-6)
+        assert len(np.unique(want)) > 20  # the batch norms and ReLUs leave a spread of values to compare

@@ -171,6 +171,8 @@ view = reshape
 
 
 def flatten(a, start_dim=0, end_dim=-1):
+    if a.is_quantized:  # the integers reshaped, the grid kept (QuantizedTensor.flatten)
+        return a.flatten(start_dim, end_dim)
     ndim = a._data.ndim
     if ndim == 0:
         return _share_version(Flatten.apply(a, start_dim=0, end_dim=0), a)

@@ -3,9 +3,9 @@
 lists is swapped for its int8 version (``from_float``), then the qconfigs and observers are removed.
 
 The default mapping is PyTorch's ``DEFAULT_STATIC_QUANT_MODULE_MAPPINGS`` restricted to the int8 modules trainer has:
-the stubs, Linear, Conv1d/2d/3d and their QAT and fused forms, ReLU6, Hardswish, ELU, LeakyReLU and
-FloatFunctional. FX mode and the quantized normalisations, embeddings and recurrent layers are not there (dynamic
-quantization's mapping is in ``quantize_dynamic.py``)."""
+the stubs, Linear, Conv1d/2d/3d and their QAT and fused forms, BatchNorm2d/3d and BNReLU2d/3d, ReLU6, Hardswish,
+ELU, LeakyReLU and FloatFunctional. FX mode and the other quantized normalisations, embeddings and recurrent layers
+are not there (dynamic quantization's mapping is in ``quantize_dynamic.py``)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     nn.Conv1d: nnq.Conv1d,
     nn.Conv2d: nnq.Conv2d,
     nn.Conv3d: nnq.Conv3d,
+    nn.BatchNorm2d: nnq.BatchNorm2d,
+    nn.BatchNorm3d: nnq.BatchNorm3d,
     NonDynamicallyQuantizableLinear: nnq.Linear,
     nn.Linear: nnq.Linear,
     nn.ReLU6: nnq.ReLU6,
@@ -50,6 +52,8 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     nni.ConvReLU2d: nniq.ConvReLU2d,
     nni.ConvReLU3d: nniq.ConvReLU3d,
     nni.LinearReLU: nniq.LinearReLU,
+    nni.BNReLU2d: nniq.BNReLU2d,
+    nni.BNReLU3d: nniq.BNReLU3d,
     nniqat.ConvBn1d: nnq.Conv1d,
     nniqat.ConvBn2d: nnq.Conv2d,
     nniqat.ConvBn3d: nnq.Conv3d,
