@@ -42,7 +42,7 @@ def load(name: str, lib: str) -> types.ModuleType:
     if lib == "trainer":  # a missed import would silently run PyTorch
         leaked = [name for name, value in vars(module).items()
                   if getattr(value, "__name__", "").split(".")[0] == "torch"
-                  or getattr(value, "__module__", "").split(".")[0] == "torch"]
+                  or (getattr(value, "__module__", "") or "").split(".")[0] == "torch"]  # builtin methods: None
         assert not leaked, f"{name} still uses PyTorch through {leaked}"
     return module
 
