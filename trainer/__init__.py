@@ -546,7 +546,15 @@ from trainer.quantized_types import (  # noqa: E402
     qscheme,
     quint8,
 )
-from trainer.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from trainer.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from trainer.sequences import logspace, tril_indices, triu_indices  # noqa: E402
 from trainer.serialization import load, save  # noqa: E402
 from trainer.sparse import mm as spmm  # noqa: E402

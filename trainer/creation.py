@@ -16,7 +16,7 @@ from trainer.memory_formats import (
     laid_out_like,
     preserve_format,
 )
-from trainer.random import default_generator
+from trainer.random import device_generator
 from trainer.tensor import Tensor, _sizes
 
 
@@ -202,7 +202,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def _generator(generator, dev):
     if generator is None:
-        return default_generator(dev)
+        return device_generator(dev)
     if generator.device != dev:
         raise RuntimeError(f"Expected a '{dev.type}' generator, got a generator on {generator.device}")
     return generator

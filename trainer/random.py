@@ -121,7 +121,7 @@ def _state_bytes(state) -> np.ndarray:
 _default_generators: dict[device, Generator] = {}
 
 
-def default_generator(dev: device) -> Generator:
+def device_generator(dev: device) -> Generator:
     """The per-device default generator, created on first use with the current global seed."""
     gen = _default_generators.get(dev)
     if gen is None:
@@ -138,7 +138,7 @@ def manual_seed(seed: int) -> Generator:
     _global_seed = _check_seed(seed)
     for gen in _default_generators.values():
         gen.manual_seed(_global_seed)
-    return default_generator(as_device("cpu"))
+    return device_generator(as_device("cpu"))
 
 
 def initial_seed() -> int:
@@ -151,12 +151,12 @@ def seed() -> int:
 
 def get_rng_state():
     """The default CPU generator's state, a uint8 tensor (``torch.get_rng_state``)."""
-    return default_generator(as_device("cpu")).get_state()
+    return device_generator(as_device("cpu")).get_state()
 
 
 def set_rng_state(new_state) -> None:
     """Restore the default CPU generator from a state returned by ``get_rng_state``."""
-    default_generator(as_device("cpu")).set_state(new_state)
+    device_generator(as_device("cpu")).set_state(new_state)
 
 
 @contextlib.contextmanager
@@ -172,7 +172,7 @@ def fork_rng(devices=None, enabled: bool = True, device_type: str = "cuda"):
         forked = [dev for dev in _default_generators if dev.type == device_type]
     else:
         forked = [device(device_type, int(index)) for index in devices]
-    saved = {dev: default_generator(dev).get_state() for dev in [as_device("cpu"), *forked]}
+    saved = {dev: device_generator(dev).get_state() for dev in [as_device("cpu"), *forked]}
     existing, seed_before = set(_default_generators), _global_seed
     try:
         yield
@@ -181,4 +181,7 @@ def fork_rng(devices=None, enabled: bool = True, device_type: str = "cuda"):
         for dev in [dev for dev in _default_generators if dev not in existing]:
             del _default_generators[dev]
         for dev, state in saved.items():
-            default_generator(dev).set_state(state)
+            device_generator(dev).set_state(state)
+
+
+default_generator = device_generator(as_device("cpu"))  # torch.default_generator: the CPU stream's Generator

@@ -300,7 +300,7 @@ def test_running_a_meta_model_raises_and_names_the_op():
 
 def test_meta_generator_state_round_trips_for_fork_rng_and_vmap():
     trainer.randn(3, device="meta")  # creates the meta device's default generator
-    generator = trainer.random.default_generator(trainer.device("meta"))
+    generator = trainer.random.device_generator(trainer.device("meta"))
     state = generator.get_state()
     trainer.randn(3, device="meta")
     assert np.array_equal(generator.get_state().numpy(), state.numpy())  # meta draws draw nothing

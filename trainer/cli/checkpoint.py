@@ -14,7 +14,7 @@ import numpy as np
 
 import trainer
 from trainer.cli.errors import RunError
-from trainer.random import default_generator
+from trainer.random import device_generator
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 # 2: the random streams' states are the hex of each generator's state tensor (1 kept NumPy's state dicts)
@@ -45,9 +45,9 @@ def _load_states(obj, states) -> None:
 
 
 def rng_states(loader_generator: trainer.Generator, device: trainer.device) -> dict:
-    generators = {"cpu": default_generator(trainer.device("cpu")), "loader": loader_generator}
+    generators = {"cpu": device_generator(trainer.device("cpu")), "loader": loader_generator}
     if device.type != "cpu":
-        generators[device.type] = default_generator(device)
+        generators[device.type] = device_generator(device)
     return {name: gen.get_state().numpy().tobytes().hex() for name, gen in generators.items()}
 
 
@@ -55,10 +55,10 @@ def set_rng_states(states: dict, loader_generator: trainer.Generator, device: tr
     def state(name):
         return trainer.from_numpy(np.frombuffer(bytes.fromhex(states[name]), dtype=np.uint8).copy())
 
-    default_generator(trainer.device("cpu")).set_state(state("cpu"))
+    device_generator(trainer.device("cpu")).set_state(state("cpu"))
     loader_generator.set_state(state("loader"))
     if device.type != "cpu" and device.type in states:
-        default_generator(device).set_state(state(device.type))
+        device_generator(device).set_state(state(device.type))
 
 
 def save_checkpoint(out: str, *, recipe: str, epoch: int, config: dict, model, optimizer, scheduler,

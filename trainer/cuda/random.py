@@ -11,31 +11,31 @@ import numpy as np
 
 from trainer.backend import cupy_available, device
 from trainer.cuda.device_management import current_device, device_count, device_index, require_cuda
-from trainer.random import default_generator
+from trainer.random import device_generator
 
 
 def _generator(spec="cuda"):
     require_cuda()
-    return default_generator(device("cuda", device_index(spec)))
+    return device_generator(device("cuda", device_index(spec)))
 
 
 def manual_seed(seed: int) -> None:
     """Seed the current CUDA device's generator (a no-op without CUDA, as in PyTorch)."""
     seed = int(seed)
     if cupy_available():
-        default_generator(device("cuda", current_device())).manual_seed(seed)
+        device_generator(device("cuda", current_device())).manual_seed(seed)
 
 
 def manual_seed_all(seed: int) -> None:
     seed = int(seed)
     for index in range(device_count()):
-        default_generator(device("cuda", index)).manual_seed(seed)
+        device_generator(device("cuda", index)).manual_seed(seed)
 
 
 def seed() -> None:
     """Reseed the current device's generator from fresh entropy (a no-op without CUDA)."""
     if cupy_available():
-        default_generator(device("cuda", current_device())).seed()
+        device_generator(device("cuda", current_device())).seed()
 
 
 def seed_all() -> None:

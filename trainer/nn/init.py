@@ -6,7 +6,7 @@ import math
 import warnings
 
 from trainer.backend import xp_of
-from trainer.random import default_generator
+from trainer.random import device_generator
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -50,7 +50,7 @@ def _fill(tensor, values):
 
 
 def _rng(tensor, generator):
-    return (generator or default_generator(tensor.device)).rng
+    return (generator or device_generator(tensor.device)).rng
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):

@@ -572,13 +572,13 @@ def softmin(a, dim=None, dtype=None):
 
 
 def dropout(a, p=0.5, training=True, generator=None):
-    from trainer.random import default_generator
+    from trainer.random import device_generator
 
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return a
-    return Dropout.apply(a, p=p, generator=generator or default_generator(a.device))
+    return Dropout.apply(a, p=p, generator=generator or device_generator(a.device))
 
 
 def dropout2d(a, p=0.5, training=True, inplace=False, generator=None):
@@ -609,11 +609,11 @@ def dropout3d(a, p=0.5, training=True, inplace=False, generator=None):
 
 def _channel_dropout(a, p, training, generator, channel_axis):
     """Dropout with one draw per channel: the mask keeps the dims up to ``channel_axis`` and is 1 elsewhere."""
-    from trainer.random import default_generator
+    from trainer.random import device_generator
 
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return a
     mask_shape = tuple(a.shape[:channel_axis + 1]) + (1,) * (a.ndim - channel_axis - 1)
-    return Dropout.apply(a, p=p, generator=generator or default_generator(a.device), mask_shape=mask_shape)
+    return Dropout.apply(a, p=p, generator=generator or device_generator(a.device), mask_shape=mask_shape)

@@ -37,7 +37,7 @@ class AlphaDropout(Function):
 
 def _alpha_dropout(input, p, training, inplace, feature: bool):
     from trainer.nn.functional import _in_place
-    from trainer.random import default_generator
+    from trainer.random import device_generator
 
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -50,7 +50,7 @@ def _alpha_dropout(input, p, training, inplace, feature: bool):
         if input.ndim < 2:
             raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
         mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    result = AlphaDropout.apply(input, p=float(p), generator=default_generator(input.device), mask_shape=mask_shape)
+    result = AlphaDropout.apply(input, p=float(p), generator=device_generator(input.device), mask_shape=mask_shape)
     return _in_place(input, result, inplace)
 
 

@@ -35,11 +35,11 @@ def gumbel_softmax(logits, tau: float = 1, hard: bool = False, eps: float = 1e-1
     """``softmax((logits + g) / tau)`` along ``dim`` for Gumbel noise ``g``; with ``hard``, the one-hot of its
     largest entry, differentiated as the soft sample."""
     from trainer.creation import zeros_like
-    from trainer.random import default_generator
+    from trainer.random import device_generator
 
     if eps != 1e-10:
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
-    y_soft = (AddGumbelNoise.apply(logits, generator=default_generator(logits.device)) / tau).softmax(dim)
+    y_soft = (AddGumbelNoise.apply(logits, generator=device_generator(logits.device)) / tau).softmax(dim)
     if not hard:
         return y_soft
     index = y_soft.max(dim, keepdim=True)[1]

@@ -36,12 +36,12 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
     mean ``(lower + upper) / 2`` otherwise."""
     from trainer.nn.functional import _in_place
     from trainer.ops.activation import leaky_relu
-    from trainer.random import default_generator
+    from trainer.random import device_generator
 
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if training:
-        result = RRelu.apply(input, lower=float(lower), upper=float(upper), generator=default_generator(input.device))
+        result = RRelu.apply(input, lower=float(lower), upper=float(upper), generator=device_generator(input.device))
     else:
         result = leaky_relu(input, (lower + upper) / 2)
     return _in_place(input, result, inplace)

@@ -25,7 +25,7 @@ from trainer.autograd import grad_mode, observe
 from trainer.autograd.backward_pass import backward as autograd_backward
 from trainer.autograd.function import Function
 from trainer.backend import as_device, device_of
-from trainer.random import default_generator, fork_rng
+from trainer.random import device_generator, fork_rng
 from trainer.tensor import Tensor
 
 __all__ = ["CheckpointError", "CheckpointFunction", "check_backward_validity", "checkpoint", "checkpoint_sequential",
@@ -301,7 +301,7 @@ def _saved_metadata(node) -> tuple:
 def _rng_states(args) -> dict:
     """The default generator state of the CPU and of each device a tensor argument lives on."""
     devices = {as_device("cpu")} | {arg.device for arg in args if isinstance(arg, Tensor)}
-    return {dev: default_generator(dev).get_state() for dev in devices}
+    return {dev: device_generator(dev).get_state() for dev in devices}
 
 
 @contextlib.contextmanager
@@ -314,5 +314,5 @@ def _replayed_rng(states):
     cuda_indices = [dev.index or 0 for dev in states if dev.type == "cuda"]
     with fork_rng(devices=cuda_indices, device_type="cuda"):
         for dev, state in states.items():
-            default_generator(dev).set_state(state)
+            device_generator(dev).set_state(state)
         yield
