@@ -1,5 +1,6 @@
 """Loads a PyTorch example program twice: as written (``import torch``) and ported, where the only change is
-the one a user makes, ``import torch`` -> ``import trainer as torch`` (and ``torch.x`` -> ``trainer.x`` in imports).
+the one a user makes, ``import torch`` -> ``import trainer as torch`` (and ``torch.x`` -> ``trainer.x`` in imports). A
+program may import another of ``programs/`` by its name; that one is loaded the same way.
 
 The programs live in ``programs/`` as ordinary PyTorch code; this module never edits anything but import lines.
 """
@@ -29,12 +30,27 @@ def port(source: str) -> str:
     return source
 
 
+_SIBLING_IMPORT = re.compile(r"^(\s*)from (\w+) import ", re.M)
+
+
+def _with_siblings(source: str, lib: str) -> str:
+    """A program importing another of ``programs/`` (as torchvision's models import ``torchvision.ops``) gets that
+    program loaded with the same ``lib``: the import line names the loaded module."""
+    def sibling(match):
+        if not (PROGRAMS / f"{match[2]}.py").exists():
+            return match[0]
+        return f"{match[1]}from {load(match[2], lib).__name__} import "
+
+    return _SIBLING_IMPORT.sub(sibling, source)
+
+
 def load(name: str, lib: str) -> types.ModuleType:
     """Executes ``programs/<name>.py`` with ``lib`` ("torch" or "trainer") as its ``torch``."""
     path = PROGRAMS / f"{name}.py"
     source = path.read_text()
     if lib == "trainer":
         source = port(source)
+    source = _with_siblings(source, lib)
     module = types.ModuleType(f"example_{name}_{lib}")
     module.__file__ = str(path)
     sys.modules[module.__name__] = module  # dataclasses and pickling look classes up by module name

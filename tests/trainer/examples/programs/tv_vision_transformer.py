@@ -1,5 +1,5 @@
 # ruff: noqa - a faithful copy of an upstream PyTorch program: its own style is what is being tested
-"""pytorch/vision torchvision/models/vision_transformer.py with torchvision.ops.misc.MLP copied in (weights, conv stem, _log_api_usage_once dropped)."""
+"""pytorch/vision torchvision/models/vision_transformer.py (torchvision.ops blocks from tv_ops.py; weights, conv stem, _log_api_usage_once dropped)."""
 
 import collections
 import copy
@@ -15,72 +15,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 
 
-# ---- torchvision/utils.py ----
-def _make_ntuple(x, n):
-    if isinstance(x, collections.abc.Iterable):
-        return tuple(x)
-    return tuple(itertools.repeat(x, n))
-
-
-# ---- torchvision/models/_utils.py ----
-def _make_divisible(v: float, divisor: int, min_value: Optional[int] = None) -> int:
-    """
-    This function is taken from the original tf repo.
-    It ensures that all layers have a channel number that is divisible by 8
-    It can be seen here:
-    https://github.com/tensorflow/models/blob/master/research/slim/nets/mobilenet/mobilenet.py
-    """
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    # Make sure that round down does not go down by more than 10%.
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
-class MLP(torch.nn.Sequential):
-    """This block implements the multi-layer perceptron (MLP) module."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        hidden_channels: List[int],
-        norm_layer: Optional[Callable[..., torch.nn.Module]] = None,
-        activation_layer: Optional[Callable[..., torch.nn.Module]] = torch.nn.ReLU,
-        inplace: Optional[bool] = None,
-        bias: bool = True,
-        dropout: float = 0.0,
-    ):
-        # The addition of `norm_layer` is inspired from the implementation of TorchMultimodal:
-        # https://github.com/facebookresearch/multimodal/blob/5dec8a/torchmultimodal/modules/layers/mlp.py
-        params = {} if inplace is None else {"inplace": inplace}
-
-        layers = []
-        in_dim = in_channels
-        for hidden_dim in hidden_channels[:-1]:
-            layers.append(torch.nn.Linear(in_dim, hidden_dim, bias=bias))
-            if norm_layer is not None:
-                layers.append(norm_layer(hidden_dim))
-            layers.append(activation_layer(**params))
-            layers.append(torch.nn.Dropout(dropout, **params))
-            in_dim = hidden_dim
-
-        layers.append(torch.nn.Linear(in_dim, hidden_channels[-1], bias=bias))
-        layers.append(torch.nn.Dropout(dropout, **params))
-
-        super().__init__(*layers)
-
-
-class Permute(torch.nn.Module):
-    """This module returns a view of the tensor input with its dimensions permuted."""
-
-    def __init__(self, dims: List[int]):
-        super().__init__()
-        self.dims = dims
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.permute(x, self.dims)
+from tv_ops import MLP  # torchvision.ops and torchvision.models._utils, as torchvision's models import them
 
 
 # ---- torchvision/models/vision_transformer.py ----
