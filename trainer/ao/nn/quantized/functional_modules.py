@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import trainer
 from trainer.ao.nn.quantized import functional as qF
-from trainer.ao.nn.quantized.utils import load_output_grid, save_output_grid
+from trainer.ao.nn.quantized.utils import OutputGridModule
 from trainer.nn.modules.linear import Identity
 from trainer.nn.modules.module import Module
 
@@ -46,7 +46,7 @@ class FloatFunctional(Module):
         return self.activation_post_process(trainer.relu(trainer.add(x, y)))
 
 
-class QFunctional(Module):
+class QFunctional(OutputGridModule):
     """The quantized ops, with the output grid ``scale``/``zero_point`` (saved in the state_dict)."""
 
     def __init__(self):
@@ -54,16 +54,6 @@ class QFunctional(Module):
         self.scale = 1.0
         self.zero_point = 0
         self.activation_post_process = Identity()
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        save_output_grid(self, destination, prefix)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        load_output_grid(self, state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     def _get_name(self):
         return "QFunctional"

@@ -12,7 +12,7 @@ from trainer.ao.nn.intrinsic import fused as nni
 from trainer.ao.nn.intrinsic.qat.linear_fused import LinearBn1d as QATLinearBn1d
 from trainer.ao.nn.quantized.dynamic_kernels import round_weight_to_float16
 from trainer.ao.nn.quantized.kernels import quantized_linear
-from trainer.ao.nn.quantized.utils import _hide_packed_params_repr, _quantize_weight, load_output_grid, save_output_grid
+from trainer.ao.nn.quantized.utils import OutputGridModule, _hide_packed_params_repr, _quantize_weight
 from trainer.nn.modules.attention import NonDynamicallyQuantizableLinear
 from trainer.nn.modules.linear import Linear as FloatLinear
 from trainer.nn.modules.module import Module
@@ -68,7 +68,7 @@ class LinearPackedParams(Module):
         return repr(self._weight_bias())
 
 
-class Linear(Module):
+class Linear(OutputGridModule):
     """``y_q = quantize(x_q @ w_q.T + bias)`` on fbgemm's int8 grid; ``scale`` and ``zero_point`` are the output's."""
 
     _version = 3
@@ -102,16 +102,6 @@ class Linear(Module):
     def forward(self, x):
         weight, bias = self._weight_bias()
         return quantized_linear(x, weight, bias, self.scale, self.zero_point, op="linear")
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        save_output_grid(self, destination, prefix)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        load_output_grid(self, state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     def _weight_bias(self):
         return self._packed_params._weight_bias()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import trainer
 from trainer import quantized_types as qt
+from trainer.nn.modules.module import Module
 
 __all__ = ["_hide_packed_params_repr", "_quantize_weight"]
 
@@ -62,3 +63,17 @@ def load_output_grid(module, state_dict, prefix) -> None:
     """Take the layer's output grid out of a state dict (the inverse of ``save_output_grid``)."""
     module.scale = float(state_dict.pop(prefix + "scale"))
     module.zero_point = int(state_dict.pop(prefix + "zero_point"))
+
+
+class OutputGridModule(Module):
+    """A quantized layer whose state dict holds its output grid after its own tensors, as PyTorch's do."""
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        save_output_grid(self, destination, prefix)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        load_output_grid(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
+                                      error_msgs)
