@@ -175,10 +175,10 @@ def test_copy_unless_inplace_and_eval_mode():
     assert same is model and type(model[0]) is trainer.nn.quantized.dynamic.Linear
 
 
-def test_recurrent_layers_stay_float():
+def test_recurrent_layers_are_quantized_too():
     model = trainer.nn.Sequential(trainer.nn.LSTM(4, 3), trainer.nn.Linear(3, 2))
     quantized = trainer.ao.quantization.quantize_dynamic(model, {trainer.nn.LSTM, trainer.nn.Linear})
-    assert type(quantized[0]) is trainer.nn.LSTM
+    assert type(quantized[0]) is trainer.ao.nn.quantized.dynamic.LSTM
     assert type(quantized[1]) is trainer.ao.nn.quantized.dynamic.Linear
 
 

@@ -2,8 +2,7 @@
 layers the qconfig spec names get their weights quantized (int8) or rounded (float16) once, and quantize their
 float inputs on the fly.
 
-trainer's dynamic layer is ``Linear``; the recurrent layers PyTorch's default spec also lists (LSTM, GRU and the
-cells) have no dynamic version here, so they stay float."""
+The default spec and mapping are PyTorch's: Linear, LSTM, GRU and the LSTM, GRU and RNN cells."""
 
 from __future__ import annotations
 
@@ -23,9 +22,14 @@ __all__ = ["DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS", "get_default_dynamic_quant_m
 DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS = {
     nn.Linear: nnqd.Linear,
     NonDynamicallyQuantizableLinear: nnqd.Linear,
+    nn.LSTM: nnqd.LSTM,
+    nn.GRU: nnqd.GRU,
+    nn.LSTMCell: nnqd.LSTMCell,
+    nn.GRUCell: nnqd.GRUCell,
+    nn.RNNCell: nnqd.RNNCell,
 }
 
-# the module types PyTorch's default spec quantizes (those without a mapping above are left float)
+# the module types PyTorch's default spec quantizes
 _DEFAULT_SPEC_TYPES = (nn.Linear, nn.LSTM, nn.GRU, nn.LSTMCell, nn.RNNCell, nn.GRUCell)
 
 
