@@ -11,6 +11,7 @@ from trainer.ao.quantization.dynamic_qconfig import (
     float16_dynamic_qconfig,
     per_channel_dynamic_qconfig,
 )
+from trainer.ao.quantization.embedding_qconfig import default_float_qparams_observer, float_qparams_weight_only_qconfig
 from trainer.ao.quantization.fake_quantize import (
     FakeQuantize,
     FakeQuantizeBase,
@@ -108,6 +109,8 @@ __all__ = [
     "default_weight_fake_quant",
     "default_weight_observer",
     "disable_fake_quant",
+    "default_float_qparams_observer",
+    "float_qparams_weight_only_qconfig",
     "disable_observer",
     "enable_fake_quant",
     "enable_observer",

@@ -3,9 +3,10 @@
 lists is swapped for its int8 version (``from_float``), then the qconfigs and observers are removed.
 
 The default mapping is PyTorch's ``DEFAULT_STATIC_QUANT_MODULE_MAPPINGS`` restricted to the int8 modules trainer has:
-the stubs, Linear, Conv1d/2d/3d and their QAT and fused forms, BatchNorm2d/3d and BNReLU2d/3d, ReLU6, Hardswish,
-ELU, LeakyReLU and FloatFunctional. FX mode and the other quantized normalisations, embeddings and recurrent layers
-are not there (dynamic quantization's mapping is in ``quantize_dynamic.py``)."""
+the stubs, Linear, Conv1d/2d/3d and their QAT and fused forms, ConvTranspose1d/2d/3d, BatchNorm2d/3d and
+BNReLU2d/3d, LayerNorm, GroupNorm, InstanceNorm1d/2d/3d, ReLU6, Hardswish, ELU, LeakyReLU, PReLU, Dropout,
+Embedding/EmbeddingBag (weight-only) and FloatFunctional. FX mode and the quantized recurrent layers are not there
+(dynamic quantization's mapping is in ``quantize_dynamic.py``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     nn.Conv1d: nnq.Conv1d,
     nn.Conv2d: nnq.Conv2d,
     nn.Conv3d: nnq.Conv3d,
+    nn.ConvTranspose1d: nnq.ConvTranspose1d,
+    nn.ConvTranspose2d: nnq.ConvTranspose2d,
+    nn.ConvTranspose3d: nnq.ConvTranspose3d,
+    nn.Dropout: nnq.Dropout,
+    nn.Embedding: nnq.Embedding,
+    nn.EmbeddingBag: nnq.EmbeddingBag,
+    nn.GroupNorm: nnq.GroupNorm,
+    nn.InstanceNorm1d: nnq.InstanceNorm1d,
+    nn.InstanceNorm2d: nnq.InstanceNorm2d,
+    nn.InstanceNorm3d: nnq.InstanceNorm3d,
+    nn.LayerNorm: nnq.LayerNorm,
+    nn.PReLU: nnq.PReLU,
     nn.BatchNorm2d: nnq.BatchNorm2d,
     nn.BatchNorm3d: nnq.BatchNorm3d,
     NonDynamicallyQuantizableLinear: nnq.Linear,
