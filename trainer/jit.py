@@ -10,10 +10,11 @@ runs it.
 
 from __future__ import annotations
 
+import warnings
 from typing import Final
 
-__all__ = ["Attribute", "Final", "annotate", "export", "ignore", "interface", "is_scripting", "is_tracing", "load",
-           "save", "script", "script_if_tracing", "trace", "unused"]
+__all__ = ["Attribute", "Final", "annotate", "export", "fork", "ignore", "interface", "is_scripting", "is_tracing",
+           "load", "save", "script", "script_if_tracing", "trace", "unused", "wait"]
 
 _USE_ONNX = ("Sardonyx has no TorchScript: to run a model without its Python code, export it with "
              "`exporter.export(model, args, \"model.onnx\")` and run the file with `serving.InferenceSession`")
@@ -74,3 +75,30 @@ def save(m, f, _extra_files=None):
 
 def load(f, map_location=None, _extra_files=None, _restore_shapes=False):
     raise RuntimeError(f"trainer.jit.load: {_USE_ONNX}")
+
+
+def fork(func, *args, **kwargs):
+    """Run ``func(*args, **kwargs)`` now, as eager PyTorch does (only TorchScript runs it in parallel), and return
+    a completed ``trainer.futures.Future`` with its result; an error it raises propagates at once."""
+    from trainer.futures import Future
+
+    warnings.warn("`trainer.jit.fork` is deprecated, as `torch.jit.fork` is. Please use `trainer.compile` instead.",
+                  DeprecationWarning, stacklevel=2)
+    future = Future()
+    future.set_result(func(*args, **kwargs))
+    return future
+
+
+def wait(future):
+    """The value of a ``Future`` from ``fork``, once it is done."""
+    from trainer.futures import Future
+
+    warnings.warn("`trainer.jit.wait` is deprecated, as `torch.jit.wait` is. Please use `trainer.compile` instead.",
+                  DeprecationWarning, stacklevel=2)
+    if not isinstance(future, Future):
+        raise TypeError(f"wait(): expected a trainer.futures.Future (as trainer.jit.fork returns), but got "
+                        f"{type(future).__name__}")
+    return future.wait()
+
+
+_fork, _wait = fork, wait  # the names TorchScript code calls

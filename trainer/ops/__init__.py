@@ -29,3 +29,9 @@ from trainer.ops import (  # the families are reached as trainer.ops.<family>
     unary,
     upsample,
 )
+
+
+def __getattr__(name: str):  # trainer.ops.<namespace> of operators defined through trainer.library
+    from trainer.library import op_namespace
+
+    return op_namespace(name)
