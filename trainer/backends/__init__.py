@@ -1,5 +1,5 @@
 """``trainer.backends``: the backend switches PyTorch scripts set (``backends.cudnn.benchmark = True``, ...)."""
 
-from trainer.backends import cuda, cudnn, mps
+from trainer.backends import cuda, cudnn, mps, quantized
 
-__all__ = ["cuda", "cudnn", "mps"]
+__all__ = ["cuda", "cudnn", "mps", "quantized"]
