@@ -20,6 +20,7 @@ from trainer import (
     float_errors,  # NumPy's float warnings silenced where trainer raises them, as PyTorch is silent
     foreach,
     func,
+    fx,
     hub,
     jit,
     linalg,
