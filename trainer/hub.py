@@ -4,8 +4,8 @@ downloaded into the hub cache) and checkpoints downloaded from URLs and cached.
 The cache folder follows torch.hub's rules exactly (``$TORCH_HOME/hub``, ``$TORCH_HOME`` defaulting to
 ``$XDG_CACHE_HOME/torch``, that to ``~/.cache``), so trainer and PyTorch share one cache, trusted-repository list
 and set of downloaded repositories. Checkpoints are read with ``trainer.load``: safetensors files (those written
-by ``trainer.save`` or any safetensors writer); a pickle checkpoint written by ``torch.save`` is refused by
-``trainer.load`` with an error that says how to convert it.
+by ``trainer.save`` or any safetensors writer) and files written by ``torch.save``, whose pickle is read as
+``torch.load(weights_only=True)`` reads it, never running code from it.
 """
 
 from __future__ import annotations

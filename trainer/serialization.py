@@ -5,7 +5,8 @@ A file holds the tensors in safetensors' tensor map, named by their path in the 
 with their key types, lists vs tuples, numbers, strings, bools, None) as JSON in the header's
 ``__metadata__``. The tensors of a flat ``state_dict`` are named by its keys, so other safetensors
 readers (``safetensors.torch.load_file``) read the file directly; files written by other tools, which
-carry no structure, load as a dict of tensor name -> tensor.
+carry no structure, load as a dict of tensor name -> tensor. ``load`` also reads files written by ``torch.save``,
+rebuilding only tensors and plain data from their pickle (``trainer.torch_checkpoint``).
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ def save(obj, f) -> None:
 
 
 def load(f, map_location=None, *, weights_only: bool | None = None):
-    """Read an object written by ``save``, or any safetensors file (as a dict of name -> tensor).
+    """Read an object written by ``save``, or any safetensors file (as a dict of name -> tensor), or a file
+    written by ``torch.save`` (read as ``torch.load(weights_only=True)`` reads it: see ``trainer.torch_checkpoint``).
 
     ``map_location`` ("cpu", "cuda", "cuda:1", a ``trainer.device``; default CPU) is where tensors are
-    placed. ``weights_only`` is accepted for compatibility with ``torch.load``: loading never runs code.
+    placed. ``weights_only`` is accepted for compatibility with ``torch.load``: loading never runs code, and
+    ``weights_only=False`` does not make it unpickle arbitrary objects.
     """
     if isinstance(f, (str, os.PathLike)):
         name = os.fspath(f)
@@ -60,7 +63,11 @@ def load(f, map_location=None, *, weights_only: bool | None = None):
     try:
         arrays = _load_arrays(content)
     except safetensors.SafetensorError as exc:
-        raise _not_safetensors_error(name, content, exc) from None
+        from trainer.torch_checkpoint import is_torch_checkpoint, load_torch_checkpoint
+
+        if is_torch_checkpoint(content):
+            return load_torch_checkpoint(content, name, device)
+        raise _not_safetensors_error(name, exc) from None
     except KeyError as exc:  # safetensors.numpy has no NumPy type for it (BF16, FP8, ...)
         raise TypeError(f"{name} holds a tensor of safetensors dtype {exc.args[0]}, which trainer cannot hold; "
                         f"convert it to float32 (or another supported type) before saving") from None
@@ -203,12 +210,6 @@ def _header_metadata(content: bytes) -> dict:
     return json.loads(content[8:8 + length]).get("__metadata__") or {}
 
 
-def _not_safetensors_error(name: str, content: bytes, cause: Exception) -> Exception:
-    if content[:2] == b"PK" or content[:1] == b"\x80":  # a zip archive (torch.save) or a raw pickle stream
-        return ValueError(
-            f"{name} looks like a PyTorch pickle checkpoint (written by torch.save). trainer.load does not "
-            f"unpickle files, because unpickling can run arbitrary code. Save the tensors as safetensors "
-            f"instead, e.g. in PyTorch: safetensors.torch.save_file(model.state_dict(), 'model.safetensors')."
-        )
+def _not_safetensors_error(name: str, cause: Exception) -> Exception:
     return ValueError(f"{name} is not a safetensors file ({cause}); trainer.load reads files written by "
                       f"trainer.save or any safetensors writer")

@@ -455,7 +455,7 @@ def test_state_dict_in_a_single_file_zip_is_extracted(tmp_path):
     assert sorted(os.listdir(tmp_path / "hub" / "checkpoints")) == ["inner.safetensors", "weights.zip"]
 
 
-def test_torch_pickle_checkpoint_is_refused_with_advice(tmp_path):
-    torch.save({"w": torch.ones(2)}, tmp_path / "model.pth")
-    with pytest.raises(ValueError, match="looks like a PyTorch pickle checkpoint"):
-        trainer.hub.load_state_dict_from_url((tmp_path / "model.pth").as_uri(), progress=False)
+def test_torch_pickle_checkpoint_is_loaded(tmp_path):
+    torch.save({"w": torch.arange(3.0)}, tmp_path / "model.pth")
+    loaded = trainer.hub.load_state_dict_from_url((tmp_path / "model.pth").as_uri(), progress=False)
+    np.testing.assert_array_equal(loaded["w"].numpy(), np.arange(3.0, dtype=np.float32))

@@ -3,6 +3,7 @@
 import collections
 import io
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -179,12 +180,12 @@ def test_a_crash_while_writing_leaves_the_previous_file_intact(tmp_path, monkeyp
 # ------------------------------------------------------------------ errors
 
 
-def test_pickle_checkpoints_are_refused(tmp_path):
-    state = torch.nn.Linear(2, 2).state_dict()
-    torch.save(state, tmp_path / "model.pt")
-    torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+def test_pickle_checkpoints_that_need_code_are_refused(tmp_path):
+    module = torch.nn.Linear(2, 2)  # the whole module, not its state_dict: unpickling it would import its class
+    torch.save(module, tmp_path / "model.pt")
+    torch.save(module, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     for name in ("model.pt", "legacy.pt"):
-        with pytest.raises(ValueError, match="pickle checkpoint.*does not unpickle.*safetensors.torch.save_file"):
+        with pytest.raises(pickle.UnpicklingError, match="Linear was not an allowed.*safetensors.torch.save_file"):
             trainer.load(tmp_path / name)
 
 
