@@ -72,6 +72,11 @@ class Emitter:
         names = self._tracer.builder.node(op_type, inputs, outputs, self.scope, attrs)
         return names[0] if outputs == 1 else tuple(names)
 
+    def initializer(self, key: str, array) -> str:
+        """An initializer named ``key`` (a ``state_dict`` key) holding ``array``: a weight a layer keeps outside its
+        parameters (a quantized layer's int8 weight)."""
+        return self._tracer._initializer(key, array)
+
     def fresh(self, base: str) -> str:
         """A name unused anywhere in the graph, for a value inside a subgraph (a Scan or Loop body)."""
         return self._tracer.builder.fresh(base)

@@ -16,6 +16,7 @@ from exporter.complex_values import refuse_complex_output
 from exporter.errors import ExportError
 from exporter.opsets import make_model, resolve_opset
 from exporter.tracer import Tracer
+from exporter.tracing_gaps import refuse_baked_outputs
 from trainer.tensor import Tensor
 
 PRODUCER_NAME = "sardonyx-exporter"
@@ -52,6 +53,7 @@ def export(model, args, f, *, input_names=None, output_names=None, dynamic_axes=
             refuse_complex_output(tensor, name)
         axes = _dynamic_axes(dynamic_axes, dict(zip(input_names, args)), dict(zip(output_names, outputs)))
         state = _graph_state(tracer, args, input_names, outputs, output_names, axes, opset)
+        refuse_baked_outputs(tracer, state, outputs)
     finally:
         if was_training:
             model.train()

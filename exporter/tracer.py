@@ -13,15 +13,20 @@ aliases in-place methods make all find it. In-place writes arrive through traine
 ``exporter.in_place``: the tensor written to (or, for a view, the tensor whose storage it lies in) gets a new
 value, and views over that storage are re-read from it when next used. A constant written from traced values
 becomes a traced value; one written from constants stays a constant, read by value at each use.
+
+Quantized tensors are computed outside trainer's ops: their value is their integers, followed through the events
+``trainer.quantized_tensor`` announces and the quantized layers and functions ``exporter.quantized_kernels`` lowers.
+One that reaches the trace by another path is refused, never read as a constant (see ``is_explained``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 import numpy as np
 
-from exporter import factories, in_place
+from exporter import factories, in_place, quantized_kernels
 from exporter.complex_values import as_real_pairs, involves_complex, refuse_complex_input
 from exporter.emitter import Emitter
 from exporter.errors import ExportError, UnsupportedOpError
@@ -34,6 +39,7 @@ from exporter.symbolic import SymInt, contains_symbolic
 from trainer.autograd import no_grad, observe_ops, observe_sizes
 from trainer.autograd.factory_observers import observe_factories
 from trainer.autograd.write_observers import observe_writes
+from trainer.quantized_array import QuantizedArray
 from trainer.tensor import Tensor
 
 
@@ -53,9 +59,14 @@ class Tracer:
         self._dims_cache: dict[tuple, str] = {}
         self._scopes: list[str] = [""]
         self.packed: dict[str, tuple] = {}  # value name -> PackedLayout, where it stands for a packed sequence's data
+        # id(array) -> the array (a weak reference to a dense one) of each constant the exporter saw being made, by an
+        # op on constants or a factory, and each quantized tensor the model holds: a value that is none of these, nor
+        # traced, nor a parameter or buffer, came from a path the exporter cannot follow
+        self._known: dict[int, object] = {}
         for key, tensor in _named_state(model):
             self._params.setdefault(id(tensor), (tensor, key))
             self._params.setdefault(id(tensor._data), (tensor._data, key))
+        self._note_known(_quantized_attributes(model))
 
     # ----------------------------------------------------------------- values
     def add_input(self, tensor, name: str) -> None:
@@ -129,6 +140,9 @@ class Tracer:
         param = self._params.get(id(tensor)) or self._params.get(id(tensor._data))
         if param is not None:
             return self._initializer(param[1], tensor._data)
+        if isinstance(tensor._data, QuantizedArray):
+            self._require_followed(tensor)
+            return self._constant(tensor._data.int_repr)
         return self._constant(tensor._data)
 
     def name_of_array(self, array) -> str:
@@ -141,6 +155,7 @@ class Tracer:
         return self._constant(array)
 
     def _initializer(self, key: str, array) -> str:
+        array = array.int_repr if isinstance(array, QuantizedArray) else array  # a quantized value is its integers
         if key not in self.builder.initializers:
             self.builder.add_initializer(key, np.array(as_real_pairs(_to_host(array))))
             self.meta[key] = (tuple(array.shape), np.dtype(array.dtype))
@@ -156,6 +171,10 @@ class Tracer:
 
     def output_name_of(self, tensor, output: str) -> str:
         """The value of the model's output ``output``; a packed sequence's data has none."""
+        if isinstance(tensor._data, QuantizedArray):
+            raise ExportError(f"the model's output {output!r} is a {tensor.dtype!r} tensor; ONNX has no quantized "
+                              "tensor type: end the model with DeQuantStub (or .dequantize()) for float32 outputs, or "
+                              "return .int_repr() for the integers")
         name = self.name_of(tensor)
         if name in self.packed:
             raise refusal(f"the model's output {output!r}", f"in module '{self.scope or '<root>'}'")
@@ -169,7 +188,59 @@ class Tracer:
         self._check_version(tensor)
         if id(tensor) in self._params or id(tensor._data) in self._params:
             return False
-        return self._traced_name(tensor._data) is None
+        if self._traced_name(tensor._data) is not None:
+            return False
+        if isinstance(tensor._data, QuantizedArray):
+            self._require_followed(tensor)
+        return True
+
+    # ----------------------------------------------------------------- quantized values
+    def is_followed(self, tensor) -> bool:
+        """Whether the exporter can follow ``tensor``'s value: any dense tensor (one it did not see being made is a
+        constant), and a quantized one that is ``is_explained``."""
+        return not isinstance(tensor._data, QuantizedArray) or self.is_explained(tensor)
+
+    def is_explained(self, tensor) -> bool:
+        """Whether the exporter knows where ``tensor``'s value comes from: traced, a parameter or buffer, a quantized
+        tensor the model holds, or a constant made by an op or factory the exporter saw."""
+        data = tensor._data
+        known = self._known.get(id(data))
+        if isinstance(known, weakref.ref):
+            known = known()
+        return self._traced_name(data) is not None or id(data) in self._params or known is data
+
+    def _require_followed(self, tensor) -> None:
+        if not self.is_followed(tensor):
+            raise ExportError(f"a {tensor.dtype!r} tensor of shape {list(tensor._data.shape)} reached the trace (in "
+                              f"module '{self.scope or '<root>'}') from a computation the exporter did not see: "
+                              "trainer's quantized kernels run outside its ops, and the exporter follows only the "
+                              f"quantized layers and functions it lowers ({quantized_kernels.SUPPORTED}). Exporting "
+                              "it would bake the traced value into the graph as a constant.")
+
+    def _note_known(self, tensors) -> None:
+        for tensor in tensors:
+            if isinstance(tensor, Tensor):
+                data = tensor._data
+                try:  # a weak reference: a constant the trace made is not kept alive for it
+                    self._known[id(data)] = weakref.ref(data)
+                except TypeError:  # storages without weak references (QuantizedArray) are small: kept
+                    self._known[id(data)] = data
+
+    def lower_untraced(self, op: str, tensors, results, emit, scope: str | None = None) -> None:
+        """Lower a computation trainer runs outside its ops (a quantized layer or function): ``emit(g, *names)``
+        gives the value of each of ``results`` from the values of ``tensors``; on constants it is not lowered."""
+        if all(self.is_constant(t) for t in tensors):
+            self._note_known(results)
+            return
+        g = Emitter(self, op, self.scope if scope is None else scope)
+        names = emit(g, *[self.name_of(t) for t in tensors])
+        for tensor, name in zip(results, (names,) if isinstance(names, str) else names):
+            self._register(tensor, name)
+
+    def follow(self, tensor, name: str) -> None:
+        """Follow ``tensor`` as the value ``name`` (a float copy of a quantized tensor's integers that a lowering
+        then runs a float op on)."""
+        self._register(tensor, name)
 
     # ----------------------------------------------------------------- sizes
     def on_sizes(self, tensor, sizes: tuple) -> tuple:
@@ -197,6 +268,7 @@ class Tracer:
     def on_op(self, event) -> None:
         self._link_views(event)
         if all(self.is_constant(t) for t in event.inputs) and not contains_symbolic(event.attrs):
+            self._note_known(event.outputs)
             return
         lowering = LOWERINGS.get(event.op)
         where = f"in module '{self.scope}'" if self.scope else "in the top-level module's forward"
@@ -245,6 +317,7 @@ class Tracer:
         tensors = {key: value for key, value in event.arguments.items() if isinstance(value, Tensor)}
         traced = any(self._traced_name(t._data) is not None for t in tensors.values())
         if not traced and not contains_symbolic(event.arguments):
+            self._note_known([event.result])
             return
         self._refuse_packed(tensors.values(), f"trainer.{event.name}")
         g = Emitter(self, event.name, self.scope)
@@ -304,7 +377,7 @@ class Tracer:
                 handles.append(module.register_forward_hook(leave))
         try:
             with (no_grad(), observe_ops(self.on_op), observe_sizes(self.on_sizes), observe_writes(self.on_write),
-                  observe_factories(self.on_factory)):
+                  observe_factories(self.on_factory), quantized_kernels.observed(self)):
                 yield
         finally:
             for handle in handles:
@@ -316,6 +389,15 @@ def _named_state(model):
     """Parameters then buffers, each under its first ``state_dict`` key (a shared tensor is stored once)."""
     yield from model.named_parameters()
     yield from model.named_buffers()
+
+
+def _quantized_attributes(model):
+    """The quantized tensors the model's modules hold outside their state (a quantized layer's weight)."""
+    for module in model.modules():
+        for value in vars(module).values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, Tensor) and isinstance(item._data, QuantizedArray):
+                    yield item
 
 
 def _to_host(array) -> np.ndarray:

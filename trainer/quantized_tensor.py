@@ -15,6 +15,7 @@ import numpy as np
 from trainer import dtypes
 from trainer import quantized_types as qt
 from trainer._tensor_str import PRINT_OPTS, _add_suffixes, _body, _formatter, _summarized
+from trainer.autograd import observe
 from trainer.backend import xp_of
 from trainer.ops._dtype_errors import scalar_type_name
 from trainer.ops._operands import normalize_dim
@@ -93,17 +94,17 @@ class QuantizedTensor(Tensor):
 
     def int_repr(self) -> Tensor:
         """The stored integers, as a ``uint8``/``int8``/``int32`` tensor (a copy)."""
-        return Tensor._wrap(self._data.int_repr.copy())
+        return _announced("IntRepr", (self,), Tensor._wrap(self._data.int_repr.copy()))
 
     def dequantize(self) -> Tensor:
         """The float32 values the integers stand for."""
-        return Tensor._wrap(self._data.dequantize())
+        return _announced("Dequantize", (self,), Tensor._wrap(self._data.dequantize()), **_qparams(self._data))
 
     def detach(self) -> QuantizedTensor:
         return Tensor._wrap(self._data)
 
     def clone(self, *, memory_format=None) -> QuantizedTensor:
-        return Tensor._wrap(self._data.copy())
+        return _announced("QuantizedClone", (self,), Tensor._wrap(self._data.copy()))
 
     def contiguous(self, memory_format=None) -> QuantizedTensor:
         return self
@@ -125,10 +126,7 @@ class QuantizedTensor(Tensor):
     # ------------------------------------------------------------- reshaping (the integers move, qparams stay)
     def reshape(self, *shape) -> QuantizedTensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        if self._data.axis is not None:
-            raise RuntimeError("reshape of a per-channel quantized tensor is not supported: the channel axis would "
-                               "be lost; dequantize() first")
-        return Tensor._wrap(self._data.with_int_repr(self._data.int_repr.reshape(shape)))
+        return _announced("QuantizedReshape", (self,), self._reshaped(shape), shape=shape)
 
     view = reshape
 
@@ -139,7 +137,15 @@ class QuantizedTensor(Tensor):
         start, end = normalize_dim(start_dim, len(shape)), normalize_dim(end_dim, len(shape))
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        return self.reshape(shape[:start] + (int(np.prod(shape[start:end + 1], dtype=np.int64)),) + shape[end + 1:])
+        flat = shape[:start] + (int(np.prod(shape[start:end + 1], dtype=np.int64)),) + shape[end + 1:]
+        # announced as a flatten, not a reshape to these sizes: an exported graph keeps the other dims as they come
+        return _announced("QuantizedFlatten", (self,), self._reshaped(flat), start_dim=start, end_dim=end)
+
+    def _reshaped(self, shape: tuple) -> QuantizedTensor:
+        if self._data.axis is not None:
+            raise RuntimeError("reshape of a per-channel quantized tensor is not supported: the channel axis would "
+                               "be lost; dequantize() first")
+        return Tensor._wrap(self._data.with_int_repr(self._data.int_repr.reshape(shape)))
 
     def __repr__(self):
         data = self._data
@@ -181,7 +187,8 @@ def quantize_per_tensor(input, scale, zero_point, dtype) -> QuantizedTensor:
         raise RuntimeError(f"quantize_tensor_per_tensor_affine zero_point {zero_point} is below lower bound "
                            f"{qdtype.min} of {qdtype!r}")
     ints = quantize_per_tensor_array(input._data, scale, zero_point, qdtype)
-    return Tensor._wrap(QuantizedArray(ints, qdtype, scale, zero_point))
+    return _announced("QuantizePerTensor", (input,), Tensor._wrap(QuantizedArray(ints, qdtype, scale, zero_point)),
+                      scale=scale, zero_point=zero_point, dtype=qdtype)
 
 
 def quantize_per_channel(input, scales, zero_points, axis: int, dtype) -> QuantizedTensor:
@@ -190,7 +197,8 @@ def quantize_per_channel(input, scales, zero_points, axis: int, dtype) -> Quanti
     _check_float32(input)
     scale_array, point_array = _channel_qparams(input, scales, zero_points, axis)
     ints = quantize_per_channel_array(input._data, scale_array, point_array, axis, qdtype)
-    return Tensor._wrap(QuantizedArray(ints, qdtype, scale_array, point_array, axis))
+    data = QuantizedArray(ints, qdtype, scale_array, point_array, axis)
+    return _announced("QuantizePerChannel", (input,), Tensor._wrap(data), **_qparams(data))
 
 
 def dequantize(tensors):
@@ -224,6 +232,19 @@ def _same_grid(a: QuantizedArray, b: QuantizedArray) -> bool:
 def _check_quantized_dtype(dtype) -> qt.QuantizedDtype:
     if dtype not in _QUANTIZED_DTYPES:
         name = scalar_type_name(dtype) if isinstance(dtype, dtypes.dtype) else repr(dtype)
+def _announced(op: str, inputs: tuple, output: Tensor, **attrs) -> Tensor:
+    """Report what a quantized tensor was made from to op observers (the exporter), as trainer's ``Function``s report
+    their ops: quantized tensors are outside autograd, so no ``Function`` runs for them."""
+    if observe.observers:
+        observe.notify(observe.OpEvent(op, inputs, (output,), attrs))
+    return output
+
+
+def _qparams(data: QuantizedArray) -> dict:
+    """The grid of ``data`` as op attributes: ``scale``/``zero_point`` numbers per tensor, arrays along ``axis``."""
+    return {"scale": data.scale, "zero_point": data.zero_point, "axis": data.axis, "dtype": data.qdtype}
+
+
         raise RuntimeError(f"ScalarType {name} is not supported in new_qtensor: the dtype of a quantized tensor "
                            "must be trainer.quint8, trainer.qint8 or trainer.qint32")
     return dtype

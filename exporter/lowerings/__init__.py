@@ -51,6 +51,7 @@ from exporter.lowerings import (  # the families register themselves on import
     padding,
     pdist,
     pool,
+    quantized_tensors,
     reduce,
     rnn,
     scatter,
