@@ -58,6 +58,13 @@ from trainer.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anoma
 from trainer.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from trainer.backend import device
 from trainer.compilation import compile  # noqa: E402
+from trainer.compressed_sparse_tensor import (  # noqa: E402
+    sparse_bsc_tensor,
+    sparse_bsr_tensor,
+    sparse_compressed_tensor,
+    sparse_csc_tensor,
+    sparse_csr_tensor,
+)
 from trainer.constants import e, inf, nan, newaxis, pi  # noqa: E402
 from trainer.control_flow import cond, while_loop  # noqa: E402
 from trainer.conversion import asarray, scalar_tensor  # noqa: E402
@@ -126,7 +133,7 @@ from trainer.global_settings import (  # noqa: E402
     set_warn_always,
     use_deterministic_algorithms,
 )
-from trainer.layouts import layout, sparse_coo, strided  # noqa: E402
+from trainer.layouts import layout, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided  # noqa: E402
 from trainer.legacy_linalg import cholesky, eig, frobenius_norm, lstsq, lu, matrix_rank, nuclear_norm, qr, solve, symeig
 from trainer.legacy_range import range  # noqa: E402
 from trainer.legacy_storage_types import (  # noqa: E402

@@ -17,3 +17,7 @@ class layout:  # noqa: N801 - PyTorch's name
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")  # trainer.sparse_tensor.SparseTensor
+sparse_csr = layout("sparse_csr")  # trainer.compressed_sparse_tensor.SparseCompressedTensor, rows compressed
+sparse_csc = layout("sparse_csc")  # the same, columns compressed
+sparse_bsr = layout("sparse_bsr")  # the same, rows of blocks compressed
+sparse_bsc = layout("sparse_bsc")  # the same, columns of blocks compressed

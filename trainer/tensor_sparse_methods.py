@@ -10,6 +10,7 @@ from trainer.layouts import strided
 class SparseLayoutMethods:
     __slots__ = ()
     is_sparse = False
+    is_sparse_csr = False
     layout = strided
 
     def to_dense(self, dtype=None, *, masked_grad=None):
@@ -21,6 +22,18 @@ class SparseLayoutMethods:
 
     def to_sparse_coo(self):
         return trainer.sparse_tensor.dense_to_sparse(self)
+
+    def to_sparse_csr(self, dense_dim=None):
+        return trainer.compressed_sparse_tensor.to_compressed(self, trainer.sparse_csr, None, dense_dim)
+
+    def to_sparse_csc(self, dense_dim=None):
+        return trainer.compressed_sparse_tensor.to_compressed(self, trainer.sparse_csc, None, dense_dim)
+
+    def to_sparse_bsr(self, blocksize, dense_dim=None):
+        return trainer.compressed_sparse_tensor.to_compressed(self, trainer.sparse_bsr, blocksize, dense_dim)
+
+    def to_sparse_bsc(self, blocksize, dense_dim=None):
+        return trainer.compressed_sparse_tensor.to_compressed(self, trainer.sparse_bsc, blocksize, dense_dim)
 
     def sparse_mask(self, mask):
         return trainer.sparse_tensor.sparse_mask(self, mask)

@@ -275,6 +275,8 @@ def _cols(b) -> int:
 
 @cast_policy.lower_precision_fp
 def matmul(a, b):
+    if getattr(a, "_is_sparse_compressed", False) or getattr(b, "_is_sparse_compressed", False):  # CSR & co.
+        return trainer.compressed_sparse_tensor.matmul(a, b)
     if getattr(a, "is_sparse", False):  # sparse @ dense: SparseTensor's own product
         return a.matmul(b)
     if getattr(b, "is_sparse", False):  # dense @ sparse: trainer.sparse's product

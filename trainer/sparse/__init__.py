@@ -14,11 +14,12 @@ from trainer.ops.activation import log_softmax as dense_log_softmax
 from trainer.ops.activation import softmax as dense_softmax
 from trainer.ops.linalg import _scaled_sum
 from trainer.sparse import _products
+from trainer.sparse.invariants import check_sparse_tensor_invariants
 from trainer.sparse_coo_array import linear_keys, unsupported
 from trainer.sparse_tensor import requires_sparse
 from trainer.tensor import Tensor
 
-__all__ = ["mm", "addmm", "sum", "softmax", "log_softmax"]
+__all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "check_sparse_tensor_invariants"]
 
 
 def mm(mat1, mat2, reduce=None) -> Tensor:
@@ -26,6 +27,8 @@ def mm(mat1, mat2, reduce=None) -> Tensor:
     its coalesced pattern. With ``mat2`` sparse too the product is sparse; ``dense @ sparse`` is dense."""
     if isinstance(mat1, Tensor) and not mat1.is_sparse and isinstance(mat2, Tensor) and mat2.is_sparse:
         return _products.dense_sparse_mm(mat1, mat2)
+    if getattr(mat1, "_is_sparse_compressed", False):  # CSR & co.: trainer.compressed_sparse_tensor's product
+        return mat1._sparse_mm(mat2, reduce)
     requires_sparse(mat1, "sparse.mm")
     if reduce is not None:
         raise unsupported(f"sparse.mm with reduce={reduce!r}")
