@@ -123,6 +123,15 @@ class QuantizedTensor(Tensor):
         self._version_counter.value += 1
         return self
 
+    # ------------------------------------------------------------- reductions
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> QuantizedTensor:
+        """ATen's quantized mean: the float mean of the values, requantized on this tensor's grid. (PyTorch reduces a
+        contiguous tensor's innermost dims in integers instead, which can land one quantum away on a tie; its
+        quantized convs return channels-last tensors, which take this path, as trainer does for every layout.)"""
+        self._require_per_tensor()
+        values = self.dequantize().mean(dim, keepdim, dtype=dtype)
+        return quantize_per_tensor(values, self.q_scale(), self.q_zero_point(), self.dtype)
+
     # ------------------------------------------------------------- reshaping (the integers move, qparams stay)
     def reshape(self, *shape) -> QuantizedTensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -223,15 +232,6 @@ def _make_per_channel_quantized_tensor(input, scale, zero_point, axis: int) -> Q
     return Tensor._wrap(QuantizedArray(input._data.copy(), qdtype, scale_array, point_array, axis))
 
 
-def _same_grid(a: QuantizedArray, b: QuantizedArray) -> bool:
-    xp = xp_of(a.int_repr)
-    return bool(xp.all(xp.asarray(a.scale) == xp.asarray(b.scale))
-                and xp.all(xp.asarray(a.zero_point) == xp.asarray(b.zero_point)))
-
-
-def _check_quantized_dtype(dtype) -> qt.QuantizedDtype:
-    if dtype not in _QUANTIZED_DTYPES:
-        name = scalar_type_name(dtype) if isinstance(dtype, dtypes.dtype) else repr(dtype)
 def _announced(op: str, inputs: tuple, output: Tensor, **attrs) -> Tensor:
     """Report what a quantized tensor was made from to op observers (the exporter), as trainer's ``Function``s report
     their ops: quantized tensors are outside autograd, so no ``Function`` runs for them."""
@@ -245,6 +245,15 @@ def _qparams(data: QuantizedArray) -> dict:
     return {"scale": data.scale, "zero_point": data.zero_point, "axis": data.axis, "dtype": data.qdtype}
 
 
+def _same_grid(a: QuantizedArray, b: QuantizedArray) -> bool:
+    xp = xp_of(a.int_repr)
+    return bool(xp.all(xp.asarray(a.scale) == xp.asarray(b.scale))
+                and xp.all(xp.asarray(a.zero_point) == xp.asarray(b.zero_point)))
+
+
+def _check_quantized_dtype(dtype) -> qt.QuantizedDtype:
+    if dtype not in _QUANTIZED_DTYPES:
+        name = scalar_type_name(dtype) if isinstance(dtype, dtypes.dtype) else repr(dtype)
         raise RuntimeError(f"ScalarType {name} is not supported in new_qtensor: the dtype of a quantized tensor "
                            "must be trainer.quint8, trainer.qint8 or trainer.qint32")
     return dtype

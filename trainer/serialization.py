@@ -21,11 +21,13 @@ import safetensors
 import safetensors.numpy
 
 from trainer import dtypes
+from trainer import quantized_types as qt
 from trainer.backend import CPU, as_device, to_device
+from trainer.quantized_array import QuantizedArray
 from trainer.tensor import Tensor
 
 _STRUCTURE_KEY = "sardonyx.structure"
-_SUPPORTED = "tensors, dicts, lists, tuples, str, int, float, bool and None"
+_SUPPORTED = "tensors (quantized ones too), dtypes, dicts, lists, tuples, str, int, float, bool and None"
 
 
 def save(obj, f) -> None:
@@ -86,6 +88,8 @@ def load(f, map_location=None, *, weights_only: bool | None = None):
 def _encode(obj, path: str, arrays: dict, where: str):
     """The JSON form of ``obj``, adding its tensors to ``arrays``; ``path`` names them, ``where`` is the
     Python expression that reaches ``obj`` (for error messages)."""
+    if isinstance(obj, Tensor) and isinstance(obj._data, QuantizedArray):
+        return _encode_quantized(obj._data, path, arrays)
     if isinstance(obj, Tensor):
         name = _unique_name(path or "tensor", arrays)
         # np.require: an array (a 0-d tensor may hold a NumPy scalar) in C order, as safetensors copies raw memory.
@@ -96,6 +100,8 @@ def _encode(obj, path: str, arrays: dict, where: str):
         return {"tensor": name}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if isinstance(obj, (dtypes.dtype, qt.QuantizedDtype)):  # a quantized Linear's state_dict holds its weight dtype
+        return {"dtype": obj.name}
     if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
         return obj.item()
     if isinstance(obj, dict):
@@ -112,6 +118,28 @@ def _encode(obj, path: str, arrays: dict, where: str):
         return {kind: [_encode(item, _join(path, i), arrays, f"{where}[{i}]") for i, item in enumerate(obj)]}
     raise TypeError(f"trainer.save cannot store {where}, an object of type {type(obj).__name__}; supported are "
                     f"{_SUPPORTED}")
+
+
+def _encode_quantized(data: QuantizedArray, path: str, arrays: dict) -> dict:
+    """A quantized tensor as its integers plus its grid: per tensor the scale and zero point as JSON numbers, per
+    channel as arrays beside the integers."""
+    name = _unique_name(path or "tensor", arrays)
+    arrays[name] = np.require(to_device(data.int_repr, CPU), requirements="C")
+    grid = {"int_repr": name, "dtype": data.qdtype.name, "axis": data.axis}
+    if data.axis is None:
+        return {"quantized": {**grid, "scale": float(data.scale), "zero_point": int(data.zero_point)}}
+    for key, values in (("scale", data.scale), ("zero_point", data.zero_point)):
+        grid[key] = _unique_name(f"{name}.{key}", arrays)
+        arrays[grid[key]] = np.require(to_device(values, CPU), requirements="C")
+    return {"quantized": grid}
+
+
+def _decode_quantized(grid: dict, tensors: dict) -> Tensor:
+    int_repr = tensors[grid["int_repr"]]._data
+    scale, zero_point = grid["scale"], grid["zero_point"]
+    if grid["axis"] is not None:
+        scale, zero_point = tensors[scale]._data, tensors[zero_point]._data
+    return Tensor._wrap(QuantizedArray(int_repr, getattr(qt, grid["dtype"]), scale, zero_point, grid["axis"]))
 
 
 def _join(path: str, key) -> str:
@@ -133,6 +161,10 @@ def _decode(node, tensors: dict):
     (kind, value), = node.items()
     if kind == "tensor":
         return tensors[value]
+    if kind == "quantized":
+        return _decode_quantized(value, tensors)
+    if kind == "dtype":
+        return getattr(qt, value, None) or getattr(dtypes, value)
     if kind == "complex128_as_real":
         from trainer.ops.complex_ops import view_as_complex
 
