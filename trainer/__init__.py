@@ -472,6 +472,7 @@ from trainer.ops.sort import argsort, kthvalue, msort, sort, topk  # noqa: E402
 from trainer.ops.special import digamma, erfinv, frexp, i0, ldexp, lgamma, mvlgamma, nextafter, polygamma  # noqa: E402
 from trainer.ops.statistics import corrcoef, cov, nanquantile, quantile  # noqa: E402
 from trainer.ops.stft import istft, stft  # noqa: E402
+from trainer.ops.strided_inverses import as_strided_scatter, slice_inverse  # noqa: E402
 from trainer.ops.structured import block_diag, diagflat, vander  # noqa: E402
 from trainer.ops.transcendental import (  # noqa: E402
     acos,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import trainer  # trainer.ops is looked up at call time: it loads after this module
-from trainer import tensor_storage
+from trainer import tensor_complex_extras, tensor_geometry_methods, tensor_state_loading, tensor_storage
 from trainer.backend import cuda_context, to_device, xp_of
 from trainer.tensor_compat_methods import CompatMethods
 from trainer.type_info import array_finfo
@@ -941,6 +941,13 @@ class TensorMethods(CompatMethods):
         if xp_of(self._data) is np:
             return self._data.ctypes.data
         return self._data.data.ptr
+
+    const_data_ptr = data_ptr  # PyTorch's read-only form; trainer has no copy-on-write storages to materialise
+    as_strided_, slice_inverse = tensor_geometry_methods.as_strided_, tensor_geometry_methods.slice_inverse
+    as_strided_scatter = tensor_geometry_methods.as_strided_scatter
+    resize, resize_as = tensor_geometry_methods.resize, tensor_geometry_methods.resize_as
+    conj_physical_, chalf = tensor_complex_extras.conj_physical_, tensor_complex_extras.chalf
+    module_load = tensor_state_loading.module_load
 
     def __dlpack__(self, **protocol):  # stream, max_version, dl_device, copy
         return trainer.dlpack.tensor_dlpack(self, **protocol)

@@ -13,6 +13,7 @@ import numpy as np
 
 import trainer
 from trainer import dtypes
+from trainer.testing_assert_allclose import assert_allclose  # noqa: F401 - part of this module's API
 
 # (rtol, atol) per dtype; every other dtype is compared for equality
 _DTYPE_PRECISIONS = {dtypes.float16: (1e-3, 1e-5), dtypes.float32: (1.3e-6, 1e-5), dtypes.float64: (1e-7, 1e-7)}

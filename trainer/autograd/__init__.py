@@ -9,6 +9,12 @@ from trainer.autograd.anomaly_mode import (
     set_detect_anomaly,
 )
 from trainer.autograd.backward_pass import backward
+from trainer.autograd.engine_modes import (
+    enforce_grad_layout_policy,
+    is_multithreading_enabled,
+    is_view_replay_enabled,
+    set_multithreading_enabled,
+)
 from trainer.autograd.function import Function, FunctionCtx, once_differentiable
 from trainer.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from trainer.autograd.gradcheck import gradcheck, gradgradcheck
@@ -24,8 +30,12 @@ def Variable(tensor, requires_grad: bool = False):  # noqa: N802 - PyTorch's leg
     return tensor
 
 
+from trainer.autograd.variable import variable  # noqa: E402 - needs Variable; the function takes the submodule's name
+
 __all__ = ["Function", "FunctionCtx", "OpEvent", "Variable", "enable_grad", "grad", "is_grad_enabled", "no_grad",
            "observe_ops", "observe_sizes", "once_differentiable", "set_grad_enabled"]
 __all__ += ["backward", "detect_anomaly", "functional", "gradcheck", "gradgradcheck", "inference_mode",
             "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "is_inference_mode_enabled", "set_detect_anomaly"]
 __all__ += ["forward_ad", "graph", "profiler"]
+__all__ += ["enforce_grad_layout_policy", "is_multithreading_enabled", "is_view_replay_enabled",
+            "set_multithreading_enabled", "variable"]

@@ -1,9 +1,13 @@
 """``trainer.distributions``: probability distributions with sampling, ``log_prob``, moments and KL divergences,
 as ``torch.distributions``. Parameters and values are checked (``validate_args``) as in PyTorch."""
 
+import trainer.distributions.fishersnedecor  # noqa: F401 - PyTorch's module path
+import trainer.distributions.half_cauchy  # noqa: F401 - PyTorch's module path
+import trainer.distributions.half_normal  # noqa: F401 - PyTorch's module path
 import trainer.distributions.kl_count_families  # noqa: F401 - KL rules
 import trainer.distributions.kl_cross_families  # noqa: F401 - KL rules
 import trainer.distributions.kl_low_rank_normals  # noqa: F401 - KL rules
+import trainer.distributions.studentT  # noqa: F401 - PyTorch's module path
 from trainer.distributions import constraints, kl, kl_exponential_families, kl_transformed_families, transforms, utils  # noqa: F401 - KL rules
 from trainer.distributions.bernoulli import Bernoulli
 from trainer.distributions.beta import Beta

@@ -1,6 +1,7 @@
 """Neural-network building blocks with PyTorch's API: modules, layers, losses, ``functional``, ``init``."""
 
-from trainer.nn import attention, functional, grad, init, utils
+from trainer.nn import attention, common_types, functional, grad, init, utils
+from trainer.nn.factory_arguments import factory_kwargs
 from trainer.nn.modules.activation import (
     CELU,
     ELU,
@@ -59,6 +60,7 @@ from trainer.nn.modules.lazy import (
     LazyInstanceNorm3d,
     LazyLinear,
 )
+from trainer.nn.modules.legacy_container import Container
 from trainer.nn.modules.linear import Bilinear, Identity, Linear
 from trainer.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss
 from trainer.nn.modules.linear_cross_entropy_options import LinearCrossEntropyOptions
