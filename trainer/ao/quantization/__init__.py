@@ -95,6 +95,11 @@ from trainer.ao.quantization.qconfig import (
     get_default_qat_qconfig,
 )
 from trainer.ao.quantization.quantization_mappings import (
+from trainer.ao.quantization.qconfig_mapping import (
+    QConfigMapping,
+    get_default_qat_qconfig_mapping,
+    get_default_qconfig_mapping,
+)
     get_default_qat_module_mappings,
     get_default_qconfig_propagation_list,
 )
@@ -106,6 +111,9 @@ __all__ = [
     "quantize_dynamic",
     "get_default_dynamic_quant_module_mappings",
     "per_channel_dynamic_qconfig",
+    "QConfigMapping",
+    "get_default_qconfig_mapping",
+    "get_default_qat_qconfig_mapping",
     "float16_dynamic_qconfig",
     "default_dynamic_quant_observer",
     "default_dynamic_qconfig",
