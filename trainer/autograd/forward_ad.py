@@ -6,7 +6,8 @@ tensor is instead a copy of its primal recorded on the graph from a hidden input
 vector-Jacobian product ``u -> J^T u`` recorded with ``create_graph``, then differentiated against ``u`` weighted
 by the tangents, summed over every dual input of the level that ``y`` depends on. Each ``unpack_dual`` of a
 computed tensor therefore costs two reverse passes over the graph that leads to it, and needs the ops on the way
-to be twice differentiable by trainer's autograd.
+to be twice differentiable by trainer's autograd. A custom ``autograd.Function`` on the way contributes through its
+``jvp`` instead, run once when it is applied (see ``trainer.autograd.custom_function_jvp``).
 
 What this means beyond PyTorch's semantics: ops on dual tensors are recorded by reverse-mode autograd, so they
 carry no tangent when run under ``no_grad``, and dual tensors and their results report ``requires_grad=True``.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import trainer
-from trainer.autograd import grad_mode
+from trainer.autograd import custom_function_jvp, grad_mode
 from trainer.tensor import Tensor
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
@@ -141,11 +142,20 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
                               scope.unwrap(_jacobian_vector_product(tensor, reached, _level)))
 
 
+def tangents_of(tensors: list) -> tuple[_DualLevel, list] | None:
+    """``(level, tangents)``: the tangent of each of ``tensors`` at the open level (zeros for one that has none),
+    what a custom Function's ``jvp`` is given; None when none of them has a tangent."""
+    if _level is None or not any(_reached_inputs(t, _level) for t in tensors):
+        return None
+    tangents = [unpack_dual(t).tangent for t in tensors]
+    return _level, [trainer.zeros_like(t) if tangent is None else tangent for t, tangent in zip(tensors, tangents)]
+
+
 def _jacobian_vector_product(output: Tensor, reached: list, level: _DualLevel) -> Tensor:
     """``sum_i J_i v_i`` over the level's inputs at ``reached``, by differentiating ``u -> sum_i J_i^T u``."""
     scope = level.scope
     inputs = [level.inputs[i] for i in reached]
-    with grad_mode.enable_grad():
+    with grad_mode.enable_grad(), custom_function_jvp.linearizing(level):
         cotangent = scope.own_leaf(trainer.zeros_like(output).requires_grad_())
         vjps = scope.gradients([output], inputs, [cotangent], create_graph=True, materialize=False)
     pairs = [(vjp, level.tangents[i].to(level.inputs[i].dtype)) for vjp, i in zip(vjps, reached) if vjp is not None]

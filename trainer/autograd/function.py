@@ -15,7 +15,15 @@ import functools
 import numpy as np
 
 from trainer import dtypes
-from trainer.autograd import engine, grad_mode, higher_order, op, saved_tensors_hooks
+from trainer.autograd import (
+    custom_function_jvp,
+    engine,
+    function_transforms,
+    grad_mode,
+    higher_order,
+    op,
+    saved_tensors_hooks,
+)
 from trainer.backend import device_of
 
 
@@ -37,8 +45,20 @@ class FunctionCtx(op.Function):
         self._saved_versions = tuple((t._version_counter, t._version_counter.value, t._data.shape, t._data.dtype)
                                      for t in tensors if t is not None)
 
+    def save_for_forward(self, *tensors) -> None:
+        """Tensors for ``jvp``, where ``ctx.saved_tensors`` returns them (forward-mode AD)."""
+        from trainer.tensor import Tensor
+
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_forward expects all arguments to be tensors; you should save non-tensors "
+                                f"as attributes on ctx. Got {type(t).__name__}")
+        self._saved_for_forward = tensors
+
     @property
     def saved_tensors(self) -> tuple:
+        if self.__dict__.get("_in_jvp"):
+            return self.__dict__.get("_saved_for_forward", ())
         if self._released:
             raise RuntimeError(engine.GRAPH_FREED)
         self._check_saved_versions()
@@ -77,7 +97,11 @@ class FunctionCtx(op.Function):
     @staticmethod
     def backward_graph(ctx, *grads):
         """The engine's entry under ``create_graph``: the user's backward runs recorded, on tensor gradients, with
-        each saved output re-attached to this node so that its derivative flows back through it, as in PyTorch."""
+        each saved output re-attached to this node so that its derivative flows back through it, as in PyTorch.
+        In the first pass of a Jacobian-vector product the node contributes through its ``jvp`` instead."""
+        linearization = custom_function_jvp.active_linearization()
+        if linearization is not None:
+            return custom_function_jvp.linearized_backward(ctx, grads, linearization)
         saved = ctx.__dict__.get("_to_save")
         if saved is not None:
             ctx._to_save = tuple(t if nr is None else higher_order.attached(t._data, (ctx, nr))
@@ -93,7 +117,12 @@ class FunctionCtx(op.Function):
 class Function:
     """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``, then call
     ``MyOp.apply(*args)``. PyTorch 2's form also works: ``forward(*args)`` plus
-    ``setup_context(ctx, inputs, output)``."""
+    ``setup_context(ctx, inputs, output)``; that form is required under ``trainer.func`` transforms.
+    ``jvp(ctx, *tangents)`` gives forward-mode AD its output tangents; under ``trainer.func.vmap`` a Function
+    needs ``generate_vmap_rule = True`` or a ``vmap(info, in_dims, *args)`` staticmethod (see
+    ``trainer.autograd.function_transforms``)."""
+
+    generate_vmap_rule = False
 
     @staticmethod
     def forward(ctx, *args):
@@ -108,6 +137,10 @@ class Function:
         raise NotImplementedError("a custom Function must define a static backward(ctx, *grad_outputs) to be "
                                   "differentiated")
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise NotImplementedError(custom_function_jvp.JVP_MISSING)
+
     @classmethod
     def apply(cls, *args):
         from trainer.tensor import Tensor
@@ -119,11 +152,16 @@ class Function:
         ctx._arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         record = grad_mode.is_grad_enabled() and any(t._requires_grad for t in inputs)
+        uses_setup_context = cls.setup_context is not Function.setup_context
+        function_transforms.check_supported(cls, uses_setup_context)
         with grad_mode.no_grad():
-            if cls.setup_context is Function.setup_context:
+            if not uses_setup_context:
                 result = cls.forward(ctx, *args)
             else:
-                result = cls.forward(*args)
+                if function_transforms.uses_vmap_staticmethod(cls):
+                    result = function_transforms.run_vmap_staticmethod(cls, args)
+                else:
+                    result = cls.forward(*args)
                 cls.setup_context(ctx, args, result)
             multi = type(result) is tuple
             results = list(result if multi else (result,))
@@ -133,6 +171,7 @@ class Function:
                         results[i] = _alias(r)
         if record:
             _link(ctx, inputs, results)
+            custom_function_jvp.jvp_at_apply(cls, ctx, inputs, results)
         return tuple(results) if multi else results[0]
 
 

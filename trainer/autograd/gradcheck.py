@@ -32,16 +32,18 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     ``raise_exception`` is off).
 
     ``check_undefined_grad`` has nothing to check here: trainer's engine hands a backward zeros, never an undefined
-    gradient, for an output that got none. Options that need forward-mode AD, ``vmap`` or sparse tensors, which
-    trainer does not have, raise ``NotImplementedError``."""
+    gradient, for an output that got none. ``check_forward_ad`` also checks forward-mode AD's Jacobians
+    (``trainer.autograd.gradcheck_forward``). Options that need batched gradients or sparse tensors raise
+    ``NotImplementedError``."""
     unsupported = {"check_batched_grad": check_batched_grad, "check_batched_forward_grad": check_batched_forward_grad,
-                   "check_forward_ad": check_forward_ad, "fast_mode": fast_mode, "masked": masked}
+                   "fast_mode": fast_mode, "masked": masked}
     for name, value in unsupported.items():
         if value:
-            raise NotImplementedError(f"gradcheck({name}=True) is not supported: trainer has no forward-mode AD, vmap "
-                                      "or sparse tensors; only the default element-by-element backward check runs")
+            raise NotImplementedError(f"gradcheck({name}=True) is not supported: trainer has no batched gradients "
+                                      "or sparse tensors; only the element-by-element checks run")
     try:
-        return _check(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes, check_backward_ad)
+        return _check(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes, check_backward_ad,
+                      check_forward_ad)
     except GradcheckError:
         if raise_exception:
             raise
@@ -78,15 +80,20 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
                      check_forward_ad=check_fwd_over_rev, check_backward_ad=check_rev_over_rev, masked=masked)
 
 
-def _check(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes, check_backward_ad) -> bool:
+def _check(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes, check_backward_ad,
+           check_forward_ad=False) -> bool:
     tupled_inputs = _as_tuple(inputs)
     _check_inputs(tupled_inputs)
     func_out = _as_tuple(func(*tupled_inputs))
     outputs = _differentiable_outputs(func_out)
-    if not check_backward_ad:
+    if not (check_backward_ad or check_forward_ad):
         return True
     diff_inputs = [t for t in tupled_inputs if isinstance(t, Tensor) and t.requires_grad]
     numerical = _numerical_jacobians(func, tupled_inputs, func_out, eps)  # [input][output]
+    if check_forward_ad:
+        _check_forward_jacobians(func, tupled_inputs, numerical, rtol, atol)
+    if not check_backward_ad:
+        return True
     if not outputs:  # nothing differentiable came out, so nothing may change with the inputs
         if any(jac is not None and bool((jac != 0).any()) for per_input in numerical for jac in per_input):
             raise GradcheckError("Numerical gradient for function expected to be zero")
@@ -101,6 +108,16 @@ def _check(func, inputs, eps, atol, rtol, nondet_tol, check_grad_dtypes, check_b
                                      f"numerical:{n}\nanalytical:{a}\n")
     _check_backward_multiplies_by_grad_output(outputs, diff_inputs)
     return True
+
+
+def _check_forward_jacobians(func, inputs, numerical, rtol, atol) -> None:
+    from trainer.autograd.gradcheck_forward import forward_jacobians  # it builds on this module
+
+    for j, per_output in enumerate(forward_jacobians(func, inputs)):
+        for i, (a, n) in enumerate(zip(per_output, numerical[j])):
+            if a is not None and n is not None and not _allclose(a, n, rtol, atol):
+                raise GradcheckError(f"Jacobian computed with forward mode mismatch for output {i:d} with respect to "
+                                     f"input {j:d},\nnumerical:{n}\nanalytical:{a}\n")
 
 
 def _as_tuple(value) -> tuple:

@@ -14,6 +14,7 @@ import functools
 import numpy as np
 
 import trainer
+from trainer.autograd import function_transforms
 from trainer.func.pytree import broadcast_prefix, tree_flatten, tree_map, tree_unflatten
 from trainer.func.random_draws import GeneratorStates, check_no_random_draws
 from trainer.tensor import Tensor
@@ -49,7 +50,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
                         states.restore()
                     sliced = [arg if dim is None else arg.select(dim, index)
                               for arg, dim in zip(flat_args, flat_in_dims)]
-                    slices.append(func(*tree_unflatten(sliced, args_spec), **kwargs))
+                    with function_transforms.transform("vmap", randomness):
+                        slices.append(func(*tree_unflatten(sliced, args_spec), **kwargs))
                 chunks.append(_stack_slices(func, slices, out_dims))
         return chunks[0] if len(chunks) == 1 else _concatenate_chunks(chunks, out_dims)
 
@@ -182,7 +184,8 @@ def _empty_batch(func, flat_in_dims, flat_args, args_spec, kwargs, out_dims, ran
     example = [arg if dim is None else arg.new_zeros(*(s for d, s in enumerate(arg.shape) if d != dim))
                for arg, dim in zip(flat_args, flat_in_dims)]
     states = GeneratorStates()
-    output = func(*tree_unflatten(example, args_spec), **kwargs)
+    with function_transforms.transform("vmap", randomness):
+        output = func(*tree_unflatten(example, args_spec), **kwargs)
     if randomness != "error":
         states.restore()
     _, spec = tree_flatten(output)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from trainer.autograd import grad_mode
+from trainer.autograd import function_transforms, grad_mode
 from trainer.func.argnums import replace_argnums, slice_argnums
 from trainer.func.grad_scope import GradScope
 from trainer.func.pytree import tree_flatten, tree_map, tree_unflatten
@@ -41,7 +41,8 @@ def _grad_and_value(func, argnums, has_aux, args, kwargs):
     scope = GradScope()
     with grad_mode.enable_grad():
         diff_args = tree_map(scope.differentiable, slice_argnums(args, argnums, as_tuple=False))
-        output = func(*replace_argnums(args, argnums, diff_args), **kwargs)
+        with function_transforms.transform("grad"):
+            output = func(*replace_argnums(args, argnums, diff_args), **kwargs)
         aux = None
         if has_aux:
             if not (isinstance(output, tuple) and len(output) == 2):

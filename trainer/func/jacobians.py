@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 
 import trainer
+from trainer.autograd import custom_function_jvp, grad_mode
 from trainer.func.argnums import slice_argnums
 from trainer.func.pytree import tree_flatten, tree_unflatten
 from trainer.func.random_draws import check_no_random_draws
@@ -33,8 +34,9 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
 
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
     """A function returning the Jacobian of ``func`` with respect to the arguments at ``argnums`` (with
-    ``has_aux``, ``(jacobian, aux)``): the same values as PyTorch's forward-mode ``jacfwd``, computed here by
-    reverse mode (trainer has no forward-mode AD), one vector-Jacobian product per output element.
+    ``has_aux``, ``(jacobian, aux)``): one Jacobian-vector product per input element, each by the double-vjp
+    trick of ``trainer.func.jvp`` (one recorded reverse pass, then one more pass per column), so a custom
+    ``autograd.Function`` contributes through its ``jvp``, as in PyTorch's forward-mode ``jacfwd``.
 
     ``func`` runs once; as in PyTorch, ``randomness="error"`` refuses a function that draws random numbers.
     ``"same"`` and ``"different"`` both allow them, and both give the Jacobian of that one draw (the
@@ -54,7 +56,7 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
 
 def hessian(func, argnums=0):
     """A function returning the Hessian of the scalar function ``func`` with respect to the arguments at
-    ``argnums``: ``jacfwd(jacrev(func, argnums), argnums)``, as in PyTorch (both by reverse mode here)."""
+    ``argnums``: ``jacfwd(jacrev(func, argnums), argnums)``, as in PyTorch."""
     return jacfwd(jacrev(func, argnums), argnums)
 
 
@@ -62,16 +64,19 @@ def _jacobian(func, argnums, has_aux, args, api):
     _error_if_complex(api, tree_flatten(args)[0], "inputs")
     # the messages of the transform PyTorch builds each on: vjp for jacrev, jvp for jacfwd
     inner_api = "vjp(f, *primals)" if api == "jacrev" else "jvp(f, primals, tangents)"
-    call = record_call(func, args, argnums=argnums, has_aux=has_aux, api=inner_api)
+    call = record_call(func, args, argnums=argnums, has_aux=has_aux, api=inner_api, transform=api)
     _error_if_complex(api, call.flat_outputs, "outputs")
     check_differentiable_outputs(call.flat_outputs)
     scope, inputs = call.scope, call.flat_diff_primals
     _, primals_spec = tree_flatten(slice_argnums(args, argnums))
     recording = scope.records(call.flat_outputs)
+    if api == "jacfwd":
+        blocks = _forward_blocks(scope, call.flat_outputs, inputs, recording)
+    else:
+        blocks = [[rows.reshape(*out.shape, *inp.shape) for rows, inp in zip(_rows(scope, out, inputs, recording),
+                                                                             inputs)] for out in call.flat_outputs]
     per_output = []
-    for out in call.flat_outputs:
-        columns = [rows.reshape(*out.shape, *inp.shape) for rows, inp in zip(_rows(scope, out, inputs, recording),
-                                                                              inputs)]
+    for columns in blocks:
         per_input = tree_unflatten(scope.unwrap(columns), primals_spec)
         per_output.append(per_input[0] if isinstance(argnums, int) else per_input)
     jacobian = tree_unflatten(per_output, call.outputs_spec)
@@ -86,6 +91,35 @@ def _rows(scope, out, inputs, recording) -> list:
     flat = out.reshape(-1)
     rows = [scope.gradients([flat[k]], inputs, retain_graph=True, create_graph=recording) for k in range(out.numel())]
     return [trainer.stack([row[j] for row in rows]) for j in range(len(inputs))]
+
+
+def _forward_blocks(scope, outputs, inputs, recording) -> list:
+    """Per output, per input, the Jacobian block shaped ``output.shape + input.shape``, column by column: column
+    ``k`` of an input is ``J e_k``, the vjps of one recorded first pass (from zero cotangents) differentiated
+    against the cotangents, weighted by the basis vector ``e_k``."""
+    blocks = [[trainer.zeros(*out.shape, *inp.shape, dtype=inp.dtype, device=inp.device) for inp in inputs]
+              for out in outputs]
+    differentiable = [i for i, out in enumerate(outputs) if out.requires_grad and out.numel() > 0]
+    if not differentiable:
+        return blocks
+    with grad_mode.enable_grad(), custom_function_jvp.linearizing(api="jacfwd"):
+        cotangents = [scope.own_leaf(trainer.zeros_like(outputs[i]).requires_grad_()) for i in differentiable]
+        vjps = scope.gradients([outputs[i] for i in differentiable], inputs, cotangents, create_graph=True,
+                               materialize=False)
+    for j, (vjp, inp) in enumerate(zip(vjps, inputs)):
+        if vjp is None or inp.numel() == 0:
+            continue
+        columns = []
+        for k in range(inp.numel()):
+            basis = trainer.zeros(inp.numel(), dtype=inp.dtype, device=inp.device)
+            basis[k] = 1
+            columns.append(scope.gradients([vjp], cotangents, [basis.reshape(inp.shape)], retain_graph=True,
+                                           create_graph=recording))
+        for position, i in enumerate(differentiable):
+            out = outputs[i]
+            stacked = trainer.stack([column[position] for column in columns], dim=-1)
+            blocks[i][j] = stacked.reshape(*out.shape, *inp.shape)
+    return blocks
 
 
 def _error_if_complex(api: str, flat: list, what: str) -> None:

@@ -3,7 +3,8 @@ tensors.
 
 trainer has reverse-mode AD only, so ``jvp`` uses the double-vjp trick: ``u -> J^T u`` is linear in the
 cotangent ``u``, and differentiating it against the tangent ``v`` gives ``J v``. That costs two reverse passes
-instead of one forward pass, and needs the function to be twice differentiable by trainer's autograd.
+instead of one forward pass, and needs the function to be twice differentiable by trainer's autograd; a custom
+``autograd.Function`` on the way contributes through its ``jvp`` (see ``trainer.autograd.custom_function_jvp``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import trainer
-from trainer.autograd import grad_mode
+from trainer.autograd import custom_function_jvp, function_transforms, grad_mode
 from trainer.func.argnums import replace_argnums, slice_argnums
 from trainer.func.grad_scope import GradScope
 from trainer.func.pytree import TreeSpec, tree_flatten, tree_map, tree_unflatten
@@ -33,8 +34,10 @@ class RecordedCall:
     aux: object
 
 
-def record_call(func, primals: tuple, argnums=None, has_aux: bool = False, api: str = "vjp(f, *primals)"):
-    """Run ``func(*primals)`` against fresh copies of the primals (of those at ``argnums`` when given)."""
+def record_call(func, primals: tuple, argnums=None, has_aux: bool = False, api: str = "vjp(f, *primals)",
+                transform: str = "vjp"):
+    """Run ``func(*primals)`` against fresh copies of the primals (of those at ``argnums`` when given), as
+    ``transform`` (what custom Functions inside are checked against)."""
     scope = GradScope()
     with grad_mode.enable_grad():
         if argnums is None:
@@ -43,7 +46,8 @@ def record_call(func, primals: tuple, argnums=None, has_aux: bool = False, api: 
         else:
             diff_primals = tree_map(scope.differentiable, slice_argnums(primals, argnums, as_tuple=False))
             primals = replace_argnums(primals, argnums, diff_primals)
-        output = func(*primals)
+        with function_transforms.transform(transform):
+            output = func(*primals)
         aux = None
         if has_aux:
             if not (isinstance(output, tuple) and len(output) == 2):
@@ -96,12 +100,12 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
             raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
                                f"Tensor, this is not supported. Tensor is of size {list(p.shape)} while the given "
                                f"forward gradient is of size {list(t.shape)}.")
-    call = record_call(func, primals, has_aux=has_aux, api=_JVP)
+    call = record_call(func, primals, has_aux=has_aux, api=_JVP, transform="jvp")
     scope, outputs = call.scope, call.flat_outputs
     tangents_out = [None] * len(outputs)
     differentiable = [i for i, out in enumerate(outputs) if out.requires_grad]
     if differentiable:
-        with grad_mode.enable_grad():
+        with grad_mode.enable_grad(), custom_function_jvp.linearizing():
             cotangents = [scope.own_leaf(trainer.zeros_like(outputs[i]).requires_grad_()) for i in differentiable]
             vjps = scope.gradients([outputs[i] for i in differentiable], call.flat_diff_primals, cotangents,
                                    create_graph=True)

@@ -54,9 +54,6 @@ def test_forward_ad_modules(part):
     assert float(ours.abs().sum()) > 0
 
 
-@pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                   reason="trainer's forward AD is reverse-over-reverse: a custom Function's jvp() is not used, so "
-                          "fwAD.unpack_dual(Fn.apply(dual_input)) needs a backward it does not have")
 def test_forward_ad_custom_function_jvp():
     pt, tr = pair("forward_ad_usage")
     rng = np.random.default_rng(2)
