@@ -692,6 +692,6 @@ def is_inference(input: Tensor) -> bool:
 
 
 # quantization-aware training reads nn and the ops above
-from trainer import ao, compiler, futures, library, quantization  # noqa: E402
+from trainer import ao, compiler, export, futures, library, quantization  # noqa: E402
 
 __version__ = "0.1.0"

@@ -1,0 +1,31 @@
+"""The input checks ``ExportedProgram.module()`` runs first: every input must have a size the program was
+exported for (``torch.export``'s ``_guards_fn``)."""
+
+from __future__ import annotations
+
+import trainer
+from trainer.fx.graph import side_effectful_functions
+
+
+def check_input_shape(value: trainer.Tensor, name: str, dims: tuple) -> None:
+    """``dims`` holds, per axis, the static size (an int) or the inclusive range ``(min, max)`` of a dynamic one
+    (``max`` None when unbounded); raises ``AssertionError`` as torch's guards do."""
+    if not isinstance(value, trainer.Tensor):
+        raise AssertionError(f"Guard failed: {name} must be a Tensor, got {type(value).__name__}")
+    if value.dim() != len(dims):
+        raise AssertionError(f"Guard failed: {name}.dim() == {len(dims)} (the input has shape {list(value.shape)})")
+    for axis, (size, expected) in enumerate(zip(value.shape, dims, strict=True)):
+        where = f"{name}.size()[{axis}]"
+        if isinstance(expected, int):
+            if size != expected:
+                raise AssertionError(f"Guard failed: {where} == {expected} (got {size}; that size is static in "
+                                     "this exported program)")
+            continue
+        low, high = expected
+        if size < low:
+            raise AssertionError(f"Guard failed: {where} >= {low} (got {size})")
+        if high is not None and size > high:
+            raise AssertionError(f"Guard failed: {where} <= {high} (got {size})")
+
+
+side_effectful_functions.add(check_input_shape)  # dead-code elimination must keep the checks
