@@ -7,10 +7,13 @@ initializers named after their `state_dict` keys, and writes a model that passes
 each output is from the trainer's.
 """
 
+from exporter.custom_symbolics import register_custom_op_symbolic, unregister_custom_op_symbolic
 from exporter.errors import ExportError, OpsetError, UnsupportedOpError, VerificationError
 from exporter.export import export
 from exporter.opsets import MIN_OPSET, newest_opset
+from exporter.training_mode import OperatorExportTypes, TrainingMode
 from exporter.verify import verify
 
 __all__ = ["MIN_OPSET", "ExportError", "OpsetError", "UnsupportedOpError", "VerificationError", "export",
            "newest_opset", "verify"]
+__all__ += ["OperatorExportTypes", "TrainingMode", "register_custom_op_symbolic", "unregister_custom_op_symbolic"]

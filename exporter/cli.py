@@ -11,6 +11,7 @@ from pathlib import Path
 import trainer
 from exporter.errors import ExportError
 from exporter.export import export
+from exporter.training_mode import TrainingMode
 from exporter.triton_config import triton_config
 
 _DTYPES = ("float32", "float64", "float16", "int64", "int32")
@@ -28,6 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dynamic-batch", action="store_true", help="make dim 0 of every input and output dynamic")
     parser.add_argument("--opset", type=int, help="the ONNX opset (default: the newest supported)")
     parser.add_argument("--verify", action="store_true", help="check the outputs against the trainer's")
+    parser.add_argument("--no-export-params", action="store_true",
+                        help="make parameters and buffers graph inputs instead of writing their values")
+    parser.add_argument("--keep-initializers-as-inputs", action="store_true",
+                        help="also list the written parameters and buffers as graph inputs (overridable)")
+    parser.add_argument("--no-constant-folding", action="store_true", help="keep computations on constants as nodes")
+    parser.add_argument("--training", action="store_true",
+                        help="export in training mode (Dropout active, BatchNorm on batch statistics)")
+    parser.add_argument("--custom-opset", action="append", default=[], metavar="DOMAIN=VERSION",
+                        help="the version of a custom domain that registered symbolics emit nodes in (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print the exported graph")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("-o", "--output", help="where to write the .onnx file")
     target.add_argument("--repository", metavar="DIR/NAME",
@@ -63,6 +74,16 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not shape or any(d <= 0 for d in shape):
         raise ExportError(f"--input-shape wants positive sizes, got {text!r}")
     return shape
+
+
+def parse_custom_opsets(items) -> dict[str, int]:
+    opsets = {}
+    for item in items:
+        domain, sep, version = item.partition("=")
+        if not sep or not domain or not version.isdigit():
+            raise ExportError(f"--custom-opset wants DOMAIN=VERSION such as com.example=1, got {item!r}")
+        opsets[domain] = int(version)
+    return opsets
 
 
 def load_checkpoint(model, path: str) -> None:
@@ -108,7 +129,12 @@ def run(argv=None) -> Path:
     if args.dynamic_batch:
         names = (*_names(len(inputs), "input"), *_names(_count_outputs(model, inputs), "output"))
         dynamic_axes = {name: {0: "batch"} for name in names}
-    onnx_model = export(model, inputs, path, dynamic_axes=dynamic_axes, opset_version=args.opset, verify=args.verify)
+    onnx_model = export(model, inputs, path, dynamic_axes=dynamic_axes, opset_version=args.opset, verify=args.verify,
+                        export_params=not args.no_export_params,
+                        keep_initializers_as_inputs=args.keep_initializers_as_inputs,
+                        do_constant_folding=not args.no_constant_folding,
+                        training=TrainingMode.TRAINING if args.training else TrainingMode.EVAL,
+                        custom_opsets=parse_custom_opsets(args.custom_opset), verbose=args.verbose)
     if args.repository:
         max_batch = args.max_batch_size if args.dynamic_batch else 0
         (folder / "config.pbtxt").write_text(triton_config(onnx_model, folder.name, max_batch))

@@ -10,6 +10,7 @@ from onnx import helper
 from exporter.errors import OpsetError
 
 MIN_OPSET = 13
+_LOCAL_FUNCTIONS_IR_VERSION = 8  # the IR version that added model-local functions
 
 
 @functools.cache
@@ -45,10 +46,17 @@ def _runtime_accepts(onnxruntime, opset: int) -> bool:
     return True
 
 
-def make_model(graph, opset: int, **kwargs) -> onnx.ModelProto:
+def make_model(graph, opset: int, custom_opsets=None, **kwargs) -> onnx.ModelProto:
+    """A model importing ``opset`` and each custom domain its nodes and functions use (at its ``custom_opsets``
+    version, else 1)."""
     imports = [helper.make_opsetid("", opset)]
-    return helper.make_model(graph, opset_imports=imports, ir_version=helper.find_min_ir_version_for(imports),
-                             **kwargs)
+    nodes = [*graph.node, *(node for function in kwargs.get("functions", ()) for node in function.node)]
+    domains = sorted({node.domain for node in nodes} - {"", "ai.onnx"})
+    custom = [helper.make_opsetid(domain, (custom_opsets or {}).get(domain, 1)) for domain in domains]
+    ir_version = helper.find_min_ir_version_for(imports)
+    if kwargs.get("functions"):
+        ir_version = max(ir_version, _LOCAL_FUNCTIONS_IR_VERSION)
+    return helper.make_model(graph, opset_imports=imports + custom, ir_version=ir_version, **kwargs)
 
 
 def resolve_opset(opset_version: int | None) -> int:
