@@ -208,7 +208,7 @@ class Tensor(TensorMethods, ElementwiseMethods, InplaceMethods, ComplexMethods, 
         if self._data.dtype == dtypes.bfloat16.np and not force:  # as PyTorch; NumPy has no bfloat16 of its own
             raise TypeError("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; convert the tensor first, "
                             "e.g. t.float().numpy()")
-        if self._requires_grad and not force:
+        if self._requires_grad and grad_mode._state.enabled and not force:  # as PyTorch: fine under no_grad
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if xp_of(self._data) is not np:
             if not force:

@@ -210,6 +210,37 @@ def test_call_errors_match_torch():
                              "Expected a value of type 'float' for argument 'scale'")
 
 
+def test_numpy_kernel_sees_its_inputs_outside_grad_mode_like_torch():
+    """The custom-op tutorial's kernels call ``x.numpy()``: PyTorch runs them with grad mode off, where ``numpy()``
+    of a tensor that requires grad is allowed, and registers the formula afterwards."""
+    def run(lib):
+        @lib.library.custom_op("sdx_test::numpy_sin", mutates_args=())
+        def numpy_sin(x: lib.Tensor) -> lib.Tensor:
+            return lib.from_numpy(np.sin(x.numpy()))
+
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * lib.from_numpy(np.cos(x.detach().numpy()))
+
+        numpy_sin.register_autograd(backward, setup_context=lambda ctx, inputs, output: ctx.save_for_backward(*inputs))
+        x = lib.from_numpy(np.linspace(-2.0, 2.0, 5)).requires_grad_()
+        y = numpy_sin(x)
+        y.sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+
+    for ours, theirs in zip(run(trainer), run(torch)):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_numpy_of_a_tensor_that_requires_grad_is_refused_only_in_grad_mode():
+    for lib in LIBS:
+        x = lib.ones(2, requires_grad=True)
+        with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that requires grad"):
+            x.numpy()
+        with lib.no_grad():
+            np.testing.assert_array_equal(x.numpy(), [1.0, 1.0])
+
+
 def test_backward_without_formula_and_aliasing_outputs_raise_like_torch():
     def no_formula(lib):
         @lib.library.custom_op("sdx_test::no_formula", mutates_args=())
