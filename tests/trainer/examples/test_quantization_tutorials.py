@@ -219,9 +219,6 @@ def test_numeric_suite_dynamic_runs_on_torch():
     assert "decoder._packed_params._packed_params" in errors and all(float(e) > 20 for e in errors.values())
 
 
-@pytest.mark.xfail(strict=True, raises=ModuleNotFoundError,
-                   reason="trainer has no Numeric Suite: `import torch.quantization._numeric_suite as ns` "
-                          "(ns.compare_weights, compare_model_outputs, compare_model_stub, Logger ...)")
 def test_numeric_suite_dynamic():
     pt, tr = pair("quant_numeric_suite_dynamic")
     model_pt, model_tr = pt.build(), tr.build()

@@ -1,6 +1,7 @@
 """Quantization-aware training's building blocks, as ``torch.ao.quantization``: observers, fake-quantize modules and
 ``QConfig``. The fake-quantized graphs export to ONNX as QuantizeLinear/DequantizeLinear pairs."""
 
+from trainer.ao.quantization.compare_output_modules import get_default_compare_output_module_list
 from trainer.ao.quantization.convert import (
     convert,
     get_default_static_quant_module_mappings,
@@ -94,12 +95,12 @@ from trainer.ao.quantization.qconfig import (
     default_symmetric_qnnpack_qat_qconfig,
     get_default_qat_qconfig,
 )
-from trainer.ao.quantization.quantization_mappings import (
 from trainer.ao.quantization.qconfig_mapping import (
     QConfigMapping,
     get_default_qat_qconfig_mapping,
     get_default_qconfig_mapping,
 )
+from trainer.ao.quantization.quantization_mappings import (
     get_default_qat_module_mappings,
     get_default_qconfig_propagation_list,
 )
@@ -108,12 +109,13 @@ from trainer.ao.quantization.quantize_dynamic import get_default_dynamic_quant_m
 from trainer.ao.quantization.stubs import DeQuantStub, QuantStub, QuantWrapper
 
 __all__ = [
+    "get_default_compare_output_module_list",
     "quantize_dynamic",
-    "get_default_dynamic_quant_module_mappings",
-    "per_channel_dynamic_qconfig",
     "QConfigMapping",
     "get_default_qconfig_mapping",
     "get_default_qat_qconfig_mapping",
+    "get_default_dynamic_quant_module_mappings",
+    "per_channel_dynamic_qconfig",
     "float16_dynamic_qconfig",
     "default_dynamic_quant_observer",
     "default_dynamic_qconfig",
