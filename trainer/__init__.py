@@ -25,6 +25,7 @@ from trainer import (
     jit,
     linalg,
     multiprocessing,
+    nested,
     nn,
     ops,
     optim,
@@ -133,7 +134,7 @@ from trainer.global_settings import (  # noqa: E402
     set_warn_always,
     use_deterministic_algorithms,
 )
-from trainer.layouts import layout, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided  # noqa: E402
+from trainer.layouts import jagged, layout, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided  # noqa: E402
 from trainer.legacy_linalg import cholesky, eig, frobenius_norm, lstsq, lu, matrix_rank, nuclear_norm, qr, solve, symeig
 from trainer.legacy_range import range  # noqa: E402
 from trainer.legacy_storage_types import (  # noqa: E402

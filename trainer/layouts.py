@@ -21,3 +21,4 @@ sparse_csr = layout("sparse_csr")  # trainer.compressed_sparse_tensor.SparseComp
 sparse_csc = layout("sparse_csc")  # the same, columns compressed
 sparse_bsr = layout("sparse_bsr")  # the same, rows of blocks compressed
 sparse_bsc = layout("sparse_bsc")  # the same, columns of blocks compressed
+jagged = layout("jagged")  # trainer.nested.NestedTensor: packed values, one ragged dim

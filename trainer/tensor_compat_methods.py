@@ -80,7 +80,7 @@ class CompatMethods:
 
     @property
     def is_nested(self) -> bool:
-        """False: trainer has no nested tensors."""
+        """False: a dense tensor (``trainer.nested.NestedTensor`` answers True)."""
         return False
 
     @property

@@ -7,32 +7,38 @@ import warnings
 
 from trainer import dtypes
 from trainer.amp import cast_policy
+
+# these take nested tensors too (trainer.nested); a dense input reaches the dense op
+from trainer.nested.functional import (  # noqa: F401
+    dropout,
+    gelu,
+    layer_norm,
+    linear,
+    relu,
+    scaled_dot_product_attention,
+    softmax,
+)
 from trainer.nn import grad  # noqa: F401  (torch.nn.functional.grad is torch.nn.grad)
 from trainer.nn._reduction import legacy_get_string, resolve_reduction
 from trainer.nn.functional_linear_cross_entropy import linear_cross_entropy  # noqa: F401
-from trainer.nn.functional_relu import relu  # noqa: F401
 from trainer.ops import activation as _activation
 from trainer.ops import loss as _loss
 
 # the functional forms that live beside their ops, re-exported here as in torch.nn.functional
 from trainer.ops.activation import (  # noqa: F401
-    dropout,
     dropout1d,
     dropout2d,
     dropout3d,
-    gelu,
     glu,
     leaky_relu,
     log_softmax,
     logsigmoid,
     prelu,
-    softmax,
     softmin,
     softplus,
     softsign,
 )
 from trainer.ops.alpha_dropout import alpha_dropout, feature_alpha_dropout  # noqa: F401
-from trainer.ops.attention import scaled_dot_product_attention  # noqa: F401
 from trainer.ops.batch_norm import batch_norm  # noqa: F401
 from trainer.ops.channel_shuffle import channel_shuffle  # noqa: F401
 from trainer.ops.complex_checks import reject_complex_loss
@@ -55,8 +61,7 @@ from trainer.ops.fractional_pool import (  # noqa: F401
 )
 from trainer.ops.grid_sample import affine_grid, grid_sample  # noqa: F401
 from trainer.ops.gumbel_softmax import gumbel_softmax  # noqa: F401
-from trainer.ops.layer_norm import group_norm, instance_norm, layer_norm  # noqa: F401
-from trainer.ops.linalg import linear  # noqa: F401
+from trainer.ops.layer_norm import group_norm, instance_norm  # noqa: F401
 from trainer.ops.local_response_norm import local_response_norm  # noqa: F401
 from trainer.ops.margin_losses import (  # noqa: F401
     multi_margin_loss,
@@ -596,3 +601,4 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if weight is not None:
         loss = loss * weight
     return _reduce(loss.sum(-1) / input.shape[-1], reduction)
+
