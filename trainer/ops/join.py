@@ -84,8 +84,19 @@ def _check_joinable(op, tensors, axis, same_shape):
                                    f"{list(t.shape)}).")
 
 
+def _dim_or_axis(op, dim, axis):
+    """PyTorch's argument parser takes NumPy's ``axis`` for ``dim`` when ``dim`` is not given (Hugging Face's T5 calls
+    ``torch.cat(..., axis=-1)``)."""
+    if axis is None:
+        return 0 if dim is None else dim
+    if dim is not None:
+        raise TypeError(f"{op}() got an unexpected keyword argument 'axis': it is an alias of 'dim', pass one of them")
+    return axis
+
+
 @cast_policy.promote
-def cat(tensors, dim=0):
+def cat(tensors, dim=None, *, axis=None):
+    dim = _dim_or_axis("cat", dim, axis)
     tensors = promote(*tensors) if tensors else ()
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)  # legacy empty
     axis = normalize_dim(dim, tensors[0].ndim) if tensors else 0
@@ -99,7 +110,8 @@ concat = concatenate = cat
 
 
 @cast_policy.promote
-def stack(tensors, dim=0):
+def stack(tensors, dim=None, *, axis=None):
+    dim = _dim_or_axis("stack", dim, axis)
     tensors = promote(*tensors) if tensors else ()
     _check_joinable("stack", tensors, None, same_shape=True)
     axis = normalize_dim(dim, tensors[0].ndim + 1)
