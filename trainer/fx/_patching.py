@@ -19,6 +19,8 @@ from trainer.fx.proxy import _find_proxy
 
 _NAMESPACES = ("trainer", "trainer.nn.functional", "trainer.special", "trainer.linalg", "trainer.fft")
 _public_names: dict[Callable, str] = {}
+# one recording wrapper per function, made once: every trace and graph insertion point patches with them
+_wrappers: dict[Callable, Callable] = {}
 
 
 def _patchable(value: Any) -> bool:
@@ -131,8 +133,7 @@ class Patcher:
 
     def patch_trainer_functions(self) -> None:
         public_name(None)  # fill the name table from the unpatched namespaces first
-        wrappers: dict[Callable, Callable] = {}
         for module, name, value in _namespace_functions():
-            if value not in wrappers:
-                wrappers[value] = recording_wrapper(value)
-            self.patch(module, name, wrappers[value])
+            if value not in _wrappers:
+                _wrappers[value] = recording_wrapper(value)
+            self.patch(module, name, _wrappers[value])

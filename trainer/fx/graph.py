@@ -15,7 +15,7 @@ from typing import Any
 
 import trainer
 from trainer.assertions import _assert
-from trainer.fx.node import Node, _format_arg, _qualified_name, map_arg
+from trainer.fx.node import Node, map_arg
 
 _illegal_names = {k: object() for k in keyword.kwlist}
 _illegal_names.update(builtins.__dict__)  # a generated name must not shadow a builtin
@@ -90,14 +90,23 @@ class PythonCode:
 
 
 class _InsertPoint:
+    """``with graph.inserting_before(n):`` puts new nodes at that point. Inside it trainer's functions and Tensor
+    operators record a node when given a Proxy (torch.fx gets this from ``__torch_function__``, which trainer lacks),
+    so that a module or function called on ``Proxy(node)`` is inlined there."""
+
     def __init__(self, graph: Graph, new_insert: Callable[[Node], None]):
         self.graph = graph
         self.orig_insert, graph._insert = graph._insert, new_insert
 
     def __enter__(self) -> None:
-        pass
+        from trainer.fx._patching import Patcher
+
+        self._patcher = Patcher()
+        self._patcher.patch_trainer_functions()
+        self._patcher.patch_tensor_operators()
 
     def __exit__(self, *exc) -> None:
+        self._patcher.__exit__(*exc)
         self.graph._insert = self.orig_insert
 
 
@@ -140,6 +149,9 @@ class Graph:
     def create_node(self, op: str, target: Any, args: tuple | None = None, kwargs: dict | None = None,
                     name: str | None = None, type_expr: Any = None) -> Node:
         """Add a node at the current insertion point (the end, unless inside ``inserting_before/after``)."""
+        # a trainer function read while the namespaces are patched (in a trace or an insertion point) is its recording
+        # wrapper: the node calls the function itself
+        target = getattr(target, "__fx_original__", target)
         candidate = name if name is not None else self._target_to_str(target)
         name = self._graph_namespace.create_name(candidate, None)
         node = Node(self, name, op, target, tuple(args or ()), dict(kwargs or {}), type_expr)
@@ -281,8 +293,8 @@ class Graph:
 
     def print_tabular(self) -> None:
         """Print the nodes as a table (opcode, name, target, args, kwargs); uses ``tabulate`` when installed."""
-        rows = [[n.op, n.name, _qualified_name(n.target) if callable(n.target) else n.target, _format_arg(n.args),
-                 _format_arg(n.kwargs)] for n in self.nodes]
+        # the raw target, args and kwargs, as torch.fx prints them (a Node shows as its name)
+        rows = [[n.op, n.name, n.target, n.args, n.kwargs] for n in self.nodes]
         headers = ["opcode", "name", "target", "args", "kwargs"]
         try:
             from tabulate import tabulate

@@ -205,3 +205,8 @@ class Node:
 
     def __repr__(self) -> str:
         return self.name
+
+
+# the type names torch.fx.node exports for annotations: what a node calls, and what its arguments may hold
+Target = Callable[..., Any] | str
+Argument = tuple | list | dict | slice | range | Node | str | int | float | bool | complex | None

@@ -103,7 +103,9 @@ def replace_pattern(gm: GraphModule, pattern: Callable | Graph | GraphModule,
         anchor = match.nodes_map[match.anchor]
         val_map = {r: replaced.get(match.nodes_map[p], match.nodes_map[p])
                    for r, p in zip(replacement_inputs, matcher.placeholders, strict=True)}
-        with graph.inserting_before(anchor):
+        # right before the first reader of the match's result (after the anchor when none), as torch.fx places it
+        users = set(anchor.users)
+        with graph.inserting_before(next((n for n in graph.nodes if n in users), anchor.next)):
             for node in replacement_graph.nodes:
                 if node.op == "placeholder":
                     continue

@@ -31,8 +31,8 @@ def _node_name(base: str, index: int) -> str:
 class _Lowering:
     def __init__(self, model: GraphModule):
         self.model = model
-        # the layers; observers are looked up by name, as named_modules lists a shared one once
-        self.modules = dict(model.named_modules())
+        # the layers under every name the graph calls them by (a ReLU fused into a conv may be called again)
+        self.modules = dict(model.named_modules(remove_duplicate=False))
         self.graph = Graph()
         self.env: dict[Node, Node] = {}
         self.quantized: dict[Node, int] = {}  # quantized values -> index of the observer that gave their grid
@@ -75,9 +75,14 @@ class _Lowering:
             self.env[obs_node] = source  # already on this grid, or an observer that only records (float16 ...)
             return
         scale, zero_point = observer.calculate_qparams()
-        first_user = next(iter(obs_node.users), None)
-        prefix = f"{first_user.target.replace('.', '_')}_input" if first_user is not None and \
-            first_user.op == "call_module" else ""
+        # named as PyTorch names them: after the module whose (quantized) output this is when that module has a
+        # qconfig, else after the module it is the input of
+        observed, first_user = obs_node.args[0], next(iter(obs_node.users), None)
+        if observed.op == "call_module" and getattr(self.model.get_submodule(observed.target), "qconfig", None):
+            prefix = observed.target.replace(".", "_")
+        else:
+            prefix = f"{first_user.target.replace('.', '_')}_input" if first_user is not None and \
+                first_user.op == "call_module" else ""
         scale_node = self._new_buffer(f"{prefix}_scale_", trainer.tensor(float(scale)))
         zero_point_node = self._new_buffer(f"{prefix}_zero_point_", trainer.tensor(int(zero_point)))
         index = _observer_index(obs_node)

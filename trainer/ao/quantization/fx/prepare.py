@@ -48,7 +48,7 @@ def _type_or_name_qconfig(mapping: QConfigMapping, object_type, module_name: str
 
 def node_qconfigs(model: GraphModule, mapping: QConfigMapping, node_name_to_scope: dict) -> dict:
     """The qconfig of each node, by PyTorch's precedence rules; modules called by the graph get it as ``qconfig``."""
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))
     call_counts: dict = defaultdict(lambda: defaultdict(int))
     result = {}
     for node in model.graph.nodes:
@@ -142,7 +142,7 @@ class _ObserverInserter:
 
 def insert_observers(model: GraphModule, qconfigs: dict) -> GraphModule:
     """Observe every quantizable node with a qconfig, in graph order (inputs first, then the output)."""
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))
     inserter = _ObserverInserter(model)
     for node in list(model.graph.nodes):
         qconfig = qconfigs.get(node.name)

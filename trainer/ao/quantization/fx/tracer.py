@@ -50,4 +50,5 @@ def trace_for_quantization(model: Module, prepare_custom_config: dict | None = N
     tracer = QuantizationTracer(config.get("non_traceable_module_name"), config.get("non_traceable_module_class"))
     tracer.scope = ("", type(model))
     graph = tracer.trace(model)
-    return GraphModule(model, graph, type(model).__name__), tracer.node_name_to_scope
+    # named GraphModule, as PyTorch's prepared, fused and converted models print
+    return GraphModule(model, graph), tracer.node_name_to_scope
