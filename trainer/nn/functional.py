@@ -30,7 +30,6 @@ from trainer.ops.activation import (  # noqa: F401
     dropout2d,
     dropout3d,
     glu,
-    leaky_relu,
     log_softmax,
     logsigmoid,
     prelu,
@@ -159,6 +158,10 @@ def relu_(input):
 
 def elu_(input, alpha: float = 1.0):
     return _in_place(input, _activation.elu(input, alpha), True)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    return _in_place(input, _activation.leaky_relu(input, negative_slope), inplace)
 
 
 def leaky_relu_(input, negative_slope: float = 0.01):

@@ -63,10 +63,8 @@ def test_custom_tracer():
     assert [n.op for n in lowered_tr.nodes] == ["placeholder", "call_function", "output"]
 
 
-@pytest.mark.xfail(strict=True, reason="trainer's nn.ReLU/LeakyReLU call F.relu(input)/F.leaky_relu(input, slope): "
-                   "the recorded node has kwargs {} where torch's __torch_function__ records every defaulted "
-                   "argument ({'inplace': False}); trainer/nn is outside trainer.fx")
-def test_functional_calls_record_default_kwargs():
+def test_functional_calls_record_the_modules_arguments():
+    """nn.ReLU calls F.relu(input, inplace=self.inplace) as PyTorch's does, so the traced node carries that kwarg."""
     (_, out_pt), (_, out_tr) = run("fx_custom_tracer", "torch"), run("fx_custom_tracer", "trainer")
     assert_same_printout(out_tr, out_pt)
 
