@@ -5,22 +5,43 @@ serves a Triton-style model repository over the KServe v2 / Triton gRPC protocol
 depends on neither `trainer` nor `exporter`, so a deployment installs nothing of the training side.
 """
 
+from serving.custom_ops import register_custom_op, unregister_custom_op
 from serving.errors import (
     InvalidArgumentError,
     InvalidModelError,
     KernelError,
+    RunTerminatedError,
     SessionError,
     UnsupportedOperatorError,
 )
+from serving.io_binding import IOBinding
+from serving.options import ExecutionMode, GraphOptimizationLevel, RunOptions, SessionOptions
+from serving.ort_value import OrtValue
+from serving.providers import get_all_providers, get_available_providers, get_device
 from serving.session import InferenceSession, ModelMetadata, NodeArg
+from serving.version import __version__, get_version_string
 
 __all__ = [
+    "ExecutionMode",
+    "GraphOptimizationLevel",
+    "IOBinding",
     "InferenceSession",
     "InvalidArgumentError",
     "InvalidModelError",
     "KernelError",
     "ModelMetadata",
     "NodeArg",
+    "OrtValue",
+    "RunOptions",
+    "RunTerminatedError",
+    "SessionOptions",
     "SessionError",
     "UnsupportedOperatorError",
+    "__version__",
+    "get_all_providers",
+    "get_available_providers",
+    "get_device",
+    "get_version_string",
+    "register_custom_op",
+    "unregister_custom_op",
 ]

@@ -23,3 +23,7 @@ class InvalidArgumentError(SessionError, ValueError):
 
 class KernelError(SessionError, RuntimeError):
     """A kernel failed while running a node; the message names the node and the operator."""
+
+
+class RunTerminatedError(SessionError, RuntimeError):
+    """A run stopped because its ``RunOptions.terminate`` was set."""

@@ -42,6 +42,16 @@ def kernel(op_type: str, since: int = 1, domain: str = ONNX_DOMAIN):
     return register
 
 
+def unregister(domain: str, op_type: str, since: int) -> None:
+    """Remove the kernel of ``op_type`` registered from opset ``since`` (for user kernels; none: nothing to do)."""
+    key = (canonical_domain(domain), op_type)
+    versions = [entry for entry in _table.get(key, ()) if entry[0] != since]
+    if versions:
+        _table[key] = versions
+    else:
+        _table.pop(key, None)
+
+
 def lookup(domain: str, op_type: str, opset: int) -> Callable | None:
     """The kernel for ``op_type`` at ``opset``, or ``None`` when there is none."""
     versions = _table.get((canonical_domain(domain), op_type))

@@ -35,8 +35,10 @@ _MAX_EXPANSION_DEPTH = 16
 class Planner:
     """Compiles a model's graphs (the main one and every subgraph) into ``Graph`` plans."""
 
-    def __init__(self, model: onnx.ModelProto, device: Device):
+    def __init__(self, model: onnx.ModelProto, device: Device, *, fold_constants: bool = True, fuse: bool = True):
         self.device = device
+        # Switches for graph_optimization_level: ONNX Runtime's basic level folds constants, its extended one fuses.
+        self.fold_constants, self.fuse = fold_constants, fuse
         # One pool for the session's graphs, subgraphs included; CuPy pools device memory itself.
         self.pool = BufferPool() if device.type == "cpu" else None
         self.local_functions = {(f.domain, f.name): f for f in model.functions}
@@ -60,12 +62,14 @@ class Planner:
         known = set(input_names) | set(constants) | set(outer_scope)
         ordered = _topological_order(nodes, known, graph.name)
         output_names = [o.name for o in graph.output]
-        ordered = fusion.fuse(ordered, constants, set(output_names), self.device.xp)
+        if self.fuse:
+            ordered = fusion.fuse(ordered, constants, set(output_names), self.device.xp)
 
         # Constants include what fusion aliased (an Identity of a constant), which no node outputs any more.
         visible = frozenset(outer_scope | known | set(constants) | {o for node, _ in ordered for o in node.output})
         steps = [self._step(node, node_opsets, visible) for node, node_opsets in ordered]
-        steps = _fold_constants(steps, constants)
+        if self.fold_constants:
+            steps = _fold_constants(steps, constants)
         _drop_unread(constants, steps, output_names)
         _lend_prepared_stores(steps, constants)
         _mark_shape_steps(steps, constants)
