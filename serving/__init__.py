@@ -5,6 +5,7 @@ serves a Triton-style model repository over the KServe v2 / Triton gRPC protocol
 depends on neither `trainer` nor `exporter`, so a deployment installs nothing of the training side.
 """
 
+from serving import float_errors  # noqa: F401 - NumPy's float warnings silenced in serving, as ONNX Runtime is silent
 from serving.custom_ops import register_custom_op, unregister_custom_op
 from serving.errors import (
     InvalidArgumentError,
