@@ -51,7 +51,9 @@ class Buffer(Tensor):
 
 _STORAGE = Tensor.__dict__["_data"]  # the slot itself, which UninitializedTensorMixin guards with a property
 _TRAINER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_AUTOCAST_WRAPPERS = os.path.join(_TRAINER_DIR, "amp", "cast_policy.py")
+# Wrappers that pass a call on to the op they wrap (autocast's casts, nested tensors' dispatch): the op names the call.
+_WRAPPER_FILES = frozenset(os.path.join(_TRAINER_DIR, *parts)
+                           for parts in (("amp", "cast_policy.py"), ("nested", "functional.py")))
 
 
 class UninitializedTensorMixin:
@@ -153,7 +155,7 @@ def _called_function() -> str:
     frame = sys._getframe(2)
     called = None
     while frame is not None:
-        if frame.f_code.co_filename == _AUTOCAST_WRAPPERS:  # the op autocast wraps names the call, not its wrapper
+        if frame.f_code.co_filename in _WRAPPER_FILES:
             frame = frame.f_back
             continue
         inside = frame.f_code.co_filename.startswith(_TRAINER_DIR + os.sep)
