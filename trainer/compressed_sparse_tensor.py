@@ -109,7 +109,7 @@ class SparseCompressedTensor(Tensor):
         return ops.CompressedConvert.apply(self, dtype=dtype.np, device=dev)
 
     def clone(self, *, memory_format=None) -> SparseCompressedTensor:
-        return ops.CompressedScale.apply(self, factor=1, dtype=self._data.dtype)
+        return coo_ops.SparseScale.apply(self, factor=1, dtype=self._data.dtype)
 
     def numpy(self, *, force: bool = False):
         raise TypeError(f"can't convert {LAYOUT_NAMES[self.layout]} layout tensor to numpy. Use Tensor.to_dense() "
@@ -124,7 +124,7 @@ class SparseCompressedTensor(Tensor):
         if not isinstance(other, (bool, int, float, complex, np.number)):
             raise TypeError(f"mul: expected a number, got {type(other).__name__}")
         dtype = dtypes.result_type([(self.dtype, self.ndim)], [dtypes.scalar_dtype(other)])
-        return ops.CompressedScale.apply(self, factor=other, dtype=dtype.np)
+        return coo_ops.SparseScale.apply(self, factor=other, dtype=dtype.np)
 
     __rmul__ = __mul__
     mul = __mul__
@@ -151,7 +151,7 @@ class SparseCompressedTensor(Tensor):
             raise RuntimeError(f"add: expected the same blocksize, got {self._data.blocksize} and "
                                f"{other._data.blocksize}")
         target = dtypes.promote_types(self.dtype, other.dtype)
-        return ops.CompressedAdd.apply(self.to(target), other.to(target), alpha=alpha)
+        return coo_ops.SparseAdd.apply(self.to(target), other.to(target), alpha=alpha)
 
     __add__ = add
     __radd__ = add

@@ -9,8 +9,6 @@ own pattern; ``mm`` and ``sum`` give it a dense one.
 
 from __future__ import annotations
 
-import numpy as np
-
 from trainer.autograd.op import Function
 from trainer.backend import device_of, to_device, xp_of
 from trainer.layouts import sparse_coo
@@ -113,34 +111,6 @@ class CompressedConvert(Function):
 def _moved(s, dtype, device):
     return SparseCompressedArray(to_device(s.compressed_indices, device), to_device(s.plain_indices, device),
                                  to_device(s.values, device).astype(dtype), s.shape, s.layout)
-
-
-class CompressedScale(Function):
-    """``s * factor`` for a Python number ``factor``, in ``dtype``: the pattern is kept."""
-
-    @staticmethod
-    def forward(ctx, s, factor, dtype):
-        ctx.factor = np.conj(factor)
-        return s.with_values((s.values * factor).astype(dtype, copy=False))
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.with_values(g.values * ctx.factor) if is_compressed_array(g) else g * ctx.factor
-
-
-class CompressedAdd(Function):
-    """``a + alpha * b`` of two compressed tensors of one layout and shape: the union of their entries."""
-
-    @staticmethod
-    def forward(ctx, a, b, alpha):
-        ctx.alpha = alpha
-        return a + (b if alpha == 1 else b.with_values(b.values * alpha))
-
-    @staticmethod
-    def backward(ctx, g):
-        if ctx.alpha == 1:
-            return g, g
-        return g, (g.with_values(g.values * ctx.alpha) if is_compressed_array(g) else g * ctx.alpha)
 
 
 class CompressedTranspose(Function):

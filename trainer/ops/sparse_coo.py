@@ -89,8 +89,14 @@ def _converted(s, dtype, device):
                           s.coalesced)
 
 
+def _scaled(g, factor):
+    """``g * factor`` for a dense gradient or a sparse one (COO or compressed: any storage with ``values``)."""
+    return g.with_values(g.values * factor) if hasattr(g, "with_values") else g * factor
+
+
 class SparseScale(Function):
-    """``s * factor`` for a Python number ``factor``, in ``dtype``: the pattern is kept."""
+    """``s * factor`` for a Python number ``factor``, in ``dtype``, of a COO or compressed storage: the pattern is
+    kept."""
 
     @staticmethod
     def forward(ctx, s, factor, dtype):
@@ -99,11 +105,12 @@ class SparseScale(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.with_values(g.values * ctx.factor) if is_sparse_array(g) else g * ctx.factor
+        return _scaled(g, ctx.factor)
 
 
 class SparseAdd(Function):
-    """``a + alpha * b`` of two sparse tensors of one shape (see ``SparseCOOArray.__add__``)."""
+    """``a + alpha * b`` of two sparse storages of one layout and shape: the union of their entries (see
+    ``SparseCOOArray.__add__`` and ``SparseCompressedArray.__add__``)."""
 
     @staticmethod
     def forward(ctx, a, b, alpha):
@@ -112,9 +119,7 @@ class SparseAdd(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.alpha == 1:
-            return g, g
-        return g, (g.with_values(g.values * ctx.alpha) if is_sparse_array(g) else g * ctx.alpha)
+        return g, (g if ctx.alpha == 1 else _scaled(g, ctx.alpha))
 
 
 class SparseTranspose(Function):
