@@ -30,8 +30,8 @@ from trainer.sparse_compressed_array import (
     ROW_LAYOUTS,
     SparseCompressedArray,
     invariant_violation,
-    unsupported,
 )
+from trainer.sparse_storage import unsupported
 from trainer.tensor import _TENSOR_TYPE_OF, Tensor, _parse_to, _resolve_device
 
 

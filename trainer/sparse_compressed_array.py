@@ -17,7 +17,8 @@ import numpy as np
 
 from trainer.backend import xp_of
 from trainer.layouts import sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr
-from trainer.sparse_coo_array import SparseCOOArray, SparseLayoutError, is_sparse_array
+from trainer.sparse_coo_array import SparseCOOArray, is_sparse_array
+from trainer.sparse_storage import SparseStorage
 
 COMPRESSED_LAYOUTS = (sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)
 ROW_LAYOUTS = (sparse_csr, sparse_bsr)
@@ -30,14 +31,8 @@ LAYOUT_NAMES = {sparse_coo: "Sparse", sparse_csr: "SparseCsr", sparse_csc: "Spar
 TRANSPOSED_LAYOUT = {sparse_csr: sparse_csc, sparse_csc: sparse_csr, sparse_bsr: sparse_bsc, sparse_bsc: sparse_bsr}
 
 
-def unsupported(what: str, layout) -> SparseLayoutError:
-    return SparseLayoutError(f"{what} is not supported for sparse tensors (layout {layout}); call .to_dense() "
-                             f"first")
-
-
-class SparseCompressedArray:
+class SparseCompressedArray(SparseStorage):
     __slots__ = ("compressed_indices", "plain_indices", "values", "shape", "layout")
-    __array_priority__ = 1000  # NumPy and CuPy operators defer to ``__radd__`` (dense gradient + compressed one)
 
     def __init__(self, compressed_indices, plain_indices, values, shape, layout):
         self.compressed_indices = compressed_indices
@@ -45,31 +40,6 @@ class SparseCompressedArray:
         self.values = values
         self.shape = tuple(int(s) for s in shape)
         self.layout = layout
-
-    # ------------------------------------------------------------- what Tensor reads from any storage
-    @property
-    def dtype(self):
-        return self.values.dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:  # the dense element count, as ``numel()`` of a sparse tensor in PyTorch
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def itemsize(self) -> int:
-        return self.values.itemsize
-
-    @property
-    def base(self):  # autograd copies gradients that view another array; a storage owns its arrays
-        return None
-
-    @property
-    def array_module(self):
-        return xp_of(self.values)
 
     # ------------------------------------------------------------- the layout's geometry
     @property
@@ -150,46 +120,8 @@ class SparseCompressedArray:
 
     __radd__ = __add__
 
-    # ------------------------------------------------------------- everything dense refuses
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if ufunc is np.add and method == "__call__" and len(inputs) == 2 and not kwargs:
-            return inputs[0] + inputs[1] if inputs[0] is self else self + inputs[0]
-        raise unsupported(f"'{ufunc.__name__}'", self.layout)
-
-    def __array_function__(self, func, types, args, kwargs):
-        raise unsupported(f"'{func.__name__}'", self.layout)
-
-    def __array__(self, dtype=None, copy=None):
-        raise unsupported("conversion to a dense array", self.layout)
-
-    def __getattr__(self, name):
-        if name in SparseCompressedArray.__slots__:  # not set yet: an instance that copy or pickle is rebuilding
-            raise AttributeError(name)
-        raise unsupported(f"'{name}'", self.layout)
-
-    def __getitem__(self, key):
-        raise unsupported("indexing", self.layout)
-
-    def __setitem__(self, key, value):
-        raise unsupported("writing into elements", self.layout)
-
     def __repr__(self):
         return f"SparseCompressedArray(layout={self.layout}, shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
-
-
-def _refuse(name: str):
-    def refused(self, *args):
-        raise unsupported(f"'{name.strip('_')}'", self.layout)
-
-    refused.__name__ = name
-    return refused
-
-
-for _name in ("__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__",
-              "__pow__", "__mod__", "__matmul__", "__rmatmul__", "__neg__", "__abs__", "__lt__", "__le__", "__gt__",
-              "__ge__", "__and__", "__or__", "__xor__", "__invert__", "__iadd__", "__isub__", "__imul__",
-              "__itruediv__", "__iter__"):
-    setattr(SparseCompressedArray, _name, _refuse(_name))
 
 
 def is_compressed_array(array) -> bool:

@@ -15,53 +15,25 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.backend import xp_of
+from trainer.layouts import sparse_coo
 from trainer.ops.indexing import _scatter_add
-
-
-class SparseLayoutError(NotImplementedError, AttributeError):
-    """A dense-only operation met a sparse tensor. Also an ``AttributeError``, so ``hasattr``/``getattr`` with a
-    default (which NumPy, ``copy`` and ``pickle`` use to probe for protocols) see a plain missing attribute."""
+from trainer.sparse_storage import SparseLayoutError, SparseStorage
+from trainer.sparse_storage import unsupported as storage_unsupported
 
 
 def unsupported(what: str) -> SparseLayoutError:
-    return SparseLayoutError(f"{what} is not supported for sparse tensors (layout trainer.sparse_coo); call "
-                             f".to_dense() first")
+    return storage_unsupported(what, sparse_coo)
 
 
-class SparseCOOArray:
+class SparseCOOArray(SparseStorage):
     __slots__ = ("indices", "values", "shape", "coalesced")
-    __array_priority__ = 1000  # NumPy and CuPy operators defer to ``__radd__`` (dense gradient + sparse one)
+    layout = sparse_coo
 
     def __init__(self, indices, values, shape, coalesced: bool = False):
         self.indices = indices
         self.values = values
         self.shape = tuple(int(s) for s in shape)
         self.coalesced = bool(coalesced)
-
-    # ------------------------------------------------------------- what Tensor reads from any storage
-    @property
-    def dtype(self):
-        return self.values.dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:  # the dense element count, as ``numel()`` of a sparse tensor in PyTorch
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def itemsize(self) -> int:
-        return self.values.itemsize
-
-    @property
-    def base(self):  # autograd copies gradients that view another array; a storage owns its arrays
-        return None
-
-    @property
-    def array_module(self):
-        return xp_of(self.values)
 
     @property
     def sparse_dim(self) -> int:
@@ -137,44 +109,8 @@ class SparseCOOArray:
 
     __radd__ = __add__
 
-    # ------------------------------------------------------------- everything dense refuses
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if ufunc is np.add and method == "__call__" and len(inputs) == 2 and not kwargs:
-            return inputs[0] + inputs[1] if inputs[0] is self else self + inputs[0]
-        raise unsupported(f"'{ufunc.__name__}'")
-
-    def __array_function__(self, func, types, args, kwargs):
-        raise unsupported(f"'{func.__name__}'")
-
-    def __array__(self, dtype=None, copy=None):
-        raise unsupported("conversion to a dense array")
-
-    def __getattr__(self, name):
-        raise unsupported(f"'{name}'")
-
-    def __getitem__(self, key):
-        raise unsupported("indexing")
-
-    def __setitem__(self, key, value):
-        raise unsupported("writing into elements")
-
     def __repr__(self):
         return f"SparseCOOArray(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
-
-
-def _refuse(name: str):
-    def refused(self, *args):
-        raise unsupported(f"'{name.strip('_')}'")
-
-    refused.__name__ = name
-    return refused
-
-
-for _name in ("__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__",
-              "__pow__", "__mod__", "__matmul__", "__rmatmul__", "__neg__", "__abs__", "__lt__", "__le__", "__gt__",
-              "__ge__", "__and__", "__or__", "__xor__", "__invert__", "__iadd__", "__isub__", "__imul__",
-              "__itruediv__", "__iter__"):
-    setattr(SparseCOOArray, _name, _refuse(_name))
 
 
 def linear_keys(indices, sizes):
