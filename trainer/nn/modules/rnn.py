@@ -30,6 +30,20 @@ _PACKED_OPS = {"RNN_TANH": packed_ops.PackedRnnTanh, "RNN_RELU": packed_ops.Pack
                "LSTM": packed_ops.PackedLstm, "GRU": packed_ops.PackedGru}
 
 
+def check_rnn_arguments(mode: str, dropout, num_layers: int) -> None:
+    """PyTorch's checks of an RNN layer's mode and dropout (and its warning for dropout on a single layer), for
+    the float layers and their dynamically quantized versions."""
+    if mode not in _GATES:
+        raise ValueError("Unrecognized RNN mode: " + mode)
+    if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+        raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                         "element being zeroed")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                      f"expects num_layers greater than 1, but got dropout={dropout} and "
+                      f"num_layers={num_layers}", stacklevel=4)
+
+
 class RNNBase(Module):
     """Parameters ``weight_ih_l{k}[_reverse]``, ``weight_hh_l{k}[_reverse]``, ``bias_ih_l{k}[_reverse]``,
     ``bias_hh_l{k}[_reverse]`` per layer ``k`` and direction, all drawn from U(-1/sqrt(H), 1/sqrt(H))."""
@@ -38,15 +52,7 @@ class RNNBase(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None) -> None:
         super().__init__()
-        if mode not in _GATES:
-            raise ValueError("Unrecognized RNN mode: " + mode)
-        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
-                             "element being zeroed")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}", stacklevel=3)
+        check_rnn_arguments(mode, dropout, num_layers)
         for name, value in (("bias", bias), ("batch_first", batch_first)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")

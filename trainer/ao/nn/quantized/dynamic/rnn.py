@@ -8,9 +8,6 @@ where PyTorch has a ``CellParamsBase`` script object) and ``_packed_weight_ih``/
 
 from __future__ import annotations
 
-import numbers
-import warnings
-
 import trainer
 from trainer import dtypes
 from trainer import quantized_types as qt
@@ -112,15 +109,9 @@ class RNNBase(Module):
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=qt.qint8):
         super().__init__()
-        if mode not in _GATES:
+        float_rnn.check_rnn_arguments(mode, dropout, num_layers)
+        if mode not in _GATES:  # the float layers' RNN_TANH/RNN_RELU have no dynamic version
             raise ValueError("Unrecognized RNN mode: " + mode)
-        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
-                             "element being zeroed")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}", stacklevel=3)
         _check_weight_dtype(dtype)
         self.mode = mode
         self.input_size = input_size
