@@ -106,7 +106,7 @@ class SparseCompressedTensor(Tensor):
         dev = self.device if target_device is None else _resolve_device(target_device)
         if dtype is self.dtype and dev == self.device and not kwargs.get("copy"):
             return self
-        return ops.CompressedConvert.apply(self, dtype=dtype.np, device=dev)
+        return coo_ops.SparseConvert.apply(self, dtype=dtype.np, device=dev)
 
     def clone(self, *, memory_format=None) -> SparseCompressedTensor:
         return coo_ops.SparseScale.apply(self, factor=1, dtype=self._data.dtype)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.backend import xp_of
+from trainer.backend import to_device, xp_of
 from trainer.layouts import sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr
 from trainer.sparse_coo_array import SparseCOOArray, is_sparse_array
 from trainer.sparse_storage import SparseStorage
@@ -68,6 +68,11 @@ class SparseCompressedArray(SparseStorage):
     def copy(self) -> SparseCompressedArray:
         return SparseCompressedArray(self.compressed_indices.copy(), self.plain_indices.copy(), self.values.copy(),
                                      self.shape, self.layout)
+
+    def moved(self, dtype, device) -> SparseCompressedArray:
+        """This storage with its values in ``dtype``, all three arrays on ``device``."""
+        return SparseCompressedArray(to_device(self.compressed_indices, device), to_device(self.plain_indices, device),
+                                     to_device(self.values, device).astype(dtype), self.shape, self.layout)
 
     def with_values(self, values) -> SparseCompressedArray:
         """The same sparsity pattern holding ``values``."""

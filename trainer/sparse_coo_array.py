@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.backend import xp_of
+from trainer.backend import to_device, xp_of
 from trainer.layouts import sparse_coo
 from trainer.ops.indexing import _scatter_add
 from trainer.sparse_storage import SparseLayoutError, SparseStorage
@@ -52,6 +52,11 @@ class SparseCOOArray(SparseStorage):
 
     def copy(self) -> SparseCOOArray:
         return SparseCOOArray(self.indices.copy(), self.values.copy(), self.shape, self.coalesced)
+
+    def moved(self, dtype, device) -> SparseCOOArray:
+        """This storage with its values in ``dtype``, both arrays on ``device``."""
+        return SparseCOOArray(to_device(self.indices, device), to_device(self.values, device).astype(dtype),
+                              self.shape, self.coalesced)
 
     def with_values(self, values) -> SparseCOOArray:
         """The same sparsity pattern holding ``values``."""

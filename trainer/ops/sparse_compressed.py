@@ -10,7 +10,7 @@ own pattern; ``mm`` and ``sum`` give it a dense one.
 from __future__ import annotations
 
 from trainer.autograd.op import Function
-from trainer.backend import device_of, to_device, xp_of
+from trainer.backend import xp_of
 from trainer.layouts import sparse_coo
 from trainer.ops.sparse_products import _adjoint, _sparse_times_dense
 from trainer.sparse_compressed_array import (
@@ -92,25 +92,6 @@ class LayoutConversion(Function):
         if ctx.source is None:
             return g.to_dense()
         return converted(g, *ctx.source)
-
-
-class CompressedConvert(Function):
-    """Another dtype and/or device for the values and the indices; the gradient goes back the same way."""
-
-    @staticmethod
-    def forward(ctx, s, dtype, device):
-        ctx.source = s.dtype, device_of(s.values)
-        return _moved(s, dtype, device)
-
-    @staticmethod
-    def backward(ctx, g):
-        dtype, device = ctx.source
-        return _moved(g, dtype, device) if is_compressed_array(g) else to_device(g, device).astype(dtype)
-
-
-def _moved(s, dtype, device):
-    return SparseCompressedArray(to_device(s.compressed_indices, device), to_device(s.plain_indices, device),
-                                 to_device(s.values, device).astype(dtype), s.shape, s.layout)
 
 
 class CompressedTranspose(Function):

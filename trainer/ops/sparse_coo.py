@@ -14,6 +14,7 @@ from trainer.autograd.op import Function
 from trainer.backend import device_of, to_device, xp_of
 from trainer.ops.indexing import _scatter_add
 from trainer.sparse_coo_array import SparseCOOArray, is_sparse_array
+from trainer.sparse_storage import SparseStorage
 
 
 def gradient_at(g, indices):
@@ -71,27 +72,23 @@ class SparseCoalesce(Function):
 
 
 class SparseConvert(Function):
-    """Another dtype and/or device for the values (and the indices); the gradient goes back the same way."""
+    """Another dtype and/or device for the values (and the indices) of a COO or compressed storage; the gradient
+    goes back the same way."""
 
     @staticmethod
     def forward(ctx, s, dtype, device):
         ctx.source = s.dtype, device_of(s.values)
-        return _converted(s, dtype, device)
+        return s.moved(dtype, device)
 
     @staticmethod
     def backward(ctx, g):
         dtype, device = ctx.source
-        return _converted(g, dtype, device) if is_sparse_array(g) else to_device(g, device).astype(dtype)
-
-
-def _converted(s, dtype, device):
-    return SparseCOOArray(to_device(s.indices, device), to_device(s.values, device).astype(dtype), s.shape,
-                          s.coalesced)
+        return g.moved(dtype, device) if isinstance(g, SparseStorage) else to_device(g, device).astype(dtype)
 
 
 def _scaled(g, factor):
     """``g * factor`` for a dense gradient or a sparse one (COO or compressed: any storage with ``values``)."""
-    return g.with_values(g.values * factor) if hasattr(g, "with_values") else g * factor
+    return g.with_values(g.values * factor) if isinstance(g, SparseStorage) else g * factor
 
 
 class SparseScale(Function):
