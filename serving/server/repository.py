@@ -16,6 +16,8 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from serving.server import config as model_config
+from serving.server import ensemble
+from serving.server.ensemble_loading import EnsembleLoader
 from serving.server.errors import InvalidRequestError, ModelLoadError, NotFoundError, UnavailableError
 from serving.server.model import ModelVersion, load_version
 from serving.server.protocol import config_pb
@@ -61,7 +63,8 @@ class ModelRepository:
         self._unload_timeout = unload_timeout
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()  # guards _entries; loads themselves are serialised by _load_lock
-        self._load_lock = threading.Lock()
+        self._load_lock = threading.RLock()  # re-entrant: an ensemble's load loads its members first
+        self.ensembles = EnsembleLoader(self)
         self.on_change = lambda: None  # called after every load and unload (the server refreshes health)
 
     # Discovery.
@@ -85,7 +88,7 @@ class ModelRepository:
             names = self.model_names() if models and "*" in models else list(models or ())
         else:
             names = self.model_names()
-        for name in names:
+        for name in self.ensembles.load_order(names):
             self._load_logged(name)
 
     def _load_logged(self, name: str) -> None:
@@ -107,6 +110,7 @@ class ModelRepository:
         try:
             self._load(name, config_json)
         finally:
+            self.ensembles.member_loaded(name)
             self.on_change()
 
     def _load(self, name: str, config_json: str | None) -> None:
@@ -126,6 +130,10 @@ class ModelRepository:
                 raise
             for line in _ignored_lines(name, file):
                 log.warning("%s", line)
+            if ensemble.is_ensemble(file.config):
+                self.ensembles.load(name, file, signature)
+                return
+            self.ensembles.forget(name)
             available = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
             wanted = select_versions(available, file.config.version_policy)
             if not wanted:
@@ -164,6 +172,7 @@ class ModelRepository:
             self._close(name, old)
             with self._lock:
                 entry.states = {v: (UNAVAILABLE, "unloaded") for v in entry.states if v is not None}
+        self.ensembles.unloaded(name)
         self.on_change()
 
     def poll(self) -> None:
@@ -182,7 +191,7 @@ class ModelRepository:
 
     def close(self) -> None:
         """Unload everything, letting queued requests finish (bounded by the unload timeout)."""
-        for name in list(self._entries):
+        for name in self.ensembles.unload_order(list(self._entries)):
             self.unload(name)
 
     def _swap(self, name: str, loaded: dict, states: dict, signature: tuple) -> None:
