@@ -97,7 +97,7 @@ def write_repository(root: Path, loads: list[Workload]) -> None:
 @contextlib.contextmanager
 def running_server(repository: Path, blas_threads: int):
     command = [sys.executable, "-m", "serving.server.cli", "--model-repository", str(repository), "--grpc-port", "0",
-               "--grpc-address", HOST, "--metrics-port", "-1", "--log-level", "warning",
+               "--grpc-address", HOST, "--allow-http", "false", "--metrics-port", "-1", "--log-level", "warning",
                "--blas-threads", str(blas_threads)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -35,7 +35,8 @@ def sardonyx_serve(repository, *args: str, ready_timeout: float = 60.0):
     ask the server to finish (SIGTERM), wait for it, and kill it if it will not go."""
     # -m rather than the console script: it works without the virtualenv's bin/ on PATH (make demo).
     command = [sys.executable, "-m", "serving.server.cli", "--model-repository", str(repository),
-               "--grpc-address", HOST, "--grpc-port", "0", "--metrics-port", "0", "--log-level", "WARNING", *args]
+               "--grpc-address", HOST, "--grpc-port", "0", "--http-address", HOST, "--http-port", "0",
+               "--metrics-port", "0", "--log-level", "WARNING", *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log, ready = [], threading.Event()
     # Read its output all along, so the server never blocks on a full pipe and a silent hang times out here.

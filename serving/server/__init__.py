@@ -1,4 +1,4 @@
-"""sardonyx-serve: a KServe v2 / Triton-compatible gRPC server for a repository of ONNX models.
+"""sardonyx-serve: a KServe v2 / Triton-compatible gRPC and HTTP/REST server for a repository of ONNX models.
 
     from serving.server import InferenceServer, ServerOptions
     server = InferenceServer(ServerOptions(model_repository="models", grpc_port=8001))
@@ -9,8 +9,8 @@ The generated protocol modules live in `serving.server.protocol`; nothing here i
 training side (`trainer`, `exporter`).
 """
 
+from serving.server.core import VERSION
 from serving.server.server import InferenceServer, ServerOptions
-from serving.server.service import VERSION
 
 __version__ = VERSION
 

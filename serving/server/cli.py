@@ -1,4 +1,4 @@
-"""`sardonyx-serve`: serve a model repository over gRPC until SIGINT/SIGTERM, then exit 0."""
+"""`sardonyx-serve`: serve a model repository over gRPC and HTTP/REST until SIGINT/SIGTERM, then exit 0."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model-repository", default="models", help="Triton-style model repository (default: models)")
     parser.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001; 0 picks a free port)")
     parser.add_argument("--grpc-address", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--allow-http", type=_boolean, default=True, metavar="true|false",
+                        help="serve the KServe v2 HTTP/REST protocol too (default true, as Triton)")
+    parser.add_argument("--http-port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free port)")
+    parser.add_argument("--http-address", default="0.0.0.0", help="address HTTP listens on (default 0.0.0.0)")
+    parser.add_argument("--http-max-input-size", type=int, default=64 * 2**20, metavar="BYTES",
+                        help="largest HTTP request body; larger ones are answered 413 (default 64 MiB, as Triton)")
     parser.add_argument("--metrics-port", type=int, default=8002,
                         help="Prometheus /metrics port (default 8002; 0 picks a free port, -1 disables it)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
@@ -60,6 +66,8 @@ def main(argv=None) -> int:
     options = ServerOptions(
         model_repository=args.model_repository, grpc_port=args.grpc_port, grpc_address=args.grpc_address,
         metrics_port=None if args.metrics_port < 0 else args.metrics_port, device=args.device,
+        http_port=args.http_port if args.allow_http else None, http_address=args.http_address,
+        http_max_input_bytes=args.http_max_input_size,
         model_control_mode=args.model_control_mode, load_models=args.load_model,
         repository_poll_secs=args.repository_poll_secs, default_max_batch_size=args.default_max_batch_size,
         max_message_bytes=args.grpc_max_message_bytes, shutdown_timeout=args.shutdown_timeout,

@@ -1,9 +1,10 @@
-"""Assemble the gRPC server: the inference service, grpc health, reflection and the metrics endpoint."""
+"""Assemble the server: gRPC (inference service, grpc health, reflection), HTTP/REST and the metrics endpoint."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
+from serving.server.core import InferenceCore
+from serving.server.http_frontend import MAX_INPUT_BYTES, HttpFrontend
 from serving.server.metrics import serve_metrics
 from serving.server.protocol import POOL, grpc_pb, pb
 from serving.server.repository import ModelRepository
@@ -29,6 +32,11 @@ class ServerOptions:
     grpc_port: int = 8001  # 0: pick a free port (see InferenceServer.grpc_port)
     grpc_address: str = "0.0.0.0"
     metrics_port: int | None = 8002  # None: no metrics endpoint; 0: a free port
+    # None: no HTTP/REST endpoint. sardonyx-serve (the CLI) serves it on 8000 by default, as Triton does;
+    # in-process servers ask for it, so that tests and scripts never contend for a fixed port.
+    http_port: int | None = None
+    http_address: str = "0.0.0.0"
+    http_max_input_bytes: int = MAX_INPUT_BYTES
     device: str = "cpu"
     model_control_mode: str = "none"
     load_models: list[str] = field(default_factory=list)
@@ -45,7 +53,8 @@ class InferenceServer:
         self.options = options
         self.repository = ModelRepository(options.model_repository, options.device, options.model_control_mode,
                                           options.default_max_batch_size, options.shutdown_timeout)
-        self.service = InferenceService(self.repository, self.is_ready)
+        self.core = InferenceCore(self.repository, self.is_ready)
+        self.service = InferenceService(self.core)
         self.health = health.HealthServicer()
         self._started = False
         limit = options.max_message_bytes
@@ -58,6 +67,10 @@ class InferenceServer:
         self.grpc_port = self._server.add_insecure_port(f"{options.grpc_address}:{options.grpc_port}")
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {options.grpc_address}:{options.grpc_port} (port in use?)")
+        self._http: HttpFrontend | None = None
+        if options.http_port is not None:
+            self._http = HttpFrontend(self.core, options.http_port, options.http_address, options.http_max_input_bytes)
+        self.http_port = self._http.port if self._http is not None else None
         self.metrics_port: int | None = None
         self._metrics = None
         self._stopping = threading.Event()
@@ -71,6 +84,8 @@ class InferenceServer:
         """
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self._server.start()
+        if self._http is not None:
+            self._http.start()
         if self.options.metrics_port is not None:
             self._metrics = serve_metrics(self.repository, self.options.metrics_port,
                                           self.options.grpc_address)
@@ -82,7 +97,8 @@ class InferenceServer:
         self._started = True
         self.repository.on_change = self._refresh_health
         self._refresh_health()
-        log.info("serving gRPC on %s:%d%s", self.options.grpc_address, self.grpc_port,
+        log.info("serving gRPC on %s:%d%s%s", self.options.grpc_address, self.grpc_port,
+                 f", HTTP on {self.options.http_address}:{self.http_port}" if self._http is not None else "",
                  f", metrics on :{self.metrics_port}/metrics" if self.metrics_port else "")
 
     def stop(self, timeout: float | None = None) -> None:
@@ -90,7 +106,12 @@ class InferenceServer:
         timeout = self.options.shutdown_timeout if timeout is None else timeout
         self._stopping.set()
         self.health.enter_graceful_shutdown()
+        deadline = time.monotonic() + timeout
+        if self._http is not None:
+            self._http.stop_accepting()
         self._server.stop(grace=timeout).wait()
+        if self._http is not None:  # its requests in flight had the same grace, running beside gRPC's
+            self._http.wait(max(0.0, deadline - time.monotonic()))
         if self._poller is not None:
             self._poller.join()
         self.repository.close()

@@ -79,7 +79,8 @@ def to_raw(array: np.ndarray, datatype: str) -> bytes:
     if datatype == "BYTES":
         parts = []
         for item in array.reshape(-1):
-            data = item if isinstance(item, bytes) else str(item).encode("utf-8")
+            # The runtime holds strings decoded with surrogateescape: encoding the same way gives back the bytes.
+            data = item if isinstance(item, bytes) else str(item).encode("utf-8", errors="surrogateescape")
             parts.append(_LENGTH.pack(len(data)))
             parts.append(data)
         return b"".join(parts)

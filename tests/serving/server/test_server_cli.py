@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def serve_process(repo, *args):
     """Start the CLI on free ports, yield (process, grpc port, metrics port, log lines); always ends it."""
     command = [sys.executable, "-m", "serving.server.cli", "--model-repository", str(repo), "--grpc-port", "0",
-               "--grpc-address", serverkit.HOST, "--metrics-port", "0", *args]
+               "--grpc-address", serverkit.HOST, "--metrics-port", "0", "--http-port", "0", *args]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:
