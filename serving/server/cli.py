@@ -11,6 +11,7 @@ import threading
 from threadpoolctl import threadpool_limits
 
 from serving.server.repository import CONTROL_MODES
+from serving.server.response_cache import CACHE_CONFIG_HELP, parse_cache_config
 from serving.server.server import InferenceServer, ServerOptions
 
 log = logging.getLogger("sardonyx.serve")
@@ -55,9 +56,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads per BLAS call (default 1: the server's parallelism is its instances and batches, "
                              "and a multi-threaded BLAS on busy cores stalls every call; 0 keeps the library's choice)")
+    parser.add_argument("--cache-config", action="append", default=[], metavar=CACHE_CONFIG_HELP,
+                        help="the response cache models with `response_cache { enable: true }` share (Triton's flag)")
+    parser.add_argument("--response-cache-byte-size", type=int, default=0, metavar="BYTES",
+                        help="Triton 2.x's spelling of --cache-config local,size=BYTES (default 0: no cache)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         type=str.upper, help="(default INFO)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cache_config and args.response_cache_byte_size:
+        parser.error("Incompatible flags --response-cache-byte-size and --cache-config both provided. "
+                     "Please provide one or the other.")
+    if args.response_cache_byte_size < 0:
+        parser.error(f"--response-cache-byte-size must be >= 0, got {args.response_cache_byte_size}")
+    try:
+        args.response_cache_bytes = parse_cache_config(args.cache_config) if args.cache_config else \
+            args.response_cache_byte_size
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
 
 
 def main(argv=None) -> int:
@@ -71,7 +87,7 @@ def main(argv=None) -> int:
         model_control_mode=args.model_control_mode, load_models=args.load_model,
         repository_poll_secs=args.repository_poll_secs, default_max_batch_size=args.default_max_batch_size,
         max_message_bytes=args.grpc_max_message_bytes, shutdown_timeout=args.shutdown_timeout,
-        strict_readiness=args.strict_readiness)
+        strict_readiness=args.strict_readiness, response_cache_bytes=args.response_cache_bytes)
     if args.blas_threads > 0:
         # Process-wide, before any model runs; the returned controller is kept so the limit stays.
         blas_limit = threadpool_limits(limits=args.blas_threads, user_api="blas")

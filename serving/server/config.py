@@ -6,7 +6,7 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from serving.server import dtypes, pbtxt
+from serving.server import dtypes, pbtxt, sequence_config
 from serving.server.errors import ModelLoadError
 from serving.server.protocol import config_pb
 
@@ -18,7 +18,7 @@ DEFAULT_MODEL_FILENAME = "model.onnx"
 _NOT_ACTED_ON = {
     "dynamic_batching": ("priority_levels", "default_priority_level"),
     "input": ("format", "is_shape_tensor", "allow_ragged_batch"),
-    "output": ("label_filename", "is_shape_tensor"),
+    "output": ("is_shape_tensor",),
     "instance_group": ("profile", "passive", "host_policy"),
 }
 
@@ -85,12 +85,15 @@ def complete(file: ConfigFile, name: str, inputs, outputs, default_max_batch_siz
             _batchable(list(model_inputs.values()) + list(model_outputs.values())):
         # Triton's autocomplete: a model whose every tensor starts with a free dimension batches.
         config.max_batch_size = default_max_batch_size
-        if not config.HasField("dynamic_batching"):
+        if config.WhichOneof("scheduling_choice") is None:  # a sequence batcher stays one
             config.dynamic_batching.SetInParent()
     if config.max_batch_size < 0:
         raise ModelLoadError(f"max_batch_size must be >= 0 for model '{name}', got {config.max_batch_size}")
-    _complete_tensors(config, config.input, model_inputs, "input")
-    _complete_tensors(config, config.output, model_outputs, "output")
+    fed, states = sequence_config.fed_inputs(config), sequence_config.state_outputs(config)
+    _complete_tensors(config, config.input, {k: v for k, v in model_inputs.items() if k not in fed}, "input")
+    _complete_tensors(config, config.output, model_outputs if config.output else
+                      {k: v for k, v in model_outputs.items() if k not in states}, "output")
+    sequence_config.check(config, model_inputs, model_outputs)
     _check_scheduling(config)
     if not config.instance_group:
         config.instance_group.add()

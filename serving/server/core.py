@@ -14,11 +14,14 @@ from importlib import metadata
 
 import numpy as np
 
-from serving.server import validation
+from serving.server import classification, validation
 from serving.server.config import wire_shape
 from serving.server.dtypes import from_config
 from serving.server.errors import InternalError, InvalidRequestError, ModelLoadError, ServerError, UnimplementedError
 from serving.server.protocol import pb
+from serving.server.response_cache import ResponseCache, enabled_for
+from serving.server.sequence_flags import read as sequence_flags
+from serving.server.shared_memory import SystemSharedMemory
 from serving.server.stats import PHASES
 
 log = logging.getLogger("sardonyx.serve")
@@ -28,7 +31,8 @@ try:
 except metadata.PackageNotFoundError:  # a source tree that was never installed
     VERSION = "0.0.0"
 
-EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository", "schedule_policy", "statistics"]
+EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository", "schedule_policy", "statistics",
+              "system_shared_memory", "classification"]
 
 # (output name, protocol datatype, value): what a front end encodes into its response.
 Output = tuple[str, str, np.ndarray]
@@ -39,10 +43,13 @@ def unsupported(what: str) -> UnimplementedError:
 
 
 class InferenceCore:
-    def __init__(self, repository, server_ready: Callable[[], bool] = lambda: True, version: str = VERSION):
+    def __init__(self, repository, server_ready: Callable[[], bool] = lambda: True, version: str = VERSION,
+                 response_cache: ResponseCache | None = None):
         self.repository = repository
+        self.response_cache = response_cache  # None: no --cache-config, so no model is cached
         self.server_ready = server_ready
         self.version = version
+        self.shared_memory = SystemSharedMemory()  # the regions clients registered, which both front ends use
 
     # Health and metadata.
 
@@ -73,10 +80,23 @@ class InferenceCore:
         model = self.repository.get(request.model_name, request.model_version)
         try:
             job = validation.decode(request, model.schema)
+            counts = classification.requested_counts(request)
             decoded = time.perf_counter_ns()
+            key = self._cache_key(model, request, job, counts)
+            cached = self.response_cache.lookup(key) if key is not None else None
+            looked_up = time.perf_counter_ns()
+            if cached is not None:
+                response = encode(model, cached)
+                model.stats.cache_hit(time.perf_counter_ns() - start, looked_up - decoded, job.batch)
+                return response
             results = model.infer(job)
             computed = time.perf_counter_ns()
-            response = encode(model, _outputs(model, job, results))
+            outputs = _outputs(model, job, results, counts)
+            if key is not None:
+                inserting = time.perf_counter_ns()
+                self.response_cache.insert(key, outputs)
+                model.stats.cache_miss(looked_up - decoded + time.perf_counter_ns() - inserting)
+            response = encode(model, outputs)
         except ServerError as exc:
             model.stats.request_done(False, time.perf_counter_ns() - start)
             if isinstance(exc, InternalError):  # the client's own mistakes and overload are not the server's errors
@@ -90,6 +110,12 @@ class InferenceCore:
         queue_ns = max(0, job.started_ns - job.enqueued_ns)
         model.stats.request_done(True, end - start, job.batch, queue_ns, decoded - start, job.infer_ns, end - computed)
         return response
+
+    def _cache_key(self, model, request, job, counts: dict[str, int]) -> bytes | None:
+        """The request's response-cache key; None where no cached answer may stand in for running the model."""
+        if self.response_cache is None or not enabled_for(model) or sequence_flags(request) is not None:
+            return None  # a sequence request's result depends on the requests before it
+        return self.response_cache.key(model, job.inputs, job.outputs, counts)
 
     # Statistics and repository control.
 
@@ -142,14 +168,19 @@ def _tensor_metadata(config, tensor):
         name=tensor.name, datatype=from_config(tensor.data_type), shape=wire_shape(config, tensor))
 
 
-def _outputs(model, job, results: dict[str, np.ndarray]) -> list[Output]:
-    """The requested outputs in the shapes clients receive (a config's `reshape` undone)."""
+def _outputs(model, job, results: dict[str, np.ndarray], counts: dict[str, int]) -> list[Output]:
+    """The requested outputs in the shapes clients receive (a config's `reshape` undone), classified if asked."""
     specs, outputs = model.schema.outputs, []
     for name in job.outputs:
         spec, value = specs[name], results[name]
         if spec.reshape is not None:
             value = value.reshape(model.schema.batch_dims(job.batch) + spec.reshape)
-        outputs.append((name, spec.datatype, value))
+        if name in counts:
+            value = classification.classify(value, spec.datatype, counts[name], model.schema.max_batch_size > 0,
+                                            model.labels.get(name, []))
+            outputs.append((name, "BYTES", value))
+        else:
+            outputs.append((name, spec.datatype, value))
     return outputs
 
 

@@ -301,10 +301,12 @@ def _member_job(ensemble: str, step: Step, schema: RequestSchema, feeds: dict[st
 class EnsembleModel:
     """One version of an ensemble: what the service and metrics read of a loaded model version."""
 
-    def __init__(self, name: str, version: int, config, steps: list[Step], resolve):
+    def __init__(self, name: str, version: int, config, steps: list[Step], resolve,
+                 labels: dict[str, list[str]] | None = None):
         self.name = name
         self.version = version
         self.config = config
+        self.labels = labels or {}  # {output name: its classification labels}
         self.schema = RequestSchema(config)
         self.stats = ModelStats()
         self.scheduler = EnsembleScheduler(config, steps, resolve)

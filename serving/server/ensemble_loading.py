@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from serving.server import classification, ensemble
 from serving.server import config as model_config
-from serving.server import ensemble
 from serving.server.errors import ModelLoadError, NotFoundError, UnavailableError
 
 log = logging.getLogger("sardonyx.serve")
@@ -48,6 +48,7 @@ class EnsembleLoader:
         try:
             config = ensemble.complete(file, name)
             steps = ensemble.plan(config)
+            labels = classification.read_labels(repository.root / name, config)
         except ModelLoadError as exc:
             self.forget(name)
             repository._fail(name, str(exc))
@@ -75,7 +76,7 @@ class EnsembleLoader:
                 states[version] = (UNAVAILABLE, f"version {version} of ensemble '{name}' is in its version policy "
                                                 f"but {folder / str(version)} does not exist")
             else:
-                loaded[version] = ensemble.EnsembleModel(name, version, config, steps, repository.get)
+                loaded[version] = ensemble.EnsembleModel(name, version, config, steps, repository.get, labels)
                 states[version] = (READY, "")
                 log.info("successfully loaded ensemble '%s' version %d", name, version)
         for _, reason in states.values():

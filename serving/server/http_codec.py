@@ -14,8 +14,8 @@ import numpy as np
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 
-from serving.server import tensors
-from serving.server.core import Output, unsupported
+from serving.server import sequence_flags, shared_memory, tensors
+from serving.server.core import Output
 from serving.server.dtypes import NUMPY
 from serving.server.errors import InvalidRequestError
 from serving.server.protocol import pb
@@ -88,8 +88,13 @@ def parse_infer_request(body: bytes, header_length: int | None, model: str, vers
         if not isinstance(shape, list) or not all(type(d) is int for d in shape):
             raise InvalidRequestError(f"input '{name}' needs 'shape', a list of integers, got {shape!r}")
         parameters = _parameters(tensor, f"input '{name}'")
-        if "shared_memory_region" in parameters:
-            raise unsupported("system shared memory")
+        if shared_memory.REGION in parameters:
+            if "data" in tensor or "binary_data_size" in parameters:
+                raise InvalidRequestError(f"input '{name}' reads its data from shared memory region "
+                                          f"'{parameters[shared_memory.REGION]}', so it must not also send data")
+            shared = message.inputs.add(name=name, datatype=datatype, shape=shape)
+            shared_memory.json_parameters(parameters, shared.parameters, f"input '{name}'")
+            continue
         size = parameters.get("binary_data_size")
         if size is not None:
             if type(size) is not int or size < 0:
@@ -121,17 +126,19 @@ def parse_infer_request(body: bytes, header_length: int | None, model: str, vers
             raise InvalidRequestError(f"output {index} of the request is not a JSON object")
         name = _string(tensor, "name", f"output {index}", required=True)
         parameters = _parameters(tensor, f"output '{name}'")
-        if "shared_memory_region" in parameters:
-            raise unsupported("system shared memory")
         requested = message.outputs.add(name=name)
+        shared_memory.json_parameters(parameters, requested.parameters, f"output '{name}'")
         classification = parameters.get("classification")
         if classification is not None:
-            if type(classification) is not int:
-                raise InvalidRequestError(f"'classification' of output '{name}' must be an integer")
-            requested.parameters["classification"].int64_param = classification
+            if type(classification) is not int or classification < 0:
+                raise InvalidRequestError(f"Unable to set 'classification' of output '{name}': expected an unsigned "
+                                          f"integer, got {json.dumps(classification)}")
+            if classification > 0:  # over HTTP, as in Triton, 0 asks for the plain tensor
+                requested.parameters["classification"].int64_param = classification
         if "binary_data" in parameters:
             binary_outputs[name] = _boolean(parameters["binary_data"], f"'binary_data' of output '{name}'")
     request_parameters = _parameters(document, "the request")
+    sequence_flags.from_json(request_parameters, message.parameters)
     binary_default = _boolean(request_parameters.get("binary_data_output", False), "'binary_data_output'")
     return InferRequest(message, binary_outputs, binary_default)
 
@@ -219,15 +226,20 @@ def _raw_from_json(data, datatype: str, shape: list[int], name: str) -> bytes:
 
 # Responses.
 
-def infer_response(request: InferRequest, model, outputs: list[Output]) -> tuple[dict, list[bytes]]:
-    """The JSON header and the binary chunks that follow it, in the order of the outputs that travel binary."""
+def infer_response(request: InferRequest, model, outputs: list[Output],
+                   shared: shared_memory.SharedMemoryBinding | None = None) -> tuple[dict, list[bytes]]:
+    """The JSON header and the binary chunks that follow it, in the order of the outputs that travel binary;
+    outputs that asked for a shared-memory region (`shared`) are written there and only described."""
     header = {"model_name": model.name, "model_version": str(model.version)}
     if request.message.id:
         header["id"] = request.message.id
     chunks, described = [], []
     for name, datatype, value in outputs:
         tensor = {"name": name, "datatype": datatype, "shape": list(value.shape)}
-        if request.binary_outputs.get(name, request.binary_default):
+        placed = None if shared is None else shared.write_output(name, datatype, value)
+        if placed is not None:
+            tensor["parameters"] = placed
+        elif request.binary_outputs.get(name, request.binary_default):
             raw = tensors.to_raw(value, datatype)
             tensor["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)

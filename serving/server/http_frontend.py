@@ -33,6 +33,7 @@ MAX_INPUT_BYTES = 64 * 2**20
 # The HTTP status Triton answers each error kind with.
 _STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: HTTPStatus.BAD_REQUEST,
+    grpc.StatusCode.ALREADY_EXISTS: HTTPStatus.BAD_REQUEST,
     grpc.StatusCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
     grpc.StatusCode.UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
     grpc.StatusCode.UNIMPLEMENTED: HTTPStatus.NOT_IMPLEMENTED,
@@ -40,6 +41,7 @@ _STATUS = {
 }
 
 _MODEL = r"/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?"
+_REGION = r"/v2/systemsharedmemory(?:/region/(?P<region>[^/]+))?"
 
 # (method, path pattern, handler method of _Handler); the first match wins, so /v2/models/stats precedes metadata.
 _ROUTES = [(method, re.compile(pattern + "$"), handler) for method, pattern, handler in (
@@ -55,8 +57,9 @@ _ROUTES = [(method, re.compile(pattern + "$"), handler) for method, pattern, han
     ("POST", r"/v2/repository/index", "_repository_index"),
     ("POST", r"/v2/repository/models/(?P<model>[^/]+)/load", "_load"),
     ("POST", r"/v2/repository/models/(?P<model>[^/]+)/unload", "_unload"),
-    ("GET", r"/v2/systemsharedmemory(?:/region/[^/]+)?/status", "_system_shared_memory"),
-    ("POST", r"/v2/systemsharedmemory(?:/region/[^/]+)?/(?:register|unregister)", "_system_shared_memory"),
+    ("GET", _REGION + r"/status", "_shared_memory_status"),
+    ("POST", _REGION + r"/register", "_shared_memory_register"),
+    ("POST", _REGION + r"/unregister", "_shared_memory_unregister"),
     ("GET", r"/v2/cudasharedmemory(?:/region/[^/]+)?/status", "_cuda_shared_memory"),
     ("POST", r"/v2/cudasharedmemory(?:/region/[^/]+)?/(?:register|unregister)", "_cuda_shared_memory"),
     ("GET|POST", r"/v2(?:/models/[^/]+)?/trace/setting", "_trace"),
@@ -314,8 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise InvalidRequestError(f"Inference-Header-Content-Length must be a byte count, got {header_length!r}")
         request = http_codec.parse_infer_request(body, None if header_length is None else int(header_length),
                                                  model, version)
-        header, chunks = self.frontend.core.infer(
-            request.message, lambda served, outputs: http_codec.infer_response(request, served, outputs))
+        core = self.frontend.core
+        with core.shared_memory.bind(request.message) as shared:
+            header, chunks = core.infer(
+                shared.request, lambda served, outputs: http_codec.infer_response(request, served, outputs, shared))
         head = json.dumps(header).encode()
         headers = {}
         if chunks:
@@ -353,8 +358,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._drain()
         raise unsupported(what)
 
-    def _system_shared_memory(self):
-        self._unsupported("system shared memory")
+    def _shared_memory_status(self, region: str = ""):
+        status = self.frontend.core.shared_memory.status(region)
+        # By name, as Triton lists them.
+        self._json([http_codec.message_to_json(status.regions[name]) for name in sorted(status.regions)])
+
+    def _shared_memory_register(self, region: str = ""):
+        document = http_codec.request_json(self._body())
+        if not region:
+            raise InvalidRequestError("registering system shared memory needs the region's name: POST "
+                                      "/v2/systemsharedmemory/region/{name}/register")
+        key = document.get("key")
+        if not isinstance(key, str):
+            raise InvalidRequestError(f"the register request for region '{region}' needs 'key', a string")
+        sizes = {}
+        for field, default in (("offset", 0), ("byte_size", None)):
+            value = document.get(field, default)
+            if type(value) is not int or value < 0:
+                raise InvalidRequestError(f"the register request for region '{region}' needs '{field}', a "
+                                          f"non-negative integer, got {value!r}")
+            sizes[field] = value
+        self.frontend.core.shared_memory.register(region, key, sizes["offset"], sizes["byte_size"])
+        self._send(HTTPStatus.OK)
+
+    def _shared_memory_unregister(self, region: str = ""):
+        self._drain()
+        self.frontend.core.shared_memory.unregister(region)
+        self._send(HTTPStatus.OK)
 
     def _cuda_shared_memory(self):
         self._unsupported("CUDA shared memory")

@@ -31,6 +31,17 @@ _FAMILIES = (
      lambda s: s.phases["compute_output"].ns // 1000),
 )
 
+# Triton's per-model response cache families, reported for the models whose config enables the cache.
+_CACHE_FAMILIES = (
+    ("nv_cache_num_hits_per_model", "Number of response cache hits per model", lambda s: s.phases["cache_hit"].count),
+    ("nv_cache_num_misses_per_model", "Number of response cache misses per model",
+     lambda s: s.phases["cache_miss"].count),
+    ("nv_cache_hit_duration_per_model", "Total cache hit duration per model, in microseconds",
+     lambda s: s.phases["cache_hit"].ns // 1000),
+    ("nv_cache_miss_duration_per_model", "Total cache miss (insert + lookup) duration per model, in microseconds",
+     lambda s: s.phases["cache_miss"].ns // 1000),
+)
+
 
 # (name, help, value of a ModelVersion) for what is read live rather than counted
 _GAUGES = (
@@ -51,6 +62,13 @@ class RepositoryCollector:
         for name, documentation, value in _FAMILIES:
             family = Metric(name, documentation, "unknown")
             for model, version, stats in snapshots:
+                family.add_sample(name, {"model": model, "version": version}, value(stats))
+            yield family
+        cached = [(m.name, str(m.version), stats) for m, (_, _, stats) in zip(models, snapshots)
+                  if m.config.response_cache.enable]
+        for name, documentation, value in _CACHE_FAMILIES:
+            family = Metric(name, documentation, "unknown")
+            for model, version, stats in cached:
                 family.add_sample(name, {"model": model, "version": version}, value(stats))
             yield family
         for name, documentation, value in _GAUGES:

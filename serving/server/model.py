@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from serving.errors import SessionError
+from serving.server import classification, tensors
 from serving.server import config as model_config
-from serving.server import tensors
 from serving.server.dtypes import NUMPY, from_config
 from serving.server.errors import ModelLoadError, ServerError
 from serving.server.scheduler import DirectScheduler, DynamicBatcher, Instance, Job
+from serving.server.sequence_batcher import SequenceBatcher
 from serving.server.stats import ModelStats
 from serving.server.validation import RequestSchema
 
@@ -21,10 +22,12 @@ log = logging.getLogger("sardonyx.serve")
 
 
 class ModelVersion:
-    def __init__(self, name: str, version: int, config, instances: list[Instance]):
+    def __init__(self, name: str, version: int, config, instances: list[Instance],
+                 labels: dict[str, list[str]] | None = None, model_dir: Path | None = None):
         self.name = name
         self.version = version
         self.config = config
+        self.labels = labels or {}  # {output name: its classification labels}
         self.schema = RequestSchema(config)
         self.instances = instances
         self.stats = ModelStats()
@@ -33,6 +36,8 @@ class ModelVersion:
             self.scheduler = DynamicBatcher(
                 name, instances, self.stats, config.max_batch_size, batching.max_queue_delay_microseconds,
                 batching.preferred_batch_size, batching.default_queue_policy.max_queue_size)
+        elif config.HasField("sequence_batching"):
+            self.scheduler = SequenceBatcher(name, instances, self.stats, config, model_dir)
         else:
             self.scheduler = DirectScheduler(name, instances, self.stats)
 
@@ -68,13 +73,14 @@ def load_version(model_dir: Path, name: str, version: int, file: model_config.Co
         raise ModelLoadError(f"failed to load '{name}' version {version}: {exc}") from exc
     except Exception as exc:  # a runtime bug must cost this version only, never the server
         raise ModelLoadError(f"failed to load '{name}' version {version}: {type(exc).__name__}: {exc}") from exc
+    labels = classification.read_labels(model_dir, config)
     for sample in config.model_warmup:
         try:
             _warm_up(model_dir, config, sample, instances)
         except (ServerError, OSError, ValueError) as exc:
             raise ModelLoadError(f"warmup sample '{sample.name}' failed for model '{name}' version {version}: "
                                  f"{exc}") from exc
-    return ModelVersion(name, version, config, instances)
+    return ModelVersion(name, version, config, instances, labels, model_dir)
 
 
 def _instance_device(device: str, group, index: int) -> str:

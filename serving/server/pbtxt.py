@@ -3,7 +3,7 @@
 protobuf's own `allow_unknown_field` cannot skip every shape Triton configs use (lists of messages
 inside an unknown field) and does not say what it skipped. So the text is first walked token by
 token, guided by the message descriptors: unknown fields are cut out and named by dotted path
-(`sequence_batching`, `instance_group.rate_limiter`), and what remains is parsed strictly.
+(`optimization`, `instance_group.rate_limiter`), and what remains is parsed strictly.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import numpy as np
 
 from serving.errors import InvalidArgumentError
 from serving.server.errors import InternalError, InvalidRequestError, ServerError, UnavailableError
+from serving.server.sequence_flags import SequenceFlags
 from serving.server.stats import ModelStats
 
 
@@ -33,6 +34,7 @@ class Job:
     started_ns: int = 0
     infer_ns: int = 0
     results: dict[str, np.ndarray] | None = None
+    sequence: SequenceFlags | None = None  # the request's sequence_id/start/end; only the sequence batcher acts on it
 
     @functools.cached_property
     def batch_key(self) -> tuple:

@@ -17,6 +17,7 @@ from serving.server.http_frontend import MAX_INPUT_BYTES, HttpFrontend
 from serving.server.metrics import serve_metrics
 from serving.server.protocol import POOL, grpc_pb, pb
 from serving.server.repository import ModelRepository
+from serving.server.response_cache import ResponseCache
 from serving.server.service import InferenceService
 
 log = logging.getLogger("sardonyx.serve")
@@ -46,6 +47,7 @@ class ServerOptions:
     strict_readiness: bool = True  # Triton's default: ready only while every model tried serves
     threads: int = 64  # gRPC handler threads: the most requests in flight at once
     shutdown_timeout: float = 30.0  # seconds in-flight requests get to finish at stop()
+    response_cache_bytes: int = 0  # Triton's --cache-config local,size=N; 0: no response cache
 
 
 class InferenceServer:
@@ -53,7 +55,8 @@ class InferenceServer:
         self.options = options
         self.repository = ModelRepository(options.model_repository, options.device, options.model_control_mode,
                                           options.default_max_batch_size, options.shutdown_timeout)
-        self.core = InferenceCore(self.repository, self.is_ready)
+        cache = ResponseCache(options.response_cache_bytes) if options.response_cache_bytes > 0 else None
+        self.core = InferenceCore(self.repository, self.is_ready, response_cache=cache)
         self.service = InferenceService(self.core)
         self.health = health.HealthServicer()
         self._started = False
@@ -115,6 +118,7 @@ class InferenceServer:
         if self._poller is not None:
             self._poller.join()
         self.repository.close()
+        self.core.shared_memory.close()
         if self._metrics is not None:
             self._metrics[0].shutdown()
             self._metrics[0].server_close()

@@ -71,7 +71,7 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
 
     def ModelInfer(self, request, context):
         try:
-            return self.core.infer(request, functools.partial(_response, request))
+            return self._infer(request)
         except ServerError as exc:
             context.abort(exc.code, exc.message)
 
@@ -79,7 +79,7 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
         # Errors travel in error_message so one bad request does not end the stream.
         for request in request_iterator:
             try:
-                response = self.core.infer(request, functools.partial(_response, request))
+                response = self._infer(request)
                 flag = request.parameters.get("triton_enable_empty_final_response")
                 if flag is not None and flag.bool_param:
                     # Our models answer once per request, so that one response is also the final one.
@@ -90,6 +90,10 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
             except Exception as exc:
                 log.exception("unexpected error in ModelStreamInfer")
                 yield pb.ModelStreamInferResponse(error_message=f"{type(exc).__name__}: {exc}")
+
+    def _infer(self, request):
+        with self.core.shared_memory.bind(request) as shared:
+            return self.core.infer(shared.request, functools.partial(_response, request, shared))
 
     # Statistics and repository control.
 
@@ -113,9 +117,22 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
         self.core.unload(request.model_name, request.repository_name)
         return pb.RepositoryModelUnloadResponse()
 
-    SystemSharedMemoryStatus = _unimplemented("system shared memory")
-    SystemSharedMemoryRegister = _unimplemented("system shared memory")
-    SystemSharedMemoryUnregister = _unimplemented("system shared memory")
+    # System shared memory.
+
+    @_rpc
+    def SystemSharedMemoryStatus(self, request, context):
+        return self.core.shared_memory.status(request.name)
+
+    @_rpc
+    def SystemSharedMemoryRegister(self, request, context):
+        self.core.shared_memory.register(request.name, request.key, request.offset, request.byte_size)
+        return pb.SystemSharedMemoryRegisterResponse()
+
+    @_rpc
+    def SystemSharedMemoryUnregister(self, request, context):
+        self.core.shared_memory.unregister(request.name)
+        return pb.SystemSharedMemoryUnregisterResponse()
+
     CudaSharedMemoryStatus = _unimplemented("CUDA shared memory")
     CudaSharedMemoryRegister = _unimplemented("CUDA shared memory")
     CudaSharedMemoryUnregister = _unimplemented("CUDA shared memory")
@@ -123,9 +140,19 @@ class InferenceService(grpc_pb.GRPCInferenceServiceServicer):
     LogSettings = _unimplemented("log settings")
 
 
-def _response(request, model, outputs):
+def _response(request, shared, model, outputs):
     response = pb.ModelInferResponse(model_name=model.name, model_version=str(model.version), id=request.id)
     for name, datatype, value in outputs:
-        response.outputs.add(name=name, datatype=datatype, shape=value.shape)
-        response.raw_output_contents.append(tensors.to_raw(value, datatype))
+        tensor = response.outputs.add(name=name, datatype=datatype, shape=value.shape)
+        placed = shared.write_output(name, datatype, value)
+        if placed is None:
+            response.raw_output_contents.append(tensors.to_raw(value, datatype))
+            continue
+        for key, parameter in placed.items():
+            if isinstance(parameter, str):
+                tensor.parameters[key].string_param = parameter
+            else:
+                tensor.parameters[key].int64_param = parameter
+        # An empty entry keeps raw_output_contents in step with outputs, as Triton does.
+        response.raw_output_contents.append(b"")
     return response

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 # The request phases Triton times, in InferStatistics' order.
-PHASES = ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output")
+PHASES = ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output", "cache_hit", "cache_miss")
 
 
 @dataclass
@@ -52,6 +52,20 @@ class ModelStats:
             self.phases["compute_output"].add(output_ns)
             self.inference_count += batch
             self.last_inference_ms = int(time.time() * 1000)
+
+    def cache_hit(self, total_ns: int, lookup_ns: int, batch: int = 1) -> None:
+        """A request answered from the response cache: it counts as served, but no phase of a model run."""
+        with self._lock:
+            self.phases["success"].add(total_ns)
+            self.phases["queue"].add(0)  # as Triton's: a hit never waits in a queue, yet counts there
+            self.phases["cache_hit"].add(lookup_ns)
+            self.inference_count += batch
+            self.last_inference_ms = int(time.time() * 1000)
+
+    def cache_miss(self, lookup_and_insert_ns: int) -> None:
+        """A cacheable request that ran the model; its other phases are recorded by request_done."""
+        with self._lock:
+            self.phases["cache_miss"].add(lookup_and_insert_ns)
 
     def execution_done(self, batch: int, input_ns: int, infer_ns: int, output_ns: int) -> None:
         """One run of the model over `batch` elements (a dynamic batch or a single request)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serving.server import tensors
+from serving.server import sequence_flags, tensors
 from serving.server.config import wire_shape
 from serving.server.dtypes import NUMPY, from_config
 from serving.server.errors import InvalidRequestError
@@ -102,7 +102,8 @@ def decode(request, schema: RequestSchema) -> Job:
         if reshape is not None:
             array = array.reshape(lead + reshape)
         feeds[name] = array
-    return Job(inputs=feeds, outputs=_requested_outputs(request, schema), batch=batch)
+    return Job(inputs=feeds, outputs=_requested_outputs(request, schema), batch=batch,
+               sequence=sequence_flags.read(request))
 
 
 def _batch_size(given, schema: RequestSchema) -> int:
@@ -138,10 +139,6 @@ def _requested_outputs(request, schema: RequestSchema) -> list[str]:
         if output.name not in names:
             raise InvalidRequestError(f"unexpected inference output '{output.name}' for model '{schema.model}', "
                                       f"allowed outputs are: {', '.join(names)}")
-        count = output.parameters.get("classification")
-        if count is not None and count.int64_param > 0:
-            raise InvalidRequestError(f"output '{output.name}' of model '{schema.model}' asks for classification, "
-                                      "which sardonyx-serve does not offer; request the raw output")
         if output.name not in wanted:
             wanted.append(output.name)
     return wanted

@@ -198,7 +198,7 @@ def test_malformed_requests_get_tritons_codes_and_messages(client, server):
         "bytes_out", binary_data=False)]), "400", "output 'bytes_out' of model 'dtypes' holds bytes that are not UTF-8")
     raw = client.infer("dtypes", binary_bytes, outputs=[httpclient.InferRequestedOutput("bytes_out")])
     assert list(raw.as_numpy("bytes_out").ravel()) == [b"\xff", b"a", b"b"]  # binary BYTES carry any bytes
-    _fails(lambda: client.get_system_shared_memory_status(), "501", "does not support system shared memory")
+    _fails(lambda: client.get_cuda_shared_memory_status(), "501", "does not support CUDA shared memory")
     _fails(lambda: client.get_log_settings(), "501", "does not support log settings")
     status, _, body = _post(server, "/v2/models/simple/infer", b'{"inputs": [')
     assert status == 400 and json.loads(body)["error"].startswith("failed to parse the request JSON")

@@ -164,8 +164,8 @@ def test_load_with_config_override(client):
 
 
 def test_unimplemented_extensions(client):
-    for call in (lambda: client.get_system_shared_memory_status(), lambda: client.get_cuda_shared_memory_status(),
-                 lambda: client.get_trace_settings(), lambda: client.get_log_settings()):
+    for call in (lambda: client.get_cuda_shared_memory_status(), lambda: client.get_trace_settings(),
+                 lambda: client.get_log_settings()):
         with pytest.raises(InferenceServerException) as info:
             call()
         assert info.value.status() == "StatusCode.UNIMPLEMENTED"

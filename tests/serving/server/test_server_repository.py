@@ -46,7 +46,7 @@ def test_triton_config_parses_and_unknown_fields_are_reported(tmp_path, caplog):
             assert result.as_numpy("OUTPUT1") is None
     ignored = [r.message for r in caplog.records if "ignored" in r.message]
     assert len(ignored) == 1
-    for name in ("instance_group.rate_limiter", "optimization", "response_cache", "dynamic_batching.priority_levels"):
+    for name in ("instance_group.rate_limiter", "optimization", "dynamic_batching.priority_levels"):
         assert name in ignored[0]
     assert any("warmed up model 'simple'" in r.message for r in caplog.records)
 
