@@ -17,6 +17,7 @@ from trainer.memory_formats import (
     preserve_format,
 )
 from trainer.random import device_generator
+from trainer.size_keyword import accepts_size_keyword
 from trainer.tensor import Tensor, _sizes
 
 
@@ -121,16 +122,19 @@ def _filled(fill, size, dtype, device, requires_grad, default=None):
         return _finish(fill(xp, _sizes(size), dt.np), requires_grad)
 
 
+@accepts_size_keyword
 @reported_factory
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _filled(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
 
 
+@accepts_size_keyword
 @reported_factory
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
 
 
+@accepts_size_keyword
 @reported_factory
 def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=contiguous_format) -> Tensor:
     check_memory_format(memory_format, "empty")
@@ -227,12 +231,14 @@ def _float_draw(method):
     return draw
 
 
+@accepts_size_keyword
 @reported_factory
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1)."""
     return _random(_float_draw("random"), size, generator, dtype, device, requires_grad)
 
 
+@accepts_size_keyword
 @reported_factory
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples."""

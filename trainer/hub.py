@@ -422,3 +422,12 @@ def load(repo_or_dir: str, model: str, *args, source: str = "github", trust_repo
     with _add_to_sys_path(repo_or_dir):  # the entry point may import the repository's modules when called
         entry = _load_entry_from_hubconf(_import_hubconf(repo_or_dir), model)
         return entry(*args, **kwargs)
+
+
+def __getattr__(name: str):
+    """``torch.hub.tqdm``, which programs import their progress bars from; imported on first use (see above)."""
+    if name == "tqdm":
+        from tqdm import tqdm
+
+        return tqdm
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
