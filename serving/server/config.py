@@ -6,7 +6,7 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from serving.server import dtypes, pbtxt, sequence_config
+from serving.server import dtypes, pbtxt, queue_policy, sequence_config
 from serving.server.errors import ModelLoadError
 from serving.server.protocol import config_pb
 
@@ -16,7 +16,6 @@ DEFAULT_MODEL_FILENAME = "model.onnx"
 
 # Fields our ModelConfig declares but the server does not act on: reported when a config sets them.
 _NOT_ACTED_ON = {
-    "dynamic_batching": ("priority_levels", "default_priority_level"),
     "input": ("format", "is_shape_tensor", "allow_ragged_batch"),
     "output": ("is_shape_tensor",),
     "instance_group": ("profile", "passive", "host_policy"),
@@ -54,10 +53,6 @@ def ignored_fields(file: ConfigFile) -> list[str]:
         for field in fields:
             if any(bool(getattr(item, field)) for item in items):
                 ignored.append(f"{name}.{field}")
-    queue = file.config.dynamic_batching.default_queue_policy
-    for field in ("timeout_action", "default_timeout_microseconds", "allow_timeout_override"):
-        if getattr(queue, field):
-            ignored.append(f"dynamic_batching.default_queue_policy.{field}")
     if file.config.parameters:
         ignored.append("parameters")
     return ignored
@@ -166,6 +161,7 @@ def _check_scheduling(config) -> None:
         if not 0 < size <= config.max_batch_size:
             raise ModelLoadError(f"dynamic batching preferred size {size} for model '{config.name}' must be "
                                  f"in [1, max_batch_size = {config.max_batch_size}]")
+    queue_policy.check(config)
 
 
 def _dims(dims) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 
-from serving.server import sequence_flags, shared_memory, tensors
+from serving.server import schedule_policy, sequence_flags, shared_memory, tensors
 from serving.server.core import Output
 from serving.server.dtypes import NUMPY
 from serving.server.errors import InvalidRequestError
@@ -139,6 +139,7 @@ def parse_infer_request(body: bytes, header_length: int | None, model: str, vers
             binary_outputs[name] = _boolean(parameters["binary_data"], f"'binary_data' of output '{name}'")
     request_parameters = _parameters(document, "the request")
     sequence_flags.from_json(request_parameters, message.parameters)
+    schedule_policy.from_json(request_parameters, message.parameters)
     binary_default = _boolean(request_parameters.get("binary_data_output", False), "'binary_data_output'")
     return InferRequest(message, binary_outputs, binary_default)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from serving.errors import SessionError
-from serving.server import classification, tensors
+from serving.server import classification, queue_policy, tensors
 from serving.server import config as model_config
 from serving.server.dtypes import NUMPY, from_config
 from serving.server.errors import ModelLoadError, ServerError
@@ -35,7 +35,7 @@ class ModelVersion:
             batching = config.dynamic_batching
             self.scheduler = DynamicBatcher(
                 name, instances, self.stats, config.max_batch_size, batching.max_queue_delay_microseconds,
-                batching.preferred_batch_size, batching.default_queue_policy.max_queue_size)
+                batching.preferred_batch_size, queue_policy.Policies.from_config(batching))
         elif config.HasField("sequence_batching"):
             self.scheduler = SequenceBatcher(name, instances, self.stats, config, model_dir)
         else:

@@ -3,23 +3,26 @@
 A `Job` is one decoded request. `DirectScheduler` runs it on the calling thread as soon as an
 instance is free. `DynamicBatcher` queues jobs, and an idle instance gathers the queued ones that
 fit together (same input shapes past the batch dimension) into one batch, runs the model once and
-hands each job its slice of the outputs.
+hands each job its slice of the outputs. Queue order, limits and timeouts follow the model's queue
+policies (see queue_policy.py): one FIFO when none are configured.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import queue
 import threading
 import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from serving.errors import InvalidArgumentError
 from serving.server.errors import InternalError, InvalidRequestError, ServerError, UnavailableError
+from serving.server.queue_policy import Policies, PriorityQueue
+from serving.server.schedule_policy import DEFAULT, SchedulePolicy
 from serving.server.sequence_flags import SequenceFlags
 from serving.server.stats import ModelStats
 
@@ -35,6 +38,8 @@ class Job:
     infer_ns: int = 0
     results: dict[str, np.ndarray] | None = None
     sequence: SequenceFlags | None = None  # the request's sequence_id/start/end; only the sequence batcher acts on it
+    schedule: SchedulePolicy = DEFAULT  # the request's priority and timeout; only the dynamic batcher acts on them
+    deadline_ns: int = 0  # while queued in the dynamic batcher: when its queue timeout expires (0: never)
 
     @functools.cached_property
     def batch_key(self) -> tuple:
@@ -101,14 +106,13 @@ class DynamicBatcher:
     """Triton's dynamic batcher for one model version (see module docstring)."""
 
     def __init__(self, model: str, instances: list[Instance], stats: ModelStats, max_batch_size: int,
-                 max_queue_delay_us: int = 0, preferred_batch_sizes=(), max_queue_size: int = 0):
+                 max_queue_delay_us: int = 0, preferred_batch_sizes=(), policies: Policies | None = None):
         self._model = model
         self._stats = stats
         self._max_batch = max_batch_size
         self._delay_ns = max_queue_delay_us * 1000
         self._preferred = sorted(set(preferred_batch_sizes))
-        self._max_queue = max_queue_size
-        self._pending: collections.deque[Job] = collections.deque()
+        self._pending = PriorityQueue(model, policies or Policies())
         self._pending_rows = 0  # batch elements queued, whatever their shapes
         self._cond = threading.Condition()
         self._gather = threading.Lock()  # one idle instance at a time forms the next batch
@@ -129,17 +133,20 @@ class DynamicBatcher:
             # A request that found this version just before an unload still runs while a worker is left.
             if self._running == 0:
                 raise UnavailableError(f"model '{self._model}' was unloaded")
-            if self._max_queue and len(self._pending) >= self._max_queue:
-                raise UnavailableError(
-                    f"Exceeds maximum queue size: model '{self._model}' already queues {self._max_queue} requests "
-                    "(dynamic_batching.default_queue_policy.max_queue_size)")
+            self._pending.push(job)  # raises when the job's queue is full
             job.future = Future()
-            self._pending.append(job)
             self._pending_rows += job.batch
             # Wake the gathering instance only when it has something to decide: a first job, or
             # possibly a full batch; otherwise it wakes at its deadline anyway.
             if len(self._pending) == 1 or self._pending_rows >= self._full_size():
                 self._cond.notify()
+        # A job with a queue timeout wakes at its deadline to apply its policy, should no batch have taken it.
+        while job.deadline_ns:
+            try:
+                return job.future.result(max(0, job.deadline_ns - time.perf_counter_ns()) / 1e9)
+            except FutureTimeout:
+                with self._cond:
+                    self._expire()
         return job.future.result()
 
     def close(self, timeout: float) -> None:
@@ -161,44 +168,58 @@ class DynamicBatcher:
 
     def _next_batch(self) -> list[Job] | None:
         with self._cond:
-            while not self._pending:
-                if self._closing:
-                    self._running -= 1
-                    return None
-                self._cond.wait()
-            deadline = self._pending[0].enqueued_ns + self._delay_ns
             while True:
-                size = self._fitting_size()
-                now = time.perf_counter_ns()
+                self._expire()
+                if not self._pending:
+                    if self._closing:
+                        self._running -= 1
+                        return None
+                    self._cond.wait()
+                    continue
+                size, oldest_ns = self._fitting()
+                deadline, now = oldest_ns + self._delay_ns, time.perf_counter_ns()
                 if size >= self._full_size() or now >= deadline or self._closing:
                     return self._take(size)
                 self._cond.wait((deadline - now) / 1e9)
+
+    def _expire(self) -> None:
+        """Reject the queued jobs whose timeout expired (or move them behind, by their policy); holds the lock."""
+        now = time.perf_counter_ns()
+        for job in self._pending.expire(now):
+            self._pending_rows -= job.batch
+            job.future.set_exception(UnavailableError(
+                f"Request timeout expired: the request waited {(now - job.enqueued_ns) // 1000} us in the queue of "
+                f"model '{self._model}'"))
 
     def _full_size(self) -> int:
         """The size that ends gathering at once: the largest preferred size, else max_batch_size."""
         return self._preferred[-1] if self._preferred else self._max_batch
 
-    def _fitting_size(self) -> int:
-        """Batch elements of the queued jobs that fit with the oldest one, up to max_batch_size."""
-        key, size = self._pending[0].batch_key, 0
+    def _fitting(self) -> tuple[int, int]:
+        """Batch elements of the queued jobs that fit with the first one, up to max_batch_size, and the
+        time the earliest of them was queued (which bounds how long the batch may wait)."""
+        front = self._pending.front()
+        key, size, oldest_ns = front.batch_key, 0, front.enqueued_ns
         for job in self._pending:
             if job.batch_key == key and size + job.batch <= self._max_batch:
                 size += job.batch
-        return size
+                oldest_ns = min(oldest_ns, job.enqueued_ns)
+        return size, oldest_ns
 
     def _take(self, size: int) -> list[Job]:
         # Triton's rule: the largest preferred size the queue can fill, else all that fits.
         limit = max([p for p in self._preferred if p <= size], default=size)
-        key, taken, kept, total = self._pending[0].batch_key, [], collections.deque(), 0
+        front = self._pending.front()
+        key, taken, total = front.batch_key, [], 0
         for job in self._pending:
             if job.batch_key == key and total + job.batch <= limit:
                 taken.append(job)
                 total += job.batch
-            else:
-                kept.append(job)
         if not taken:  # a first job bigger than the preferred limit still has to run
-            taken.append(kept.popleft())
-        self._pending = kept
+            taken.append(front)
+        self._pending.remove(taken)
+        for job in taken:
+            job.deadline_ns = 0  # a job in a batch no longer times out
         self._pending_rows -= sum(job.batch for job in taken)
         return taken
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serving.server import sequence_flags, tensors
+from serving.server import schedule_policy, sequence_flags, tensors
 from serving.server.config import wire_shape
 from serving.server.dtypes import NUMPY, from_config
 from serving.server.errors import InvalidRequestError
@@ -103,7 +103,7 @@ def decode(request, schema: RequestSchema) -> Job:
             array = array.reshape(lead + reshape)
         feeds[name] = array
     return Job(inputs=feeds, outputs=_requested_outputs(request, schema), batch=batch,
-               sequence=sequence_flags.read(request))
+               sequence=sequence_flags.read(request), schedule=schedule_policy.read(request))
 
 
 def _batch_size(given, schema: RequestSchema) -> int:

@@ -11,6 +11,7 @@ import tritonclient.grpc as grpcclient
 from serverkit import infer_input
 
 from serving.server.errors import UnavailableError
+from serving.server.queue_policy import Policies, QueuePolicy
 from serving.server.scheduler import DynamicBatcher, Instance, Job
 from serving.server.stats import ModelStats
 
@@ -82,7 +83,7 @@ def test_preferred_batch_size_and_incompatible_shapes():
 def test_full_queue_rejects_clearly():
     session = _RecordingSession()
     session.gate.clear()
-    batcher = _batcher(session, max_queue_size=2)
+    batcher = _batcher(session, policies=Policies(default=QueuePolicy(max_queue_size=2)))
     with ThreadPoolExecutor(8) as pool:
         running = _submit(batcher, pool, 1)
         session.entered.wait(5)  # the first job is taken by the instance, which is held

@@ -20,7 +20,8 @@ max_batch_size: 8
 input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 16 ] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [ 16 ] } ]
 output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 16 ] } ]
 instance_group [ { count: 2 kind: KIND_CPU rate_limiter { resources [ { name: "R1" count: 4 } ] } } ]
-dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 100 priority_levels: 2 }
+dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 100 priority_levels: 2
+  default_priority_level: 1 }
 optimization { execution_accelerators { cpu_execution_accelerator : [ { name : "openvino" } ] } }
 model_warmup [ { name: "zeros" batch_size: 2 inputs { key: "INPUT0" value: { data_type: TYPE_FP32 dims: [ 16 ]
   zero_data: true } } inputs { key: "INPUT1" value: { data_type: TYPE_FP32 dims: [ 16 ] random_data: true } } } ]
@@ -46,8 +47,9 @@ def test_triton_config_parses_and_unknown_fields_are_reported(tmp_path, caplog):
             assert result.as_numpy("OUTPUT1") is None
     ignored = [r.message for r in caplog.records if "ignored" in r.message]
     assert len(ignored) == 1
-    for name in ("instance_group.rate_limiter", "optimization", "dynamic_batching.priority_levels"):
+    for name in ("instance_group.rate_limiter", "optimization"):
         assert name in ignored[0]
+    assert "priority_levels" not in ignored[0]  # acted on: the batcher queues by priority
     assert any("warmed up model 'simple'" in r.message for r in caplog.records)
 
 
@@ -168,7 +170,7 @@ def test_ignored_fields_lists_unknown_and_unused_settings(tmp_path):
     (tmp_path / "config.pbtxt").write_text(TRITON_CONFIG)
     file = model_config.read(tmp_path)
     assert "instance_group.rate_limiter" in file.unknown
-    assert "dynamic_batching.priority_levels" in model_config.ignored_fields(file)
+    assert "dynamic_batching.priority_levels" not in model_config.ignored_fields(file)  # acted on
     assert "max_batch_size" in file.mentioned
 
 
