@@ -22,6 +22,7 @@ from trainer.autograd import grad_mode
 from trainer.autograd.function import Function
 from trainer.autograd.graph import increment_version
 from trainer.backend import device as Device  # noqa: N812 - the class, named as the schema type it checks
+from trainer.func.pytree import tree_flatten
 from trainer.operator_schema import FunctionSchema, infer_schema, parse_schema
 from trainer.tensor import Tensor
 
@@ -497,7 +498,7 @@ class CustomOpDef:
         return f"<CustomOpDef({self._qualname})>"
 
     def __call__(self, *args, **kwargs):
-        return _call(self._op, args, kwargs)
+        return _traced_or_called(self._opoverload, args, kwargs)
 
     def register_kernel(self, device_types, fn: Callable | None = None, /):
         """Register ``fn`` as this op's implementation for ``device_types`` (``"cpu"``, ``"cuda"``; None: every
@@ -666,6 +667,17 @@ def register_autograd(op, backward: Callable, /, *, setup_context: Callable | No
 
 
 # ---------------------------------------------------------------------------------------------- trainer.ops.<ns>
+def _traced_or_called(op: OpOverload, args: tuple, kwargs: dict):
+    """Runs ``op``; under trainer.fx or trainer.export tracing (a Proxy among the arguments) records it as one
+    call_function node instead, as torch.fx and torch.export record a ``torch.ops`` call."""
+    from trainer.fx.proxy import Proxy  # trainer.fx is loaded after this module
+
+    proxy = next((a for a in tree_flatten([args, kwargs])[0] if isinstance(a, Proxy)), None)
+    if proxy is not None:
+        return proxy.tracer.create_proxy("call_function", op, args, kwargs)
+    return _call(op._op, args, kwargs)
+
+
 class OpOverload:
     """``trainer.ops.ns.name.overload``: one overload, callable."""
 
@@ -674,6 +686,9 @@ class OpOverload:
         suffix = "" if overload == "default" else f".{overload}"
         self._qualified_name = f"{namespace}::{name}{suffix}"
         self._name = f"{namespace}::{name}"
+        # as torch's: an fx graph names the op's nodes after __name__ and calls it by module and qualname
+        self.__name__ = self.__qualname__ = f"{name}.{overload}"
+        self.__module__ = f"trainer.ops.{namespace}"
 
     @property
     def _op(self) -> _Overload:
@@ -695,7 +710,7 @@ class OpOverload:
         return self._qualified_name
 
     def __call__(self, *args, **kwargs):
-        return _call(self._op, args, kwargs)
+        return _traced_or_called(self, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<OpOverload(op='{self._namespace}.{self._opname}', overload='{self._overloadname}')>"

@@ -11,7 +11,7 @@ import trainer
 from trainer.export.decompositions import decompose
 from trainer.export.dynamic_shapes import DynamicDim, ValueRange
 from trainer.export.graph_signature import ExportGraphSignature, InputKind, user_output_specs
-from trainer.export.guards import check_input_shape
+from trainer.export.guards import check_equal_sizes, check_input_shape
 from trainer.fx import Graph, GraphModule
 from trainer.fx.node import Node, map_arg
 
@@ -104,6 +104,13 @@ class ExportedProgram:
             if node in env and node.name in self._input_dims:
                 graph.call_function(check_input_shape,
                                     (env[node], node.name, _guard_dims(self._input_dims[node.name])))
+        first_use: dict[str, tuple[Node, str, int]] = {}  # per Dim name: the first size declared with it
+        for node in placeholders:
+            for axis, dim in enumerate(self._input_dims.get(node.name, ()) if node in env else ()):
+                if isinstance(dim, DynamicDim):
+                    first = first_use.setdefault(dim.name, (env[node], node.name, axis))
+                    if first[1:] != (node.name, axis):
+                        graph.call_function(check_equal_sizes, (env[node], node.name, axis, *first))
         for node in placeholders:
             if node.name in lifted:
                 env[node] = graph.get_attr(lifted[node.name])
@@ -134,6 +141,7 @@ class ExportedProgram:
 
         program = self.graph_module.print_readable(print_output=False)
         return "\n".join(["ExportedProgram:", indent(program), "Graph signature: ",
-                          indent(str(self.graph_signature)), f"Range constraints: {self.range_constraints}", ""])
+                          indent(str(self.graph_signature).lstrip("\n")),
+                          f"Range constraints: {self.range_constraints}", ""])
 
     __repr__ = __str__

@@ -107,7 +107,7 @@ class ExportGraphSignature:
         return {s.arg.name: s.target for s in self.input_specs if s.kind is InputKind.CONSTANT_TENSOR}
 
     def __str__(self) -> str:
-        return "\n".join(["# inputs", *(_describe(s) for s in self.input_specs), "", "# outputs",
+        return "\n".join(["", "# inputs", *(_describe(s) for s in self.input_specs), "", "# outputs",
                           *(_describe(s) for s in self.output_specs), ""])
 
 

@@ -28,4 +28,14 @@ def check_input_shape(value: trainer.Tensor, name: str, dims: tuple) -> None:
             raise AssertionError(f"Guard failed: {where} <= {high} (got {size})")
 
 
-side_effectful_functions.add(check_input_shape)  # dead-code elimination must keep the checks
+def check_equal_sizes(value: trainer.Tensor, name: str, axis: int, other: trainer.Tensor, other_name: str,
+                      other_axis: int) -> None:
+    """Two input sizes declared with one ``Dim`` must be equal; raises ``AssertionError`` as torch's guards do."""
+    if value.shape[axis] != other.shape[other_axis]:
+        raise AssertionError(f"Guard failed: {name}.size()[{axis}] == {other_name}.size()[{other_axis}] (got "
+                             f"{value.shape[axis]} and {other.shape[other_axis]}; both sizes were declared with "
+                             "one Dim)")
+
+
+# dead-code elimination must keep the checks
+side_effectful_functions.update((check_input_shape, check_equal_sizes))

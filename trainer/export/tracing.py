@@ -141,6 +141,8 @@ class ExportTracer(Tracer):
 
     def create_node(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
                     type_expr: Any = None) -> Node:
+        if name is None and kind == "call_function" and kwargs.get("inplace") is True:
+            name = f"{self.graph._target_to_str(target)}_"  # torch's graph holds the in-place op (relu_)
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
         if kind != "output":
             with trainer.no_grad():

@@ -67,6 +67,40 @@ class NestedShapeOps:
         return dim - 1
 
     # ------------------------------------------------------------- layout
+    def reshape(self, *shape):
+        """Every component reshaped to ``shape[1:]``; ``shape[0]`` is the batch size, and a -1 keeps the component's
+        own size at that dim (on a nested tensor -1 does not infer, as in PyTorch)."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        if not shape or shape[0] != self._batch_size():
+            raise RuntimeError(f"reshape: For now nested reshape cannot change or infer the implicit batch dimension"
+                               f" (the nested tensor holds {self._batch_size()} components, got shape {list(shape)})")
+
+        def each(component):
+            if any(size == -1 and i >= component.ndim for i, size in enumerate(shape[1:])):
+                raise RuntimeError(f"reshape: -1 at a dim past the components' {component.ndim} dims has no size to "
+                                   f"keep (shape {list(shape)})")
+            return component.reshape([component.shape[i] if size == -1 else size for i, size in enumerate(shape[1:])])
+
+        return self._per_component(each)
+
+    def _ragged_component_dim(self) -> int | None:
+        return None if self._sizes is not None else self._ragged_idx - 1
+
+    def unflatten(self, dim: int, sizes):
+        d, r = self._component_dim(dim, "unflatten"), self._ragged_component_dim()
+        if d == r:
+            raise RuntimeError("unflatten(): the ragged dim of a jagged nested tensor cannot be unflattened")
+        moved = len(sizes) - 1 if r is not None and d < r else 0  # dims inserted before the ragged one
+        return self._rebuilt([c.unflatten(d, sizes) for c in self.unbind()], r if r is None else r + 1 + moved)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        start, end = self._component_dim(start_dim, "flatten"), self._component_dim(end_dim, "flatten")
+        r = self._ragged_component_dim()
+        if r is not None and start <= r <= end and start != end:
+            raise RuntimeError("flatten(): the ragged dim of a jagged nested tensor cannot be flattened with others")
+        moved = end - start if r is not None and r > end else 0  # dims merged before the ragged one
+        return self._rebuilt([c.flatten(start, end) for c in self.unbind()], r if r is None else r + 1 - moved)
+
     def transpose(self, dim0: int, dim1: int):
         from trainer.nested.nested_tensor import NestedTensor
 

@@ -138,6 +138,8 @@ class NestedTensor(NestedShapeOps, Tensor):
             if not -len(components) <= index < len(components):
                 raise IndexError(f"index {index} is out of bounds for a nested tensor of {len(components)} components")
             return components[index]
+        if isinstance(index, tuple) and index and isinstance(index[0], int):  # nt[1, :, -1]: into one component
+            return self[index[0]][index[1:]]
         raise unsupported(f"indexing with {type(index).__name__}")
 
     def __len__(self) -> int:

@@ -281,6 +281,8 @@ def matmul(a, b):
         return a.matmul(b)
     if getattr(b, "is_sparse", False):  # dense @ sparse: trainer.sparse's product
         return trainer.sparse.mm(a, b)
+    if getattr(a, "is_nested", False):  # a nested tensor's own (per-component) product
+        return a.matmul(b)
     return MatMul.apply(*promote(a, b))
 
 
