@@ -39,6 +39,7 @@ class SparseCompressedTensor(Tensor):
     __slots__ = ()
     is_sparse = False
     _is_sparse_compressed = True  # what the dense products look for to hand a product over to this class
+    _own_products = True
 
     # ------------------------------------------------------------- attributes
     @property

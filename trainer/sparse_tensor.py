@@ -25,6 +25,7 @@ from trainer.tensor import Tensor, _parse_to, _resolve_device
 class SparseTensor(Tensor):
     __slots__ = ()
     is_sparse = True
+    _own_products = True
     layout = sparse_coo
 
     # ------------------------------------------------------------- attributes

@@ -11,6 +11,7 @@ class SparseLayoutMethods:
     __slots__ = ()
     is_sparse = False
     is_sparse_csr = False
+    _own_products = False  # True for the layouts whose matmul is their own (sparse, nested): see ops.linalg.matmul
     layout = strided
 
     def to_dense(self, dtype=None, *, masked_grad=None):

@@ -72,6 +72,7 @@ def unsupported(op: str) -> NotImplementedError:
 class NestedTensor(NestedShapeOps, Tensor):
     __slots__ = ("_values", "_offsets", "_offset_list", "_ragged_size", "_ragged_idx", "_sizes")
     is_nested = True
+    _own_products = True
 
     @classmethod
     def _jagged(cls, values: Tensor, offset_list, ragged_idx: int = 1, like: NestedTensor | None = None):

@@ -275,6 +275,12 @@ def _cols(b) -> int:
 
 @cast_policy.lower_precision_fp
 def matmul(a, b):
+    if getattr(a, "_own_products", False) or getattr(b, "_own_products", False):  # sparse or nested operands
+        return _layout_matmul(a, b)
+    return MatMul.apply(*promote(a, b))
+
+
+def _layout_matmul(a, b):
     if getattr(a, "_is_sparse_compressed", False) or getattr(b, "_is_sparse_compressed", False):  # CSR & co.
         return trainer.compressed_sparse_tensor.matmul(a, b)
     if getattr(a, "is_sparse", False):  # sparse @ dense: SparseTensor's own product
