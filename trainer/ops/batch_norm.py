@@ -45,12 +45,11 @@ class BatchNorm(Function):
             mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
             centred = x3 - mean.reshape(1, -1, 1)
         rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False).reshape(1, -1, 1)
-        x_hat = centred * rstd
-        out = x_hat
-        if weight is not None:
-            out = out * weight.reshape(1, -1, 1)
+        # one scale per channel, applied in place to the fresh ``centred``: two passes over the input, not three
+        out = centred
+        out *= rstd if weight is None else rstd * weight.reshape(1, -1, 1)
         if bias is not None:
-            out = out + bias.reshape(1, -1, 1)
+            out += bias.reshape(1, -1, 1)
         # the input and its statistics rather than x_hat, as PyTorch keeps: a create_graph backward differentiates
         # x_hat by x, and the input is often alive anyway where x_hat is not
         ctx.save_for_backward(x, mean.reshape(1, -1, 1), rstd, weight)
@@ -63,21 +62,29 @@ class BatchNorm(Function):
         x, mean, rstd, weight = ctx.saved_tensors
         shape, training, has_bias, has_running = ctx.layout
         need_x, *need_rest = ctx.needs_input_grad
-        x_hat = (x.reshape(shape[0], shape[1], -1) - mean) * rstd
-        g3 = g.reshape(x_hat.shape)
+        need_weight = weight is not None and need_rest[0]
+        need_bias = has_bias and need_rest[int(weight is not None)]
+        centred = x.reshape(shape[0], shape[1], -1) - mean
+        g3 = g.reshape(centred.shape)
+        # per-channel sums; x_hat = centred * rstd is folded into per-channel factors instead of materialised
+        sum_g = g3.sum(axis=_AXES, keepdims=True) if need_bias or (need_x and training) else None
+        sum_g_centred = (g3 * centred).sum(axis=_AXES, keepdims=True) if need_weight or (need_x and training) else None
         gx = None
         if need_x:
-            g_hat = g3 * weight.reshape(1, -1, 1) if weight is not None else g3
+            scale = rstd if weight is None else rstd * weight.reshape(1, -1, 1)
+            gx = g3 * scale
             if training:
-                # the closed form for batch statistics: mean and variance depend on x too
-                g_hat = (g_hat - g_hat.mean(axis=_AXES, keepdims=True)
-                         - x_hat * (g_hat * x_hat).mean(axis=_AXES, keepdims=True))
-            gx = (rstd * g_hat).reshape(shape)
+                # the closed form for batch statistics: g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat), times rstd
+                count = centred.shape[0] * centred.shape[2]
+                centred *= -scale * rstd * rstd * sum_g_centred / count
+                gx += centred
+                gx -= scale * sum_g / count
+            gx = gx.reshape(shape)
         grads = [gx]
         if weight is not None:
-            grads.append((g3 * x_hat).sum(axis=_AXES) if need_rest[0] else None)
+            grads.append((sum_g_centred * rstd).reshape(-1) if need_weight else None)
         if has_bias:
-            grads.append(g3.sum(axis=_AXES) if need_rest[int(weight is not None)] else None)
+            grads.append(sum_g.reshape(-1) if need_bias else None)
         if has_running:
             grads += [None, None]
         return tuple(grads)

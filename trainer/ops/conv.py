@@ -5,7 +5,10 @@ NumPy and CuPy have no convolution, so ``Conv`` is im2col and one GEMM per group
 gathered into a column matrix laid out ``(C*k..., N*out...)`` by one strided-slice copy per kernel
 position (never a loop over pixels), and the weight ``(O, C/groups*k...)`` multiplies it. Backward
 is the same pieces in reverse: the weight grad is ``grad_out @ cols.T``, the input grad is
-``weight.T @ grad_out`` scattered back by col2im (one strided-slice add per kernel position).
+``weight.T @ grad_out`` scattered back by col2im (one strided-slice add per kernel position). Unstrided, the
+input grad is instead the convolution of ``grad_out`` with the flipped weight (a gather and one GEMM, cheaper than
+col2im's adds when the output has no more channels than the input); columns too large for cache go through
+GEMM and col2im a block of samples at a time.
 
 A transposed convolution is conv's input gradient, so ``ConvTranspose``'s forward is the col2im
 kernel and its backward conv's forward: both ops are built from the three kernels below.
@@ -31,6 +34,9 @@ from trainer.ops.linalg import _same_dtype
 # ---------------------------------------------------------------------------------------------
 # kernels on raw arrays: x (N, C, *spatial), weight (O, C/groups, *kernel); pads (begins..., ends...)
 
+# the size of a block of input-gradient columns, about a core's share of cache; blocking starts at 8 blocks
+_COLUMN_BLOCK_BYTES = 1 << 21
+
 
 def _channels_first(a):
     """``(N, C, *spatial)`` as a contiguous ``(C, N, *spatial)``: the layout the GEMMs read and write."""
@@ -40,17 +46,21 @@ def _channels_first(a):
 
 def _im2col(x, kernel, stride, pads, dilation, out):
     """The column matrix of ``x``, shaped ``(C, *kernel, N, *out)`` (C-contiguous)."""
-    xp = xp_of(x)
-    n, c, *spatial = x.shape
+    return _gather_columns(xp_of(x).swapaxes(x, 0, 1), kernel, stride, pads, dilation, out)
+
+
+def _gather_columns(xt, kernel, stride, pads, dilation, out):
+    """``_im2col`` of an input given channels first, ``(C, N, *spatial)``, as any (strided) view."""
+    xp = xp_of(xt)
+    c, n, *spatial = xt.shape
     nd = len(spatial)
-    # channels first, so each kernel position's slice lands in ``cols`` in order, without a transpose
+    # channels first, so each kernel position's slice lands in ``cols`` in order, without a transpose; unpadded,
+    # the slices read the view directly
     if any(pads):
         padded = [s + b + e for s, b, e in zip(spatial, pads[:nd], pads[nd:])]
-        xt = xp.zeros((c, n, *padded), dtype=x.dtype)
-        xt[inside(pads, spatial)] = xp.swapaxes(x, 0, 1)
-    else:
-        xt = _channels_first(x)
-    cols = xp.empty((c, *kernel, n, *out), dtype=x.dtype)
+        xt, view = xp.zeros((c, n, *padded), dtype=xt.dtype), xt
+        xt[inside(pads, spatial)] = view
+    cols = xp.empty((c, *kernel, n, *out), dtype=xt.dtype)
     for tap in taps(kernel):
         cols[(slice(None),) + tap] = xt[window(tap, dilation, stride, out)]
     return cols
@@ -61,13 +71,20 @@ def _col2im(gcols, input_shape, stride, pads, dilation):
     xp = xp_of(gcols)
     spatial = input_shape[2:]
     nd = len(spatial)
-    c, kernel, n, out = gcols.shape[0], gcols.shape[1:1 + nd], gcols.shape[1 + nd], gcols.shape[2 + nd:]
+    c, n = gcols.shape[0], gcols.shape[1 + nd]
     padded = [s + b + e for s, b, e in zip(spatial, pads[:nd], pads[nd:])]
-    # a kernel position's window touches each input pixel at most once, so a strided add is exact
     gx = xp.zeros((c, n, *padded), dtype=gcols.dtype)
-    for tap in taps(kernel):
-        gx[window(tap, dilation, stride, out)] += gcols[(slice(None),) + tap]
+    _scatter_columns(gx, gcols, stride, dilation)
     return _channels_first(gx[inside(pads, spatial)])
+
+
+def _scatter_columns(gx, gcols, stride, dilation):
+    """Add columns ``(C, *kernel, N, *out)`` onto the padded input ``gx`` ``(C, N, *padded)`` they were read from."""
+    nd = gx.ndim - 2
+    out = gcols.shape[2 + nd:]
+    # a kernel position's window touches each input pixel at most once, so a strided add is exact
+    for tap in taps(gcols.shape[1:1 + nd]):
+        gx[window(tap, dilation, stride, out)] += gcols[(slice(None),) + tap]
 
 
 def _grouped_matmul(a, b):
@@ -79,22 +96,57 @@ def _grouped_matmul(a, b):
 
 def _conv(x, weight, stride, pads, dilation, groups, out):
     """Convolution forward: ``(out (O, N, *out), cols)``, the output channels first."""
+    cols = _im2col(x, weight.shape[2:], stride, pads, dilation, out)
+    return _weighted_columns(weight, cols, groups), cols
+
+
+def _weighted_columns(weight, cols, groups):
+    """The GEMM of a convolution: weight ``(O, C/groups, *kernel)`` times columns ``(C, *kernel, N, *out)`` gives
+    the output channels first, ``(O, N, *out)``."""
     o, cg, *kernel = weight.shape
-    n = x.shape[0]
+    n, *out = cols.shape[1 + len(kernel):]
     taps = math.prod(kernel)
-    cols = _im2col(x, kernel, stride, pads, dilation, out)
     result = _grouped_matmul(weight.reshape(groups, o // groups, cg * taps),
                              cols.reshape(groups, cg * taps, n * math.prod(out)))
-    return result.reshape(o, n, *out), cols
+    return result.reshape(o, n, *out)
+
+
+def _flipped_transpose(weight, groups):
+    """The weight of a transposed convolution: ``(O, C/groups, *k)`` as ``(C, O/groups, *k)``, kernel reversed."""
+    xp = xp_of(weight)
+    o, cg, *kernel = weight.shape
+    w = weight.reshape(groups, o // groups, cg, *kernel).swapaxes(1, 2)
+    w = xp.flip(w, axis=tuple(range(3, w.ndim)))
+    return w.reshape(groups * cg, o // groups, *kernel)  # a copy: the view is not contiguous
 
 
 def _conv_input_grad(g_cf, weight, input_shape, stride, pads, dilation, groups):
     """The gradient of conv's input from its output gradient ``g_cf`` given channels first (O, N, *out)."""
     o, cg, *kernel = weight.shape
     _, n, *out = g_cf.shape
-    w2 = weight.reshape(groups, o // groups, cg * math.prod(kernel))
-    gcols = _grouped_matmul(w2.transpose(0, 2, 1), g_cf.reshape(groups, o // groups, n * math.prod(out)))
-    return _col2im(gcols.reshape(cg * groups, *kernel, n, *out), input_shape, stride, pads, dilation)
+    nd = len(kernel)
+    spatial = input_shape[2:]
+    reach = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    full = [r - p for r, p in zip(reach, pads[:nd])] + [x - y + p for x, y, p in zip(spatial, out, pads[:nd])]
+    if all(s == 1 for s in stride) and min(full) >= 0 and o <= cg * groups:
+        # unstrided, it is the convolution of g (padded to the full overlap) with the flipped, transposed weight:
+        # gathering columns beats col2im's scattered adds where g has no more channels than the input
+        cols = _gather_columns(g_cf, kernel, stride, full, dilation, spatial)
+        return _channels_first(_weighted_columns(_flipped_transpose(weight, groups), cols, groups))
+    w2t = weight.reshape(groups, o // groups, cg * math.prod(kernel)).transpose(0, 2, 1)
+    sample_bytes = cg * groups * math.prod(kernel) * math.prod(out) * g_cf.itemsize
+    if sample_bytes * n <= _COLUMN_BLOCK_BYTES * 8:
+        gcols = _grouped_matmul(w2t, g_cf.reshape(groups, o // groups, n * math.prod(out)))
+        return _col2im(gcols.reshape(cg * groups, *kernel, n, *out), input_shape, stride, pads, dilation)
+    # large columns: a few samples at a time, so each block is still in cache when col2im adds it up
+    padded = [s + b + e for s, b, e in zip(spatial, pads[:nd], pads[nd:])]
+    gx = xp_of(g_cf).zeros((cg * groups, n, *padded), dtype=g_cf.dtype)
+    block = max(1, _COLUMN_BLOCK_BYTES // sample_bytes)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        gcols = _grouped_matmul(w2t, g_cf[:, start:stop].reshape(groups, o // groups, -1))
+        _scatter_columns(gx[:, start:stop], gcols.reshape(cg * groups, *kernel, stop - start, *out), stride, dilation)
+    return _channels_first(gx[inside(pads, spatial)])
 
 
 def _conv_weight_grad(g_cf, cols, weight_shape, groups):

@@ -76,7 +76,8 @@ def _max_and_argmax(xp, views, nan_aware):
             xp.copyto(out, view, where=take)
         else:
             xp.maximum(out, view, out=out)
-        xp.copyto(arg, arg.dtype.type(k), where=take)
+        # the last view to take over holds the max: k beats every earlier index (a masked copyto is far slower)
+        xp.maximum(arg, xp.multiply(take, arg.dtype.type(k)), out=arg)
     return out, arg
 
 
@@ -114,9 +115,16 @@ class MaxPool(Function):
         out_shape = g.shape[-len(kernel):]
         gx = xp.zeros(buf_shape, dtype=g.dtype)
         zero = xp.zeros((), dtype=g.dtype)
+        # ``g * (arg == k)`` is ``where(arg == k, g, 0)`` in one cheaper pass, unless g holds an inf or NaN (times 0)
+        finite = bool(xp.isfinite(g).all())
+        # windows that do not overlap (stride past the dilated kernel) let each position write its part, not add it
+        disjoint = all(s > d * (k - 1) for s, d, k in zip(stride, dilation, kernel))
         for k, tap in enumerate(taps(kernel)):
-            # one position's windows never overlap each other, so the strided add is exact
-            gx[window(tap, dilation, stride, out_shape)] += xp.where(arg == k, g, zero)
+            into = gx[window(tap, dilation, stride, out_shape)]
+            if finite and disjoint:
+                xp.multiply(g, arg == k, out=into)
+            else:  # one position's windows never overlap each other, so the strided add is exact
+                into += g * (arg == k) if finite else xp.where(arg == k, g, zero)
         return gx[inside(pads, x_shape[-len(kernel):])]
 
     @staticmethod
