@@ -371,3 +371,124 @@ def test_layers_with_their_own_kernels_export_with_a_dynamic_batch(make, shape):
     ours_out = ours_out[0] if isinstance(ours_out, tuple) else ours_out
     theirs_out = theirs_out[0] if isinstance(theirs_out, tuple) else theirs_out
     assert_close(ours_out, theirs_out)
+
+
+# --------------------------------------------------------------------------- derived dims (dx + 1, 3 * dx + 1)
+def make_shifted_sum(lib):
+    class ShiftedSum(lib.nn.Module):
+        def forward(self, z, y):
+            return z[1:] + y[1::3]
+
+    return ShiftedSum()
+
+
+@pytest.mark.parametrize("build", [lambda d: d + 1, lambda d: 2 * d, lambda d: d - 1, lambda d: d * 2 + 1,
+                                   lambda d: (d + 1) * 2, lambda d: 1 + 3 * d])
+def test_derived_dims_have_torchs_name_and_range(build):
+    theirs, ours = build(torch.export.Dim("dx", min=3, max=6)), build(trainer.export.Dim("dx", min=3, max=6))
+    assert (str(ours), ours.__name__, ours.min, ours.max) == (str(theirs), theirs.__name__, theirs.min, theirs.max)
+
+
+@pytest.mark.parametrize("build", [lambda d: d * d, lambda d: d + 1.5, lambda d: d * 0, lambda d: d - 0.5])
+def test_derived_dims_refuse_what_torch_refuses(build):
+    assert_raises_like_torch(lambda lib: build(lib.export.Dim("dx", min=3, max=6)), NotImplementedError,
+                             "Only increasing linear operations with integer coefficients are supported")
+
+
+def test_derived_dims_export_check_and_guard_like_torch():
+    theirs, ours = make_shifted_sum(torch), make_shifted_sum(trainer)
+    tz, z = example(4)
+    ty, y = example(10, seed=2)
+    eps = [lib.export.export(m, (a, b), dynamic_shapes=({0: lib.export.Dim("dx", min=3, max=6) + 1},
+                                                        {0: lib.export.Dim("dx", min=3, max=6) * 3 + 1}))
+           for lib, m, a, b in ((torch, theirs, tz, ty), (trainer, ours, z, y))]
+    ep_t, ep = eps
+    # torch names the sizes by symbols (s95 + 1): compare the ranges, in order
+    assert list(ep.range_constraints) == ["dx + 1", "3*dx + 1", "dx"]
+    assert [tuple(r) for r in ep.range_constraints.values()] == [
+        (int(r.lower), int(r.upper)) for r in ep_t.range_constraints.values()]
+    for size in (3, 6):  # both ends of dx's range
+        (tz2, z2), (ty2, y2) = example(size + 1, seed=size), example(3 * size + 1, seed=9)
+        assert_close(ep.module()(z2, y2), ep_t.module()(tz2, ty2))
+    for bad_z, bad_y, message in ((4, 11, r"y.size\(\)\[0\] == 3\*dx \+ 1 and z.size\(\)\[0\] == dx \+ 1"),
+                                  (9, 25, r"z.size\(\)\[0\] <= 7")):
+        with pytest.raises(AssertionError):
+            ep_t.module()(example(bad_z)[0], example(bad_y)[0])
+        with pytest.raises(AssertionError, match=message):
+            ep.module()(example(bad_z)[1], example(bad_y)[1])
+
+
+def test_derived_dims_must_fit_the_example_inputs():
+    def exported(lib, shapes, sizes):
+        class Sums(lib.nn.Module):
+            def forward(self, x, y):
+                return x.sum() + y.sum()
+
+        dx = lib.export.Dim("dx", min=3, max=6)
+        return lib.export.export(Sums(), tuple(lib.randn(s) for s in sizes), dynamic_shapes=shapes(dx))
+
+    with pytest.raises(torch._dynamo.exc.UserError):
+        exported(torch, lambda dx: ({0: dx}, {0: dx + 1}), (5, 7))
+    with pytest.raises(trainer.export.UserError,
+                       match=r"Expected input y.size\(\)\[0\] to be equal to dx \+ 1, where dx = 5, but got 7"):
+        exported(trainer, lambda dx: ({0: dx}, {0: dx + 1}), (5, 7))
+    for lib in (torch, trainer):
+        with pytest.raises(torch.fx.experimental.symbolic_shapes.ConstraintViolationError if lib is torch
+                           else trainer.export.ConstraintViolationError, match=r"7 not in range \[10, 19\]"):
+            exported(lib, lambda dx: ({0: dx + 1}, {0: dx * 3 + 1}), (5, 7))
+    # a root used only through derived sizes must take an integer value
+    with pytest.raises(trainer.export.UserError, match=r"of the form 2\*dx"):
+        exported(trainer, lambda dx: ({0: 2 * dx}, {0: dx * 2 + 1}), (7, 9))
+
+
+# --------------------------------------------------------------------------- cond
+def make_cond_model(lib):
+    class Branches(lib.nn.Module):
+        def forward(self, x, w):
+            def true_fn(x, w):
+                return lib.sin(x) @ w
+
+            def false_fn(x, w):
+                return lib.cos(x) * 2
+
+            return lib.cond(x.sum() > 0, true_fn, false_fn, (x, w)) + 1
+
+    return Branches()
+
+
+def test_cond_is_recorded_with_traced_branches_like_torch():
+    theirs, ours = make_cond_model(torch), make_cond_model(trainer)
+    tx, x = example((3, 3))
+    tw, w = example((3, 3), seed=3)
+    ep_t = torch.export.export(theirs, (tx, tw))
+    ep = trainer.export.export(ours, (x, w))
+    cond_nodes = [n for n in ep.graph.nodes if n.target is trainer.cond]
+    assert len(cond_nodes) == 1 and [a.target for a in cond_nodes[0].args[1:3]] == ["true_graph_0", "false_graph_0"]
+    assert [a.name for a in cond_nodes[0].args[3]] == ["x", "w"]
+    assert {n for n, _ in ep.graph_module.named_children()} == {n for n, _ in ep_t.graph_module.named_children()}
+    assert isinstance(ep.graph_module.true_graph_0, trainer.fx.GraphModule)
+    for sign in (1, -1):  # each input takes its own branch, not the example's
+        assert_close(ep.module()(x.abs() * sign, w), ep_t.module()(tx.abs() * sign, tw))
+
+
+def test_cond_with_a_constant_predicate_keeps_only_its_branch():
+    class Constant(trainer.nn.Module):
+        def forward(self, x):
+            return trainer.cond(x.shape[0] > 2, trainer.sin, trainer.cos, (x,))
+
+    ep = trainer.export.export(Constant(), (example(3)[1],))
+    assert trainer.cond not in [n.target for n in ep.graph.nodes]
+    assert_close(ep.module()(example(3, seed=4)[1]), torch.sin(example(3, seed=4)[0]))
+
+
+def test_cond_branches_reading_state_are_refused():
+    class ReadsWeight(trainer.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = trainer.nn.Parameter(trainer.ones(3))
+
+        def forward(self, x):
+            return trainer.cond(x.sum() > 0, lambda x: x * self.w, lambda x: x, (x,))
+
+    with pytest.raises(trainer.export.UserError, match="pass parameters, buffers and constant tensors to cond"):
+        trainer.export.export(ReadsWeight(), (example(3)[1],))

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import trainer
-from trainer.export.dynamic_shapes import DynamicDim, ValueRange, resolve_dynamic_shapes
+from trainer.export.dynamic_shapes import DynamicDim, resolve_dynamic_shapes, root_ranges
 from trainer.export.errors import UserError
 from trainer.export.exported_program import ExportedProgram
 from trainer.export.graph_signature import (
@@ -49,8 +49,9 @@ def export(mod: Module, args: tuple, kwargs: dict | None = None, *, dynamic_shap
     kwargs = dict(kwargs or {})
     inputs, passed = _bind_inputs(mod, args, kwargs)
     input_dims = resolve_dynamic_shapes({name: inputs[name] for name in passed}, dynamic_shapes)
-    graph, constants = _trace(mod, inputs)
-    program = _lift(mod, graph, constants, {name: inputs[name] for name in passed}, input_dims, (args, kwargs))
+    graph, constants, branches = _trace(mod, inputs)
+    program = _lift(mod, graph, constants, branches, {name: inputs[name] for name in passed}, input_dims,
+                    (args, kwargs))
     return _keep_dynamic_dims(program, inputs, input_dims)
 
 
@@ -81,10 +82,10 @@ def _holds_tensor(value: Any) -> bool:
     return bool(found)
 
 
-def _trace(mod: Module, inputs: dict[str, Any]) -> tuple[Graph, dict[str, trainer.Tensor]]:
+def _trace(mod: Module, inputs: dict[str, Any]) -> tuple[Graph, dict[str, trainer.Tensor], dict[str, Module]]:
     """The traced graph (reading state through ``get_attr``) and the tensor constants it reads that are not
     parameters or buffers: plain tensor attributes by their path, tensors made in ``forward`` as
-    ``lifted_tensor_<i>``."""
+    ``lifted_tensor_<i>``; and the branches of ``cond`` calls, traced into submodules (``true_graph_0``)."""
     concrete = {name: value for name, value in inputs.items() if not isinstance(value, trainer.Tensor)}
     examples = {name: value.detach().clone() for name, value in inputs.items() if isinstance(value, trainer.Tensor)}
     examples.update({f"{name}_1": value for name, value in concrete.items()})  # trainer.fx's concrete placeholders
@@ -102,7 +103,7 @@ def _trace(mod: Module, inputs: dict[str, Any]) -> tuple[Graph, dict[str, traine
     paths = set(attributes.values())
     constants: dict[str, trainer.Tensor] = {}
     for node in graph.nodes:
-        if node.op != "get_attr" or node.target in state:
+        if node.op != "get_attr" or node.target in state or node.target in tracer.branch_modules:
             continue
         if node.target in made:
             value = made[node.target]
@@ -113,7 +114,7 @@ def _trace(mod: Module, inputs: dict[str, Any]) -> tuple[Graph, dict[str, traine
             raise UserError(f"forward passes the submodule {node.target!r} itself as a value; export lifts only "
                             "parameters, buffers and tensors")
         constants.setdefault(node.target, value)
-    return graph, constants
+    return graph, constants, tracer.branch_modules
 
 
 def _placeholder_name(prefix: str, target: str) -> str:
@@ -122,8 +123,8 @@ def _placeholder_name(prefix: str, target: str) -> str:
     return f"{prefix}_{re.sub(r'[^a-zA-Z0-9]', '_', target.removeprefix('self_'))}"
 
 
-def _lift(mod: Module, traced: Graph, constants: dict[str, trainer.Tensor], inputs: dict[str, Any],
-          input_dims: dict[str, tuple], example_inputs: tuple) -> ExportedProgram:
+def _lift(mod: Module, traced: Graph, constants: dict[str, trainer.Tensor], branches: dict[str, Module],
+          inputs: dict[str, Any], input_dims: dict[str, tuple], example_inputs: tuple) -> ExportedProgram:
     """The traced graph with one placeholder per parameter, buffer and constant in front of the user inputs (those
     the caller passed: a parameter left at its default is specialized to it, and the checks of it are dropped)."""
     graph = Graph()
@@ -157,6 +158,8 @@ def _lift(mod: Module, traced: Graph, constants: dict[str, trainer.Tensor], inpu
             arg = TensorArgument(env[node].name) if isinstance(value, trainer.Tensor) else ConstantArgument(name,
                                                                                                             value)
             specs.append(InputSpec(InputKind.USER_INPUT, arg, None))
+        elif node.op == "get_attr" and node.target in branches:
+            env[node] = graph.node_copy(node)
         elif node.op == "get_attr":
             env[node] = by_target[node.target]
         elif node.op == "output":
@@ -164,11 +167,10 @@ def _lift(mod: Module, traced: Graph, constants: dict[str, trainer.Tensor], inpu
         else:
             env[node] = graph.node_copy(node, lambda n: env[n])
     _drop_unused_size_queries(graph)
-    gm = GraphModule({}, graph)
+    gm = GraphModule(branches, graph)
     state_dict = {n: v for n, v in (*mod.named_parameters(), *mod.named_buffers()) if n not in non_persistent}
     all_constants = {**{n: v for n, v in mod.named_buffers() if n in non_persistent}, **constants}
-    ranges = {d.name: ValueRange(d.min, d.max) for dims in input_dims.values() for d in dims
-              if isinstance(d, DynamicDim)}
+    ranges = root_ranges(input_dims)
     signature = ExportGraphSignature(specs, user_output_specs(graph))
     return ExportedProgram(gm, signature, state_dict, ranges, all_constants, example_inputs, input_dims,
                            training=mod.training)
@@ -197,30 +199,33 @@ def _keep_dynamic_dims(program: ExportedProgram, inputs: dict[str, Any], input_d
         ExportedProgram):
     """Run the program once per dynamic dimension at another size within its range: a program that only runs at
     the example size specialized it, which ``Dim.AUTO`` accepts (the size turns static) and a ``Dim`` refuses."""
-    names = dict.fromkeys(d.name for dims in input_dims.values() for d in dims if isinstance(d, DynamicDim))
+    # one probe per root Dim: the sizes derived from it (dx + 1) move with it
+    names = dict.fromkeys(d.root for dims in input_dims.values() for d in dims if isinstance(d, DynamicDim))
     for dim_name in names:
         where = [(name, axis, d) for name, dims in input_dims.items() for axis, d in enumerate(dims)
-                 if isinstance(d, DynamicDim) and d.name == dim_name]
+                 if isinstance(d, DynamicDim) and d.root == dim_name]
         name, axis, dim = where[0]
-        size = inputs[name].shape[axis]
-        probe = size + 1 if size + 1 <= dim.max else size - 1
-        if probe < max(dim.min, 0):
+        size = (inputs[name].shape[axis] - dim.offset) // dim.coefficient
+        root_range = program.range_constraints[dim_name]
+        probe = size + 1 if size + 1 <= root_range.upper else size - 1
+        if probe < root_range.lower or any(d.coefficient * probe + d.offset < 0 for _, _, d in where):
             continue
         probe_inputs = dict(inputs)
-        for input_name, input_axis, _ in where:
-            probe_inputs[input_name] = _resized(probe_inputs[input_name], input_axis, probe)
+        for input_name, input_axis, d in where:
+            probe_inputs[input_name] = _resized(probe_inputs[input_name], input_axis, d.coefficient * probe + d.offset)
         failure = program.run_lifted(probe_inputs)
         if failure is None:
             continue
         if not all(d.auto for _, _, d in where):
             raise UserError(
                 f"Constraints violated ({dim_name})! You marked {dim_name} as dynamic but your code specialized it "
-                f"to be a constant ({size}): with {name}.size()[{axis}] = {probe} the program fails with "
-                f"{type(failure).__name__}: {failure}. If you're using Dim.DYNAMIC, replace it with either "
-                f"Dim.STATIC or Dim.AUTO.\nSuggested fixes:\n  {dim_name} = {size}")
+                f"to be a constant ({size}): with {name}.size()[{axis}] = {dim.coefficient * probe + dim.offset} "
+                f"the program fails with {type(failure).__name__}: {failure}. If you're using Dim.DYNAMIC, replace "
+                f"it with either Dim.STATIC or Dim.AUTO.\nSuggested fixes:\n  {dim_name} = {size}")
         for input_name, input_axis, _ in where:  # input_dims is the program's own: its guards turn static too
             dims = list(input_dims[input_name])
             dims[input_axis] = inputs[input_name].shape[input_axis]
             input_dims[input_name] = tuple(dims)
-        del program.range_constraints[dim_name]
+        for derived in {dim_name, *(d.name for _, _, d in where)}:
+            del program.range_constraints[derived]
     return program

@@ -50,6 +50,65 @@ class Dim:
         bounds += "" if self.max == int_oo else f", max={self.max}"
         return f"Dim('{self.__name__}'{bounds})"
 
+    # a derived dim: an increasing linear function of this one (``dx + 1``, ``2 * dx``), as torch's _DerivedDim
+    def __add__(self, other: int) -> DerivedDim:
+        return DerivedDim(self, 1, 0) + other
+
+    __radd__ = __add__
+
+    def __sub__(self, other: int) -> DerivedDim:
+        return DerivedDim(self, 1, 0) - other
+
+    def __mul__(self, other: int) -> DerivedDim:
+        return DerivedDim(self, 1, 0) * other
+
+    __rmul__ = __mul__
+
+
+class DerivedDim:
+    """``coefficient * root + offset`` for a root ``Dim``: the size of one input declared from another's."""
+
+    def __init__(self, root: Dim, coefficient: int, offset: int) -> None:
+        self.root = root
+        self.coefficient = coefficient
+        self.offset = offset
+        term = root.__name__ if coefficient == 1 else f"{coefficient}*{root.__name__}"
+        self.__name__ = term if offset == 0 else f"{term} {'+' if offset > 0 else '-'} {abs(offset)}"
+        self.min = self.size_of(root.min)
+        self.max = int_oo if root.max == int_oo else self.size_of(root.max)
+
+    def size_of(self, root_size: int) -> int:
+        return self.coefficient * root_size + self.offset
+
+    def __add__(self, other: int) -> DerivedDim:
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise NotImplementedError(f"Attempted to add {other} to {self.__name__}, where an integer was expected. "
+                                      "(Only increasing linear operations with integer coefficients are supported.)")
+        return DerivedDim(self.root, self.coefficient, self.offset + other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: int) -> DerivedDim:
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise NotImplementedError(f"Attempted to subtract {other} from {self.__name__}, where an integer was "
+                                      "expected. (Only increasing linear operations with integer coefficients are "
+                                      "supported.)")
+        return DerivedDim(self.root, self.coefficient, self.offset - other)
+
+    def __mul__(self, other: int) -> DerivedDim:
+        if not isinstance(other, int) or isinstance(other, bool) or other <= 0:
+            raise NotImplementedError(f"Attempted to multiply {other!r} with {self.__name__}, where a positive "
+                                      "integer was expected. (Only increasing linear operations with integer "
+                                      "coefficients are supported.)")
+        return DerivedDim(self.root, self.coefficient * other, self.offset * other)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+    __str__ = __repr__
+
 
 def dims(*names: str, min: int | None = None, max: int | None = None) -> tuple[Dim, ...]:  # noqa: A002
     """One ``Dim`` per name, all with the same range."""
@@ -75,6 +134,13 @@ class DynamicDim:
     min: int
     max: float
     auto: bool = False
+    # a derived dim's size is coefficient * root + offset; a plain one is its own root
+    root: str = ""
+    coefficient: int = 1
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        self.root = self.root or self.name
 
 
 class ShapesCollection:
@@ -160,6 +226,13 @@ def _resolve_axis(name: str, axis: int, size: int, entry: Any, spec: Any, auto_c
             raise ConstraintViolationError(f"{size} not in range [{entry.min}, {upper}] (the size of {where}, "
                                            f"declared as {entry!r})")
         return DynamicDim(entry.__name__, entry.min, entry.max)
+    if isinstance(entry, DerivedDim):
+        if not entry.min <= size <= entry.max:
+            upper = "int_oo" if entry.max == int_oo else entry.max
+            raise ConstraintViolationError(f"{size} not in range [{entry.min}, {upper}] (the size of {where}, "
+                                           f"declared as {entry})")
+        return DynamicDim(entry.__name__, entry.min, entry.max, root=entry.root.__name__,
+                          coefficient=entry.coefficient, offset=entry.offset)
     raise UserError(f"Unexpected dimension mapped to index {axis} in input tensor shape {spec} specified at "
                     f"`dynamic_shapes[{name!r}]` (expected None, an int, a Dim, Dim.AUTO, Dim.STATIC, or "
                     f"Dim.DYNAMIC,  but got {entry!r} instead)")
@@ -171,6 +244,7 @@ def resolve_dynamic_shapes(inputs: dict[str, Any], dynamic_shapes: Any) -> dict[
     specs = {} if dynamic_shapes is None else _spec_per_input(list(inputs), dynamic_shapes)
     resolved: dict[str, tuple[int | DynamicDim, ...]] = {}
     sizes_by_dim: dict[str, tuple[int, str]] = {}
+    roots: dict[str, tuple[int, str, DynamicDim]] = {}  # per root Dim: its size, as first found, and where
     auto_count = [0]
     for name, value in inputs.items():
         spec = specs.get(name)
@@ -189,4 +263,39 @@ def resolve_dynamic_shapes(inputs: dict[str, Any], dynamic_shapes: Any) -> dict[
                 if first[0] != shape[axis]:
                     raise ConstraintViolationError(f"Dim {entry.name!r} is used for {first[1]} = {first[0]} and for "
                                                    f"{name}.size()[{axis}] = {shape[axis]}; one Dim means equal sizes")
+                _check_derived_size(entry, shape[axis], f"{name}.size()[{axis}]", roots)
     return resolved
+
+
+def _check_derived_size(dim: DynamicDim, size: int, where: str, roots: dict[str, tuple[int, str, DynamicDim]]) -> None:
+    """Sizes declared from one root Dim must agree on the root's value (an integer in the root's range)."""
+    root_size, remainder = divmod(size - dim.offset, dim.coefficient)
+    if dim.root not in roots:
+        if remainder:
+            raise UserError(f"Expected input {where} = {size} to be of the form {dim.name}, where {dim.root} is an "
+                            "integer")
+        roots[dim.root] = (root_size, where, dim)
+        return
+    first_size, first_where, first = roots[dim.root]
+    expected = dim.coefficient * first_size + dim.offset
+    if size != expected:
+        detail = "" if first.name == dim.root else f" (from {first_where} = {first.name})"
+        raise UserError(f"Expected input {where} to be equal to {dim.name}, where {dim.root} = {first_size}"
+                        f"{detail}, but got {size}")
+
+
+def root_ranges(input_dims: dict[str, tuple]) -> dict[str, ValueRange]:
+    """The range of every dynamic size, by name, with the root of each derived one (declared or not)."""
+    ranges: dict[str, ValueRange] = {}
+    roots: dict[str, DynamicDim] = {}
+    for dims in input_dims.values():
+        for d in dims:
+            if isinstance(d, DynamicDim):
+                ranges[d.name] = ValueRange(d.min, d.max)
+                roots.setdefault(d.root, d)
+    for root, d in roots.items():
+        # a root only used through derived dims: its range is the one its Dim declared
+        lower = (d.min - d.offset) // d.coefficient
+        upper = int_oo if d.max == int_oo else (int(d.max) - d.offset) // d.coefficient
+        ranges.setdefault(root, ValueRange(lower, upper))
+    return ranges

@@ -11,13 +11,17 @@ import trainer
 from trainer.export.decompositions import decompose
 from trainer.export.dynamic_shapes import DynamicDim, ValueRange
 from trainer.export.graph_signature import ExportGraphSignature, InputKind, user_output_specs
-from trainer.export.guards import check_equal_sizes, check_input_shape
+from trainer.export.guards import check_equal_sizes, check_input_shape, check_related_sizes
 from trainer.fx import Graph, GraphModule
 from trainer.fx.node import Node, map_arg
 
 
 def _guard_dims(dims: tuple[int | DynamicDim, ...]) -> tuple:
     return tuple(d if isinstance(d, int) else (d.min, None if d.max == float("inf") else int(d.max)) for d in dims)
+
+
+def _declared(dim: DynamicDim) -> tuple[int, int, str]:
+    return dim.coefficient, dim.offset, dim.name
 
 
 class ExportedProgram:
@@ -104,13 +108,19 @@ class ExportedProgram:
             if node in env and node.name in self._input_dims:
                 graph.call_function(check_input_shape,
                                     (env[node], node.name, _guard_dims(self._input_dims[node.name])))
-        first_use: dict[str, tuple[Node, str, int]] = {}  # per Dim name: the first size declared with it
+        first_use: dict[str, tuple] = {}  # per root Dim: the first size declared with it or from it
         for node in placeholders:
             for axis, dim in enumerate(self._input_dims.get(node.name, ()) if node in env else ()):
-                if isinstance(dim, DynamicDim):
-                    first = first_use.setdefault(dim.name, (env[node], node.name, axis))
-                    if first[1:] != (node.name, axis):
-                        graph.call_function(check_equal_sizes, (env[node], node.name, axis, *first))
+                if not isinstance(dim, DynamicDim):
+                    continue
+                first = first_use.setdefault(dim.root, (env[node], node.name, axis, dim))
+                if first[1:3] == (node.name, axis):
+                    continue
+                if first[3].name == dim.name:
+                    graph.call_function(check_equal_sizes, (env[node], node.name, axis, *first[:3]))
+                else:  # sizes derived from one root Dim (dx and dx + 1)
+                    graph.call_function(check_related_sizes, (env[node], node.name, axis, _declared(dim),
+                                                              *first[:3], _declared(first[3])))
         for node in placeholders:
             if node.name in lifted:
                 env[node] = graph.get_attr(lifted[node.name])
@@ -120,6 +130,9 @@ class ExportedProgram:
             elif node.op != "placeholder":
                 env[node] = graph.node_copy(node, lambda n: env[n])
         values = dict(zip(lifted.values(), self._lifted_values(), strict=True))
+        # the submodules the graph reads (cond's branches, true_graph_0)
+        values.update((n.target, getattr(self.graph_module, n.target)) for n in self.graph.nodes
+                      if n.op == "get_attr")
         module = GraphModule(values, graph)
         module.train(self._training)
         return module

@@ -37,5 +37,18 @@ def check_equal_sizes(value: trainer.Tensor, name: str, axis: int, other: traine
                              "one Dim)")
 
 
+def check_related_sizes(value: trainer.Tensor, name: str, axis: int, declared: tuple[int, int, str],
+                        other: trainer.Tensor, other_name: str, other_axis: int,
+                        other_declared: tuple[int, int, str]) -> None:
+    """Two input sizes declared from one root Dim (``declared``: coefficient, offset and text, ``dx + 1``) must give
+    that root one value; raises ``AssertionError`` as torch's guards do."""
+    (coefficient, offset, text), (other_coefficient, other_offset, other_text) = declared, other_declared
+    size, other_size = value.shape[axis], other.shape[other_axis]
+    # size = coefficient * root + offset and other_size = other_coefficient * root + other_offset, for one root
+    if (size - offset) * other_coefficient != (other_size - other_offset) * coefficient:
+        raise AssertionError(f"Guard failed: {name}.size()[{axis}] == {text} and {other_name}.size()[{other_axis}] "
+                             f"== {other_text} for one value of the root Dim (got {size} and {other_size})")
+
+
 # dead-code elimination must keep the checks
-side_effectful_functions.update((check_input_shape, check_equal_sizes))
+side_effectful_functions.update((check_input_shape, check_equal_sizes, check_related_sizes))

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import trainer
+from trainer.control_flow import cond
+from trainer.export.control_flow import cond_example_value, record_cond
 from trainer.export.errors import GuardOnDataDependentSymNode
 from trainer.fx import Tracer
 from trainer.fx._patching import Patcher, recording_wrapper
@@ -94,6 +96,7 @@ class ExportTracer(Tracer):
         self.constant_attributes = constant_attributes  # id -> path of the module's plain tensor attributes
         self.state_copies: dict[str, Any] = {}
         self._modules_by_path: dict[str, Module] = {}
+        self.branch_modules: dict[str, Module] = {}  # cond's traced branches (true_graph_0), read by get_attr
 
     def _patch_wrapped_functions(self, patcher: Patcher, fn_globals: dict) -> None:
         """As trainer.fx, and: the kernels ``trainer.nn``'s layers call by module path (``_conv.conv2d``) or import
@@ -139,6 +142,12 @@ class ExportTracer(Tracer):
     def proxy(self, node: Node) -> ConcreteProxy:
         return ConcreteProxy(node, self)
 
+    def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
+                     type_expr: Any = None, proxy_factory_fn=None) -> Proxy:
+        if kind == "call_function" and target is cond:
+            return record_cond(self, args, kwargs)
+        return super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
+
     def create_node(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
                     type_expr: Any = None) -> Node:
         if name is None and kind == "call_function" and kwargs.get("inplace") is True:
@@ -155,6 +164,8 @@ class ExportTracer(Tracer):
         kwargs = map_arg(node.kwargs, lambda n: n.meta["val"])
         if node.op == "placeholder":
             return self.example_values[node.target]
+        if node.op == "get_attr" and node.target in self.branch_modules:
+            return self.branch_modules[node.target]
         if node.op == "get_attr":
             if node.target not in self.state_copies:
                 value = self._attribute(node.target)
@@ -163,6 +174,8 @@ class ExportTracer(Tracer):
             return self.state_copies[node.target]
         if node.op == "call_method":
             return getattr(args[0], node.target)(*args[1:], **kwargs)
+        if node.target is cond:
+            return cond_example_value(*args[:3])
         return node.target(*args, **kwargs)
 
     def _attribute(self, path: str) -> Any:

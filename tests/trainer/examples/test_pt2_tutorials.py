@@ -96,17 +96,12 @@ def test_exported_custom_op_runs_its_kernel(export_programs):
     assert_same(ours, pt.custom_op_out)
 
 
-@pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                   reason="trainer.export cannot trace torch.cond: export(Bad1Fixed(), (x,)) records the branch "
-                          "functions as node arguments ('argument of type: function')")
 def test_export_with_cond():
     pt, tr = pair("pt2_torch_export_cond")
     assert_same(tr.bad1_fixed_pos, pt.bad1_fixed_pos)
     assert_same(tr.bad1_fixed_neg, pt.bad1_fixed_neg)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="trainer.export.Dim has no arithmetic: `dimx + 1` (derived dims) raises TypeError")
 def test_export_with_derived_dims():
     pt, tr = pair("pt2_torch_export_derived_dims")
     assert_same(tr.derived_dim_example1.module()(*map(to_trainer, pt.derived1_in)), pt.derived1_out)
