@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from exporter import custom_symbolics, parameter_inputs, passes
+from exporter import control_flow, custom_symbolics, parameter_inputs, passes
 from exporter.complex_values import refuse_complex_output
 from exporter.errors import ExportError
 from exporter.example_inputs import dynamic_axes_of, example_inputs, positional_tensors
@@ -98,7 +98,7 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         tracer = Tracer(model, opset)
         for tensor, name in zip(inputs.tensors, inputs.names):
             tracer.add_input(tensor, name)
-        with (tracer.tracing(), custom_symbolics.observed(tracer),
+        with (tracer.tracing(), custom_symbolics.observed(tracer), control_flow.refused(),
               overridden(TRAINING_LOWERINGS if in_training else {})):
             result = model(*inputs.args, **inputs.kwargs)
         outputs = _flatten_outputs(result)

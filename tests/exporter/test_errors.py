@@ -85,3 +85,36 @@ def test_boolean_mask_indexing_is_refused(tmp_path):
 
     with pytest.raises(UnsupportedOpError, match="boolean masks"):
         export(Masked(), trainer.randn(2, 2), tmp_path / "m.onnx")
+
+
+class _DataDependentBranch(nn.Module):
+    def forward(self, x):
+        return trainer.cond(x.sum() > 0, lambda t: t * 2, lambda t: t - 1, (x,))
+
+
+class _SizeDependentBranch(nn.Module):
+    def forward(self, x):
+        return trainer.cond(x.shape[0] > 2, lambda t: t * 2, lambda t: t - 1, (x,))
+
+
+class _DataDependentLoop(nn.Module):
+    def forward(self, x):
+        return trainer.while_loop(lambda i, t: i < 3, lambda i, t: (i + 1, t * 2), (0, x))[1]
+
+
+def test_data_dependent_control_flow_is_refused_not_traced_down_one_path(tmp_path):
+    """A file holding only the branch (or the iterations) the example took would answer other inputs wrongly."""
+    x = trainer.ones(3)
+    for model in (_DataDependentBranch().eval(), trainer.export.export(_DataDependentBranch(), (x,))):
+        with pytest.raises(UnsupportedOpError, match="trainer.cond with a tensor predicate cannot be exported"):
+            export(model, (x,), tmp_path / "cond.onnx")
+    with pytest.raises(UnsupportedOpError, match="trainer.while_loop cannot be exported"):
+        export(_DataDependentLoop().eval(), (x,), tmp_path / "loop.onnx")
+    assert trainer.cond is trainer.control_flow.cond  # put back after the export
+
+
+def test_a_branch_picked_by_a_size_is_traced_as_in_torch_export(tmp_path):
+    model = _SizeDependentBranch().eval()
+    x = trainer.arange(3.0)
+    onnx_model = export(model, (x,), tmp_path / "cond.onnx")
+    assert [node.op_type for node in onnx_model.graph.node] == ["Mul"]
