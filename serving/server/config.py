@@ -58,17 +58,24 @@ def ignored_fields(file: ConfigFile) -> list[str]:
     return ignored
 
 
-def complete(file: ConfigFile, name: str, inputs, outputs, default_max_batch_size: int):
-    """Fill what config.pbtxt leaves out from the model's `get_inputs()`/`get_outputs()`, then check it.
-
-    Raises ModelLoadError with a message that names the model and what disagrees.
-    """
+def named_copy(file: ConfigFile, name: str):
+    """A copy of the file's config named after its model folder, as Triton requires (a config may omit the name,
+    but not contradict the folder)."""
     config = config_pb.ModelConfig()
     config.CopyFrom(file.config)
     if config.name and config.name != name:
         raise ModelLoadError(f"unexpected directory name '{name}' for model '{config.name}', "
                              "directory name must equal model name")
     config.name = name
+    return config
+
+
+def complete(file: ConfigFile, name: str, inputs, outputs, default_max_batch_size: int):
+    """Fill what config.pbtxt leaves out from the model's `get_inputs()`/`get_outputs()`, then check it.
+
+    Raises ModelLoadError with a message that names the model and what disagrees.
+    """
+    config = named_copy(file, name)
     if config.platform and config.platform != PLATFORM or config.backend and config.backend != BACKEND:
         raise ModelLoadError(
             f"model '{name}' asks for platform '{config.platform}' backend '{config.backend}'; "

@@ -58,12 +58,7 @@ class Step:
 
 def complete(file: model_config.ConfigFile, name: str):
     """Check an ensemble's config.pbtxt on its own and fill its defaults; raises ModelLoadError."""
-    config = config_pb.ModelConfig()
-    config.CopyFrom(file.config)
-    if config.name and config.name != name:
-        raise ModelLoadError(f"unexpected directory name '{name}' for model '{config.name}', "
-                             "directory name must equal model name")
-    config.name = name
+    config = model_config.named_copy(file, name)
     if config.platform != PLATFORM or config.backend:
         raise ModelLoadError(f"model '{name}' is configured as an ensemble but asks for platform "
                              f"'{config.platform}' backend '{config.backend}'; an ensemble has platform '{PLATFORM}' "
