@@ -15,7 +15,7 @@ import numpy as np
 import trainer
 from trainer import dtypes
 from trainer._tensor_str import PRINT_OPTS, _add_suffixes, _body, _formatter, _summarized
-from trainer.backend import as_device, device_of, xp_of
+from trainer.backend import as_device, xp_of
 from trainer.layouts import sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided
 from trainer.ops import sparse_compressed as ops
 from trainer.ops import sparse_coo as coo_ops
@@ -32,14 +32,14 @@ from trainer.sparse_compressed_array import (
     invariant_violation,
 )
 from trainer.sparse_storage import unsupported
+from trainer.sparse_tensor import SparseStorageTensor
 from trainer.tensor import _TENSOR_TYPE_OF, Tensor, _parse_to, _resolve_device
 
 
-class SparseCompressedTensor(Tensor):
+class SparseCompressedTensor(SparseStorageTensor):
     __slots__ = ()
     is_sparse = False
     _is_sparse_compressed = True  # what the dense products look for to hand a product over to this class
-    _own_products = True
 
     # ------------------------------------------------------------- attributes
     @property
@@ -49,19 +49,6 @@ class SparseCompressedTensor(Tensor):
     @property
     def is_sparse_csr(self) -> bool:
         return self._data.layout is sparse_csr
-
-    @property
-    def device(self):
-        return device_of(self._data.values)
-
-    def _nnz(self) -> int:
-        return self._data.nnz
-
-    def sparse_dim(self) -> int:
-        return self._data.sparse_dim
-
-    def dense_dim(self) -> int:
-        return self._data.dense_dim
 
     def crow_indices(self) -> Tensor:
         return self._index_array("crow_indices", ROW_LAYOUTS, "row", 0)

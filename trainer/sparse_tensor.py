@@ -22,13 +22,12 @@ from trainer.sparse_coo_array import SparseCOOArray, unsupported
 from trainer.tensor import Tensor, _parse_to, _resolve_device
 
 
-class SparseTensor(Tensor):
-    __slots__ = ()
-    is_sparse = True
-    _own_products = True
-    layout = sparse_coo
+class SparseStorageTensor(Tensor):
+    """What a tensor over any sparse storage (COO or compressed: ``trainer.sparse_storage``) answers from it."""
 
-    # ------------------------------------------------------------- attributes
+    __slots__ = ()
+    _own_products = True
+
     @property
     def device(self):
         return device_of(self._data.values)
@@ -42,6 +41,13 @@ class SparseTensor(Tensor):
     def dense_dim(self) -> int:
         return self._data.dense_dim
 
+
+class SparseTensor(SparseStorageTensor):
+    __slots__ = ()
+    is_sparse = True
+    layout = sparse_coo
+
+    # ------------------------------------------------------------- attributes
     def is_coalesced(self) -> bool:
         return self._data.coalesced
 
